@@ -1,0 +1,192 @@
+//! Command-line interface: `serve`, `route`, `eval`, `config check`. Each subcommand is a
+//! thin wrapper around library functions so tests can call the same code.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ProcessEnv};
+
+#[derive(Parser, Debug)]
+#[command(name = "frugal", version, about = "An LLM gateway that sends each request to the cheapest model able to answer it")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArg {
+    /// A frugal.toml extending the built-in catalogue (default: ./frugal.toml if present).
+    #[arg(long, short = 'c', env = "FRUGAL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// Load the configuration this argument names (or the default places).
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("frugal.toml")).filter(|p| p.exists()),
+        };
+        if let Some(p) = &path {
+            tracing::info!(path = %p.display(), "loading configuration");
+        }
+        Config::load(path.as_deref(), &ProcessEnv)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the gateway.
+    Serve(ServeArgs),
+    /// Explain how one prompt would be routed (no upstream call).
+    Route(RouteArgs),
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Address to listen on (overrides server.listen); port 0 picks a free port.
+    #[arg(long, env = "FRUGAL_LISTEN")]
+    pub listen: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RouteArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The prompt to route.
+    pub prompt: String,
+    /// The model field of the request ("auto", "frugal/eco", "frugal/premium", or a model).
+    #[arg(long, default_value = "auto")]
+    pub model: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print the resolved tiers and prices.
+    Check(ConfigArg),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Route(args) => route(args),
+        Command::Config { command: ConfigCommand::Check(args) } => config_check(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.config.load()?;
+    if !cfg.providers.values().any(|p| p.usable()) {
+        anyhow::bail!(
+            "no provider can be called: set OPENAI_API_KEY and/or ANTHROPIC_API_KEY, \
+             or configure a provider with no_api_key = true in frugal.toml"
+        );
+    }
+    let listen = args.listen.clone().unwrap_or_else(|| cfg.server.listen.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let state = crate::server::AppState::new(Arc::new(cfg))?;
+        // Scripts and tests read this line to learn the port.
+        println!("frugal listening on http://{addr}");
+        std::io::stdout().flush()?;
+        tracing::info!(%addr, "frugal listening");
+        crate::server::serve(listener, state).await
+    })
+}
+
+fn route(args: RouteArgs) -> anyhow::Result<()> {
+    let cfg = Arc::new(args.config.load()?);
+    let pipeline = crate::pipeline::Pipeline::new(cfg.clone());
+    let mut req = crate::types::ChatRequest {
+        model: args.model.clone(),
+        messages: vec![crate::types::Message {
+            role: crate::types::Role::User,
+            content: vec![crate::types::Part::text(args.prompt.clone())],
+        }],
+        ..Default::default()
+    };
+    let plan = pipeline.plan(&mut req, &crate::pipeline::RouteContext::default())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(());
+    }
+    println!("tier        {}", plan.tier);
+    if let Some(c) = &plan.classification {
+        println!("score       {:.3}  (stage {}, confidence {:.2})", c.score, c.stage, c.confidence);
+        let signals: Vec<String> = c.signals.iter().take(5).map(|(n, w)| format!("{n} {w:+.3}")).collect();
+        println!("signals     {}", signals.join(", "));
+    }
+    if let Some(first) = plan.candidates.first() {
+        println!("model       {}  (est. ${})", first.model, crate::cost::format_usd(first.est_cost_usd));
+    }
+    if let (Some(b), Some(name)) = (plan.baseline_est_cost_usd, cfg.routing.baseline.as_deref()) {
+        println!("baseline    {name}  (est. ${})", crate::cost::format_usd(b));
+    }
+    let fallbacks: Vec<&str> = plan.candidates.iter().skip(1).map(|c| c.model.as_str()).collect();
+    println!("fallbacks   {}", fallbacks.join(" → "));
+    println!("reason      {}", plan.reason);
+    Ok(())
+}
+
+fn config_check(args: ConfigArg) -> anyhow::Result<()> {
+    let cfg = args.load()?;
+    let src = cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in catalogue only".into());
+    println!("configuration OK ({src})\n");
+    println!("providers:");
+    for p in cfg.providers.values() {
+        let key = if p.keyless {
+            "no key needed".to_string()
+        } else if p.api_key.is_some() {
+            format!("key from {}", p.api_key_env.as_deref().unwrap_or("?"))
+        } else {
+            format!("NO KEY ({} unset): its models are not routed", p.api_key_env.as_deref().unwrap_or("?"))
+        };
+        println!("  {:<12} {:<10} {:<40} {key}", p.name, p.kind.format().as_str(), p.base_url);
+    }
+    let b = cfg.routing.boundaries;
+    println!("\nboundaries: simple < {} ≤ medium < {} ≤ complex < {} ≤ frontier", b[0], b[1], b[2]);
+    println!("baseline:   {}\n", cfg.routing.baseline.as_deref().unwrap_or("(none)"));
+    println!("{:<10} {:<26} {:>9} {:>9} {:>9} {:>9}  {:>9}  avail", "tier", "model", "in $/M", "out $/M", "cache rd", "cache wr", "context");
+    for (tier, models) in &cfg.routing.tiers {
+        for name in models {
+            let Some(m) = cfg.model(name) else { continue };
+            println!(
+                "{:<10} {:<26} {:>9} {:>9} {:>9} {:>9}  {:>9}  {}",
+                tier.as_str(),
+                name,
+                m.prices.input,
+                m.prices.output,
+                m.prices.cached_input,
+                m.prices.cache_write,
+                m.context_window,
+                if cfg.routable(m) { "yes" } else { "no" }
+            );
+        }
+    }
+    for (name, p) in &cfg.routing.profiles {
+        println!(
+            "\nprofile frugal/{name}: boundary shift {:+}, min tier {}",
+            p.boundary_shift,
+            p.min_tier.map(|t| t.as_str()).unwrap_or("none")
+        );
+    }
+    Ok(())
+}

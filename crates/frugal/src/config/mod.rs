@@ -1,0 +1,157 @@
+//! Configuration: the embedded catalogue plus an optional frugal.toml, loaded raw
+//! (`raw`), then checked into the runtime `Config` (`validate`). Errors name the file,
+//! the field and what is wrong. Secrets are read from the environment, never from files.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::catalog::{ModelInfo, ProviderKind};
+use crate::types::Tier;
+
+pub use raw::RawConfig;
+
+/// An API key. Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+    /// The key itself, for the one place that puts it in a request header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// The env var the key comes from (for messages), and the key if it was set.
+    pub api_key_env: Option<String>,
+    pub api_key: Option<Secret>,
+    /// True when the provider needs no key (local servers).
+    pub keyless: bool,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub stream_idle_timeout: Duration,
+}
+
+impl ProviderConfig {
+    /// Whether requests can be sent to this provider at all.
+    pub fn usable(&self) -> bool {
+        self.keyless || self.api_key.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Added to every boundary: positive makes the profile cheaper (harder to escalate).
+    pub boundary_shift: f64,
+    pub min_tier: Option<Tier>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoutingConfig {
+    /// Three ascending score boundaries between the four tiers.
+    pub boundaries: [f64; 3],
+    /// The model savings are measured against (`None` when no preferred baseline is usable).
+    pub baseline: Option<String>,
+    /// Tier → models serving it, in configured order.
+    pub tiers: BTreeMap<Tier, Vec<String>>,
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub models: BTreeMap<String, ModelInfo>,
+    pub routing: RoutingConfig,
+    /// Where the user part came from, if anywhere (for messages).
+    pub source: Option<PathBuf>,
+}
+
+/// Reads environment variables; a trait so tests can supply their own.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// The catalogue alone, or overlaid with the TOML file at `path`.
+    pub fn load(path: Option<&Path>, env: &dyn Env) -> anyhow::Result<Config> {
+        let catalog: RawConfig = toml::from_str(crate::catalog::EMBEDDED)
+            .map_err(|e| anyhow::anyhow!("built-in catalogue: {e}"))?;
+        let (merged, source) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", p.display()))?;
+                let user: RawConfig = toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.to_string().trim()))?;
+                (catalog.merge(&user), Some(p.to_path_buf()))
+            }
+            None => (catalog, None),
+        };
+        let label = source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in catalogue".to_string());
+        validate::validate(merged, env, source)
+            .map_err(|e| anyhow::anyhow!("{label}: {e}"))
+    }
+
+    /// Parse a TOML string as the user file (for tests and `config check --stdin`).
+    pub fn from_toml_str(text: &str, env: &dyn Env) -> anyhow::Result<Config> {
+        let catalog: RawConfig = toml::from_str(crate::catalog::EMBEDDED)?;
+        let user: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        validate::validate(catalog.merge(&user), env, None).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    pub fn model(&self, name: &str) -> Option<&ModelInfo> {
+        self.models.get(name)
+    }
+
+    pub fn provider_of(&self, model: &ModelInfo) -> Option<&ProviderConfig> {
+        self.providers.get(&model.provider)
+    }
+
+    /// Whether a model can be sent requests now (enabled and its provider usable).
+    pub fn routable(&self, model: &ModelInfo) -> bool {
+        model.enabled && self.provider_of(model).is_some_and(ProviderConfig::usable)
+    }
+
+    pub fn baseline_model(&self) -> Option<&ModelInfo> {
+        self.routing.baseline.as_deref().and_then(|b| self.models.get(b))
+    }
+}
+
+#[cfg(test)]
+mod tests;

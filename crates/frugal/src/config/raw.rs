@@ -1,0 +1,179 @@
+//! Phase one of configuration: the TOML exactly as written (every field optional,
+//! unknown fields rejected), and the field-wise merge of a user file over the catalogue.
+//! No checking of meaning happens here; `validate` does that.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A price or other decimal as written in TOML: a number (`0.40`) or a string (`"0.40"`).
+/// Kept as text so `0.1` stays exactly 0.1 instead of its nearest binary float.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawDecimal(pub String);
+
+impl<'de> Deserialize<'de> for RawDecimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Int(i64),
+            // f64's Display prints the shortest text that parses back to the same float,
+            // which is the number the user typed.
+            Float(f64),
+            Str(String),
+        }
+        Ok(RawDecimal(match Either::deserialize(d)? {
+            Either::Int(i) => i.to_string(),
+            Either::Float(f) => f.to_string(),
+            Either::Str(s) => s,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: Option<RawServer>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    pub models: BTreeMap<String, RawModel>,
+    pub routing: Option<RawRouting>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// "openai" (any OpenAI-compatible server) or "anthropic".
+    pub kind: Option<String>,
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the key; the key itself never goes in a file.
+    pub api_key_env: Option<String>,
+    /// Local servers (Ollama, vLLM) often need no key.
+    pub no_api_key: Option<bool>,
+    pub connect_timeout_ms: Option<u64>,
+    /// Time allowed until the response head (non-streaming: the whole body).
+    pub timeout_ms: Option<u64>,
+    /// Streaming: time allowed until the first event, and between events.
+    pub stream_idle_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub provider: Option<String>,
+    /// The model's name at the provider when it differs from the catalogue key.
+    pub upstream_name: Option<String>,
+    pub tier: Option<String>,
+    pub input: Option<RawDecimal>,
+    pub output: Option<RawDecimal>,
+    pub cached_input: Option<RawDecimal>,
+    pub cache_write: Option<RawDecimal>,
+    pub context_window: Option<u64>,
+    pub max_output: Option<u32>,
+    pub tools: Option<bool>,
+    pub vision: Option<bool>,
+    /// `false` removes a catalogue model from routing without deleting its prices.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    pub boundaries: Option<Vec<f64>>,
+    pub baseline: Option<BaselineSpec>,
+    /// Explicit tier → model lists; when absent a tier holds the models whose `tier` it is.
+    #[serde(default)]
+    pub tiers: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, RawProfile>,
+}
+
+/// One baseline model, or a preference list (first whose provider has a key wins).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BaselineSpec {
+    One(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    pub boundary_shift: Option<f64>,
+    pub min_tier: Option<String>,
+}
+
+/// Overwrite `base`'s fields with those `over` sets: `over` wins field by field.
+macro_rules! overlay {
+    ($base:expr, $over:expr, $($f:ident),+) => {
+        {
+            $( if $over.$f.is_some() { $base.$f = $over.$f.clone(); } )+
+        }
+    };
+}
+
+impl RawConfig {
+    /// Lay `user` over `self` (the catalogue): tables merge key by key, fields one by one.
+    pub fn merge(mut self, user: &RawConfig) -> RawConfig {
+        match (&mut self.server, &user.server) {
+            (Some(base), Some(over)) => {
+                overlay!(base, over, listen, max_body_bytes)
+            }
+            (None, Some(over)) => self.server = Some(over.clone()),
+            _ => {}
+        }
+        for (name, over) in &user.providers {
+            let base = self.providers.entry(name.clone()).or_default();
+            overlay!(
+                base,
+                over,
+                kind,
+                base_url,
+                api_key_env,
+                no_api_key,
+                connect_timeout_ms,
+                timeout_ms,
+                stream_idle_timeout_ms
+            );
+        }
+        for (name, over) in &user.models {
+            let base = self.models.entry(name.clone()).or_default();
+            overlay!(
+                base,
+                over,
+                provider,
+                upstream_name,
+                tier,
+                input,
+                output,
+                cached_input,
+                cache_write,
+                context_window,
+                max_output,
+                tools,
+                vision,
+                enabled
+            );
+        }
+        if let Some(over) = &user.routing {
+            let base = self.routing.get_or_insert_with(RawRouting::default);
+            overlay!(base, over, boundaries, baseline);
+            for (tier, list) in &over.tiers {
+                base.tiers.insert(tier.clone(), list.clone());
+            }
+            for (name, p) in &over.profiles {
+                let bp = base.profiles.entry(name.clone()).or_default();
+                overlay!(bp, p, boundary_shift, min_tier);
+            }
+        }
+        self
+    }
+}

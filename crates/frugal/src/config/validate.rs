@@ -1,0 +1,209 @@
+//! Phase two of configuration: turn the merged raw TOML into a `Config`, or say exactly
+//! which field is wrong. An unpriced model is an error here, never a $0 model.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use super::raw::{BaselineSpec, RawConfig, RawDecimal, RawModel, RawProvider};
+use super::{Config, Env, Profile, ProviderConfig, RoutingConfig, Secret, ServerConfig};
+use crate::catalog::{ModelInfo, Prices, ProviderKind};
+use crate::types::Tier;
+
+type VResult<T> = Result<T, String>;
+
+pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -> VResult<Config> {
+    let server = raw.server.unwrap_or_default();
+    let server = ServerConfig {
+        listen: server.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+        max_body_bytes: server.max_body_bytes.unwrap_or(32 * 1024 * 1024),
+    };
+
+    let mut providers = BTreeMap::new();
+    for (name, p) in &raw.providers {
+        providers.insert(name.clone(), provider(name, p, env)?);
+    }
+
+    let mut models = BTreeMap::new();
+    for (name, m) in &raw.models {
+        let info = model(name, m)?;
+        if !providers.contains_key(&info.provider) {
+            return Err(format!(
+                "models.\"{name}\".provider: unknown provider `{}` (known: {})",
+                info.provider,
+                providers.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        models.insert(name.clone(), info);
+    }
+
+    let routing = routing(raw.routing.unwrap_or_default(), &models, &providers)?;
+    Ok(Config { server, providers, models, routing, source })
+}
+
+fn provider(name: &str, p: &RawProvider, env: &dyn Env) -> VResult<ProviderConfig> {
+    let field = |f: &str| format!("providers.{name}.{f}");
+    let kind = match p.kind.as_deref() {
+        Some("openai") => ProviderKind::OpenAi,
+        Some("anthropic") => ProviderKind::Anthropic,
+        Some(other) => {
+            return Err(format!("{}: `{other}` is not `openai` or `anthropic`", field("kind")))
+        }
+        None => return Err(format!("{}: missing (`openai` or `anthropic`)", field("kind"))),
+    };
+    let base_url = p
+        .base_url
+        .clone()
+        .ok_or_else(|| format!("{}: missing", field("base_url")))?;
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(format!("{}: `{base_url}` must start with http:// or https://", field("base_url")));
+    }
+    let keyless = p.no_api_key.unwrap_or(false);
+    if !keyless && p.api_key_env.is_none() {
+        return Err(format!(
+            "{}: missing (name the environment variable holding the key, or set no_api_key = true)",
+            field("api_key_env")
+        ));
+    }
+    let api_key = p.api_key_env.as_deref().and_then(|v| env.var(v)).map(Secret::new);
+    let ms = |v: Option<u64>, default: u64, f: &str| -> VResult<Duration> {
+        match v.unwrap_or(default) {
+            0 => Err(format!("{}: must be greater than 0", field(f))),
+            n => Ok(Duration::from_millis(n)),
+        }
+    };
+    Ok(ProviderConfig {
+        name: name.to_string(),
+        kind,
+        base_url: base_url.trim_end_matches('/').to_string(),
+        api_key_env: p.api_key_env.clone(),
+        api_key,
+        keyless,
+        connect_timeout: ms(p.connect_timeout_ms, 5_000, "connect_timeout_ms")?,
+        timeout: ms(p.timeout_ms, 600_000, "timeout_ms")?,
+        stream_idle_timeout: ms(p.stream_idle_timeout_ms, 120_000, "stream_idle_timeout_ms")?,
+    })
+}
+
+fn price(model: &str, f: &str, v: Option<&RawDecimal>) -> VResult<Option<Decimal>> {
+    let Some(v) = v else { return Ok(None) };
+    let d = Decimal::from_str(&v.0)
+        .map_err(|_| format!("models.\"{model}\".{f}: `{}` is not a number", v.0))?;
+    if d.is_sign_negative() {
+        return Err(format!("models.\"{model}\".{f}: price {d} is negative"));
+    }
+    Ok(Some(d))
+}
+
+fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
+    let field = |f: &str| format!("models.\"{name}\".{f}");
+    let provider = m.provider.clone().ok_or_else(|| format!("{}: missing", field("provider")))?;
+    let tier_text = m.tier.as_deref().ok_or_else(|| {
+        format!("{}: missing (simple, medium, complex or frontier)", field("tier"))
+    })?;
+    let tier = Tier::parse(tier_text).ok_or_else(|| {
+        format!("{}: `{tier_text}` is not simple, medium, complex or frontier", field("tier"))
+    })?;
+    let unpriced = |f: &str| {
+        format!("{}: missing: every model needs a price (USD per 1M tokens); an unpriced model would be counted as free", field(f))
+    };
+    let input = price(name, "input", m.input.as_ref())?.ok_or_else(|| unpriced("input"))?;
+    let output = price(name, "output", m.output.as_ref())?.ok_or_else(|| unpriced("output"))?;
+    // Without a published cache price, a cache read is billed like plain input: honest, not $0.
+    let cached_input = price(name, "cached_input", m.cached_input.as_ref())?.unwrap_or(input);
+    let cache_write = price(name, "cache_write", m.cache_write.as_ref())?.unwrap_or(input);
+    let context_window = m.context_window.unwrap_or(128_000);
+    let max_output = m.max_output.unwrap_or(4_096);
+    if context_window == 0 || max_output == 0 {
+        return Err(format!("{}: context_window and max_output must be > 0", field("context_window")));
+    }
+    Ok(ModelInfo {
+        name: name.to_string(),
+        upstream_name: m.upstream_name.clone().unwrap_or_else(|| name.to_string()),
+        provider,
+        tier,
+        prices: Prices { input, output, cached_input, cache_write },
+        context_window,
+        max_output,
+        tools: m.tools.unwrap_or(false),
+        vision: m.vision.unwrap_or(false),
+        enabled: m.enabled.unwrap_or(true),
+    })
+}
+
+fn routing(
+    raw: super::raw::RawRouting,
+    models: &BTreeMap<String, ModelInfo>,
+    providers: &BTreeMap<String, ProviderConfig>,
+) -> VResult<RoutingConfig> {
+    let b = raw.boundaries.unwrap_or_else(|| vec![0.30, 0.55, 0.80]);
+    let boundaries: [f64; 3] = b
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("routing.boundaries: need exactly 3 numbers, got {}", b.len()))?;
+    if !boundaries.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x))
+        || boundaries[0] > boundaries[1]
+        || boundaries[1] > boundaries[2]
+    {
+        return Err(format!("routing.boundaries: {b:?} must be ascending numbers in 0..1"));
+    }
+
+    let mut tiers: BTreeMap<Tier, Vec<String>> = BTreeMap::new();
+    for (name, info) in models {
+        tiers.entry(info.tier).or_default().push(name.clone());
+    }
+    for (tier_name, list) in &raw.tiers {
+        let tier = Tier::parse(tier_name).ok_or_else(|| {
+            format!("routing.tiers.{tier_name}: not a tier (simple, medium, complex, frontier)")
+        })?;
+        for m in list {
+            if !models.contains_key(m) {
+                return Err(format!("routing.tiers.{tier_name}: unknown model `{m}`"));
+            }
+        }
+        tiers.insert(tier, list.clone());
+    }
+
+    let candidates = match raw.baseline {
+        None => vec![],
+        Some(BaselineSpec::One(s)) => vec![s],
+        Some(BaselineSpec::List(v)) => v,
+    };
+    for c in &candidates {
+        if !models.contains_key(c) {
+            return Err(format!("routing.baseline: unknown model `{c}`"));
+        }
+    }
+    let usable = |m: &str| {
+        models
+            .get(m)
+            .and_then(|i| providers.get(&i.provider))
+            .is_some_and(ProviderConfig::usable)
+    };
+    // Prefer a baseline the user can actually call; fall back to the first named so
+    // savings are still reported against something the user chose.
+    let baseline = candidates
+        .iter()
+        .find(|m| usable(m))
+        .or(candidates.first())
+        .cloned();
+
+    let mut profiles = BTreeMap::new();
+    for (name, p) in raw.profiles {
+        let min_tier = match p.min_tier.as_deref() {
+            None => None,
+            Some(t) => Some(Tier::parse(t).ok_or_else(|| {
+                format!("routing.profiles.{name}.min_tier: `{t}` is not a tier")
+            })?),
+        };
+        let shift = p.boundary_shift.unwrap_or(0.0);
+        if !shift.is_finite() || shift.abs() > 1.0 {
+            return Err(format!("routing.profiles.{name}.boundary_shift: must be within -1..1"));
+        }
+        profiles.insert(name, Profile { boundary_shift: shift, min_tier });
+    }
+    Ok(RoutingConfig { boundaries, baseline, tiers, profiles })
+}

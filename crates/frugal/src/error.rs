@@ -1,0 +1,170 @@
+//! The gateway's one error type: each variant knows its HTTP status and how to render
+//! itself in the client's wire format. Internal detail is logged once, never echoed.
+
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::types::Format;
+
+/// One failed upstream attempt, as reported to the client when every candidate failed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttemptError {
+    pub provider: String,
+    pub model: String,
+    /// Upstream HTTP status, when there was a response at all.
+    pub status: Option<u16>,
+    /// A short, secret-free description ("timeout", "connect error", the upstream message).
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The request body is not valid for the format it claims (bad JSON, missing field...).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Valid, but uses something that cannot be expressed in the chosen provider's format.
+    #[error("{0}")]
+    Untranslatable(String),
+    /// The caller named a model the catalogue does not know.
+    #[error("model `{0}` is not in frugal's catalogue; see GET /v1/models")]
+    UnknownModel(String),
+    /// No configured model can serve the request (capabilities, context window, keys).
+    #[error("{0}")]
+    NoCandidate(String),
+    /// The upstream rejected the request itself (a 4xx that retrying elsewhere won't fix).
+    /// The upstream's status and message are passed on.
+    #[error("upstream {provider} rejected the request ({status}): {message}")]
+    UpstreamRejected { provider: String, status: u16, message: String },
+    /// Every candidate failed with a retryable error.
+    #[error("all {} upstream attempts failed: {}", .0.len(), summarize(.0))]
+    AllAttemptsFailed(Vec<AttemptError>),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A bug or an environment failure; details are logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn summarize(attempts: &[AttemptError]) -> String {
+    attempts
+        .iter()
+        .map(|a| match a.status {
+            Some(s) => format!("{}/{}: HTTP {} {}", a.provider, a.model, s, a.reason),
+            None => format!("{}/{}: {}", a.provider, a.model, a.reason),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::InvalidRequest(_) | GatewayError::Untranslatable(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::NoCandidate(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            GatewayError::UpstreamRejected { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            GatewayError::AllAttemptsFailed(attempts) => {
+                // Every attempt rate-limited: tell the client to slow down, not that we broke.
+                if !attempts.is_empty() && attempts.iter().all(|a| a.status == Some(429)) {
+                    StatusCode::TOO_MANY_REQUESTS
+                } else {
+                    StatusCode::BAD_GATEWAY
+                }
+            }
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The OpenAI `error.type` / Anthropic `error.type` for this error.
+    fn kinds(&self) -> (&'static str, &'static str) {
+        match self.status().as_u16() {
+            400 => ("invalid_request_error", "invalid_request_error"),
+            401 => ("authentication_error", "authentication_error"),
+            403 => ("permission_error", "permission_error"),
+            404 => ("invalid_request_error", "not_found_error"),
+            413 => ("invalid_request_error", "request_too_large"),
+            422 => ("invalid_request_error", "invalid_request_error"),
+            429 => ("rate_limit_error", "rate_limit_error"),
+            529 => ("server_error", "overloaded_error"),
+            _ => ("server_error", "api_error"),
+        }
+    }
+
+    /// The error body in the client's own format.
+    pub fn body(&self, format: Format) -> Value {
+        let (openai_type, anthropic_type) = self.kinds();
+        let message = self.to_string();
+        match format {
+            Format::OpenAi => {
+                let mut err = json!({
+                    "message": message,
+                    "type": openai_type,
+                    "param": null,
+                    "code": self.code(),
+                });
+                if let GatewayError::AllAttemptsFailed(a) = self {
+                    err["attempts"] = json!(a);
+                }
+                json!({ "error": err })
+            }
+            Format::Anthropic => {
+                let mut err = json!({ "type": anthropic_type, "message": message });
+                if let GatewayError::AllAttemptsFailed(a) = self {
+                    err["attempts"] = json!(a);
+                }
+                json!({ "type": "error", "error": err })
+            }
+        }
+    }
+
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::UnknownModel(_) => Some("model_not_found"),
+            GatewayError::Untranslatable(_) => Some("untranslatable"),
+            GatewayError::NoCandidate(_) => Some("no_candidate_model"),
+            GatewayError::AllAttemptsFailed(_) => Some("all_upstreams_failed"),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = GatewayError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_body_shape() {
+        let e = GatewayError::InvalidRequest("`messages` is required".into());
+        let b = e.body(Format::OpenAi);
+        assert_eq!(b["error"]["type"], "invalid_request_error");
+        assert_eq!(b["error"]["message"], "`messages` is required");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn anthropic_body_shape() {
+        let e = GatewayError::UnknownModel("gpt-9".into());
+        let b = e.body(Format::Anthropic);
+        assert_eq!(b["type"], "error");
+        assert_eq!(b["error"]["type"], "not_found_error");
+    }
+
+    #[test]
+    fn all_rate_limited_is_429() {
+        let a = AttemptError {
+            provider: "openai".into(),
+            model: "m".into(),
+            status: Some(429),
+            reason: "rate limited".into(),
+        };
+        let e = GatewayError::AllAttemptsFailed(vec![a.clone(), a]);
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(e.to_string().contains("openai/m: HTTP 429"));
+    }
+}

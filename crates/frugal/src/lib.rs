@@ -1,0 +1,17 @@
+//! frugal: an LLM gateway that routes each request to the cheapest model able to answer it.
+//!
+//! The request path, top to bottom: `server` (HTTP handlers) → `wire` (client formats ⇄
+//! `types`) → `pipeline` (compress → classify → select ⇒ `Plan`, no network) →
+//! `providers` (upstream adapters, fallback) → metering. See docs/architecture.md.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod cost;
+pub mod error;
+pub mod eval;
+pub mod pipeline;
+pub mod providers;
+pub mod server;
+pub mod types;
+pub mod wire;

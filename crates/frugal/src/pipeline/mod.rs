@@ -1,0 +1,154 @@
+//! The routing pipeline: compress → classify → select ⇒ `Plan`. Pure functions of the
+//! request, the configuration and the route context; it never touches the network.
+
+pub mod classify;
+pub mod compress;
+pub mod estimate;
+pub mod select;
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{GatewayError, Result};
+use crate::types::{ChatRequest, Tier};
+
+pub use classify::{Classification, Classifier};
+
+/// Model names that ask frugal to choose.
+pub const AUTO_ALIASES: [&str; 2] = ["auto", "frugal/auto"];
+/// Routing profiles, addressed as `frugal/<name>`.
+pub const PROFILE_PREFIX: &str = "frugal/";
+
+/// Per-request routing inputs that do not come from the body (headers, key policy).
+#[derive(Debug, Clone, Default)]
+pub struct RouteContext {
+    /// `x-frugal-min-tier`: never route below this tier.
+    pub min_tier: Option<Tier>,
+    /// `x-frugal-route: off`: treat an alias as the baseline model, no classification.
+    pub route_off: bool,
+}
+
+/// How the model was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The caller named a model; frugal passes it through untouched.
+    Explicit,
+    /// frugal routed an alias by complexity.
+    Routed,
+    /// Routing was switched off for this request; the baseline model serves it.
+    RoutingOff,
+}
+
+/// One model to try, with what it is expected to cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub model: String,
+    pub tier: Tier,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub est_cost_usd: Decimal,
+}
+
+/// The pipeline's answer: who to call, in order, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub decision: Decision,
+    /// Present when a classifier scored the request.
+    pub classification: Option<Classification>,
+    /// The tier the request was placed in after profile and overrides.
+    pub tier: Tier,
+    /// Ordered: first is preferred, the rest are fallbacks.
+    pub candidates: Vec<Candidate>,
+    /// Estimated tokens the cost estimates are based on.
+    pub est_input_tokens: u64,
+    pub est_output_tokens: u64,
+    /// What the baseline model would cost for the same estimate.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub baseline_est_cost_usd: Option<Decimal>,
+    pub reason: String,
+}
+
+impl Plan {
+    pub fn est_cost_usd(&self) -> Decimal {
+        self.candidates.first().map(|c| c.est_cost_usd).unwrap_or_default()
+    }
+}
+
+/// Compresses, scores and selects. Cheap to share: hold it in an `Arc`.
+pub struct Pipeline {
+    config: Arc<Config>,
+    classifier: Classifier,
+}
+
+impl Pipeline {
+    pub fn new(config: Arc<Config>) -> Pipeline {
+        Pipeline { classifier: Classifier::new(config.routing.boundaries), config }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
+    /// Plan a request. `req` is compressed in place first, so that what is classified and
+    /// what is forwarded are the same bytes.
+    pub fn plan(&self, req: &mut ChatRequest, ctx: &RouteContext) -> Result<Plan> {
+        compress::compress(req);
+        let requirements = select::Requirements::of(req);
+        let est = estimate::Estimate::of(req);
+
+        if let Some(profile) = self.routed_profile(&req.model)? {
+            if ctx.route_off {
+                return select::baseline_plan(&self.config, &requirements, &est);
+            }
+            let classification = self.classifier.classify(req, profile.boundary_shift);
+            let mut tier = classification.tier;
+            let mut floors = vec![];
+            if let Some(min) = profile.min_tier {
+                floors.push(min);
+            }
+            if let Some(min) = ctx.min_tier {
+                floors.push(min);
+            }
+            for f in floors {
+                tier = tier.max(f);
+            }
+            return select::routed_plan(
+                &self.config,
+                select::RouteInputs { classification, tier, requirements: &requirements, est: &est },
+            );
+        }
+        select::explicit_plan(&self.config, &req.model, &est)
+    }
+
+    /// `Some(profile)` when the model name asks frugal to route; `None` for a concrete model.
+    fn routed_profile(&self, model: &str) -> Result<Option<crate::config::Profile>> {
+        let neutral = crate::config::Profile { boundary_shift: 0.0, min_tier: None };
+        if AUTO_ALIASES.contains(&model) {
+            return Ok(Some(neutral));
+        }
+        if let Some(name) = model.strip_prefix(PROFILE_PREFIX) {
+            return match self.config.routing.profiles.get(name) {
+                Some(p) => Ok(Some(p.clone())),
+                None => Err(GatewayError::UnknownModel(model.to_string())),
+            };
+        }
+        Ok(None)
+    }
+
+    /// The routing aliases callers may use as a model name.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut v: Vec<String> = AUTO_ALIASES.iter().map(|s| s.to_string()).collect();
+        v.extend(self.config.routing.profiles.keys().map(|p| format!("{PROFILE_PREFIX}{p}")));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests;

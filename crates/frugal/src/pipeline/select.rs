@@ -1,0 +1,181 @@
+//! Stage three of the pipeline: turn a tier into an ordered candidate list — the cheapest
+//! capable model of the tier first, then the other capable models of the tier, then the
+//! tiers above (fallback goes up, never silently down), and only then, as a last resort
+//! that the plan's reason records, the tiers below.
+
+use rust_decimal::Decimal;
+
+use super::estimate::Estimate;
+use super::{Candidate, Classification, Decision, Plan};
+use crate::catalog::ModelInfo;
+use crate::config::Config;
+use crate::cost::cost_usd;
+use crate::error::{GatewayError, Result};
+use crate::types::{ChatRequest, Part, Tier, Usage};
+
+/// What a model must support to serve a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirements {
+    pub tools: bool,
+    pub vision: bool,
+}
+
+impl Requirements {
+    pub fn of(req: &ChatRequest) -> Requirements {
+        let tools = !req.tools.is_empty()
+            || req.messages.iter().flat_map(|m| &m.content).any(|p| {
+                matches!(p, Part::ToolUse { .. } | Part::ToolResult { .. })
+            });
+        let vision = req.messages.iter().flat_map(|m| &m.content).any(|p| match p {
+            Part::Image { .. } => true,
+            Part::ToolResult { content, .. } => content.iter().any(|c| matches!(c, Part::Image { .. })),
+            _ => false,
+        });
+        Requirements { tools, vision }
+    }
+}
+
+/// Why a model cannot serve the request, or `None` when it can.
+fn unfit(cfg: &Config, m: &ModelInfo, r: &Requirements, est: &Estimate) -> Option<String> {
+    if !m.enabled {
+        return Some("disabled".into());
+    }
+    match cfg.provider_of(m) {
+        Some(p) if p.usable() => {}
+        Some(p) => {
+            let var = p.api_key_env.as_deref().unwrap_or("its API key variable");
+            return Some(format!("provider `{}` has no API key (set {var})", p.name));
+        }
+        None => return Some(format!("unknown provider `{}`", m.provider)),
+    }
+    if r.tools && !m.tools {
+        return Some("does not support tools".into());
+    }
+    if r.vision && !m.vision {
+        return Some("does not support images".into());
+    }
+    if est.input_tokens > m.context_window {
+        return Some(format!(
+            "prompt of ~{} tokens exceeds its {}-token context window",
+            est.input_tokens, m.context_window
+        ));
+    }
+    None
+}
+
+fn estimated_cost(m: &ModelInfo, est: &Estimate) -> Decimal {
+    let usage = Usage {
+        input_tokens: est.input_tokens,
+        output_tokens: est.output_tokens.min(u64::from(m.max_output)),
+        ..Default::default()
+    };
+    cost_usd(&m.prices, &usage)
+}
+
+fn candidate(m: &ModelInfo, tier: Tier, est: &Estimate) -> Candidate {
+    Candidate { model: m.name.clone(), tier, est_cost_usd: estimated_cost(m, est) }
+}
+
+fn baseline_cost(cfg: &Config, est: &Estimate) -> Option<Decimal> {
+    cfg.baseline_model().map(|m| estimated_cost(m, est))
+}
+
+/// The inputs of a routed decision.
+pub struct RouteInputs<'a> {
+    pub classification: Classification,
+    pub tier: Tier,
+    pub requirements: &'a Requirements,
+    pub est: &'a Estimate,
+}
+
+/// Candidates for a routed request: the tier's capable models by estimated cost, then
+/// the tiers above, then (last resort) the tiers below.
+pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
+    let RouteInputs { classification, tier, requirements, est } = input;
+    let order: Vec<Tier> = Tier::ALL
+        .iter()
+        .copied()
+        .filter(|t| *t >= tier)
+        .chain(Tier::ALL.iter().rev().copied().filter(|t| *t < tier))
+        .collect();
+    let mut candidates: Vec<Candidate> = vec![];
+    let mut rejected: Vec<String> = vec![];
+    for t in order {
+        let mut in_tier: Vec<Candidate> = vec![];
+        for name in cfg.routing.tiers.get(&t).map(Vec::as_slice).unwrap_or_default() {
+            let Some(m) = cfg.model(name) else { continue };
+            if candidates.iter().chain(&in_tier).any(|c| &c.model == name) {
+                continue;
+            }
+            match unfit(cfg, m, requirements, est) {
+                None => in_tier.push(candidate(m, t, est)),
+                Some(why) => rejected.push(format!("{name}: {why}")),
+            }
+        }
+        in_tier.sort_by(|a, b| a.est_cost_usd.cmp(&b.est_cost_usd).then(a.model.cmp(&b.model)));
+        candidates.extend(in_tier);
+    }
+    if candidates.is_empty() {
+        return Err(GatewayError::NoCandidate(format!(
+            "no configured model can serve this request: {}",
+            if rejected.is_empty() { "no models configured".to_string() } else { rejected.join("; ") }
+        )));
+    }
+    let served = candidates[0].tier;
+    let mut reason = format!(
+        "score {:.3} → {} (stage {}, confidence {:.2})",
+        classification.score, tier, classification.stage, classification.confidence
+    );
+    if served != tier {
+        reason.push_str(&format!("; no capable model in {tier}, served by {served}"));
+    }
+    Ok(Plan {
+        decision: Decision::Routed,
+        tier,
+        est_input_tokens: est.input_tokens,
+        est_output_tokens: est.output_tokens,
+        baseline_est_cost_usd: baseline_cost(cfg, est),
+        candidates,
+        classification: Some(classification),
+        reason,
+    })
+}
+
+/// The caller named a model: exactly that model, no fallback to another model.
+pub fn explicit_plan(cfg: &Config, model: &str, est: &Estimate) -> Result<Plan> {
+    let m = cfg.model(model).ok_or_else(|| GatewayError::UnknownModel(model.to_string()))?;
+    let requirements = Requirements { tools: false, vision: false };
+    if let Some(why) = unfit(cfg, m, &requirements, &Estimate { input_tokens: 0, ..*est }) {
+        return Err(GatewayError::NoCandidate(format!("model `{model}` cannot be used: {why}")));
+    }
+    Ok(Plan {
+        decision: Decision::Explicit,
+        classification: None,
+        tier: m.tier,
+        candidates: vec![candidate(m, m.tier, est)],
+        est_input_tokens: est.input_tokens,
+        est_output_tokens: est.output_tokens,
+        baseline_est_cost_usd: baseline_cost(cfg, est),
+        reason: "explicit model requested; passed through".into(),
+    })
+}
+
+/// Routing switched off (`x-frugal-route: off`): the baseline model serves the request.
+pub fn baseline_plan(cfg: &Config, r: &Requirements, est: &Estimate) -> Result<Plan> {
+    let m = cfg.baseline_model().ok_or_else(|| {
+        GatewayError::NoCandidate("routing is off for this request but no baseline model is configured".into())
+    })?;
+    if let Some(why) = unfit(cfg, m, r, est) {
+        return Err(GatewayError::NoCandidate(format!("baseline model `{}` cannot be used: {why}", m.name)));
+    }
+    Ok(Plan {
+        decision: Decision::RoutingOff,
+        classification: None,
+        tier: m.tier,
+        candidates: vec![candidate(m, m.tier, est)],
+        est_input_tokens: est.input_tokens,
+        est_output_tokens: est.output_tokens,
+        baseline_est_cost_usd: baseline_cost(cfg, est),
+        reason: "routing off for this request; baseline model".into(),
+    })
+}

@@ -1,0 +1,104 @@
+//! The provider-side request: URL, headers and body for one candidate model. When the
+//! client already speaks the provider's format the caller's body is forwarded as written
+//! (only `model` changes) so fields frugal does not model still arrive; otherwise the
+//! request is translated, and anything untranslatable is a 400.
+
+use serde_json::{json, Value};
+
+use crate::catalog::{ModelInfo, ProviderKind};
+use crate::config::ProviderConfig;
+use crate::error::{GatewayError, Result};
+use crate::types::{ChatRequest, Format};
+use crate::wire;
+
+/// Anthropic API version frugal speaks.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// What the client sent, in both forms.
+pub struct ClientRequest<'a> {
+    pub format: Format,
+    /// The parsed (and compressed) request.
+    pub req: &'a ChatRequest,
+    /// The body exactly as the client sent it.
+    pub raw: &'a Value,
+    /// Client headers worth forwarding when formats match (e.g. `anthropic-beta`).
+    pub passthrough_headers: &'a [(String, String)],
+}
+
+/// A ready-to-send upstream request.
+pub struct UpstreamRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+pub fn build(client: &ClientRequest<'_>, provider: &ProviderConfig, model: &ModelInfo) -> Result<UpstreamRequest> {
+    let provider_format = provider.kind.format();
+    let body = if provider_format == client.format {
+        passthrough_body(client, provider_format, &model.upstream_name)
+    } else {
+        let untranslatable = match client.format {
+            Format::OpenAi => wire::openai::untranslatable_fields(client.raw),
+            Format::Anthropic => wire::anthropic::untranslatable_fields(client.raw),
+        };
+        if !untranslatable.is_empty() {
+            return Err(GatewayError::Untranslatable(format!(
+                "model `{}` is served by {} and the request uses {} which {} has no equivalent for; \
+                 remove {} or request a {} model explicitly",
+                model.name,
+                provider.name,
+                untranslatable.join(", "),
+                provider_format.as_str(),
+                if untranslatable.len() == 1 { "it" } else { "them" },
+                client.format.as_str(),
+            )));
+        }
+        let opts = wire::BuildOptions { default_max_tokens: model.max_output };
+        match provider_format {
+            Format::OpenAi => wire::openai::build_request(client.req, &model.upstream_name, &opts)?,
+            Format::Anthropic => wire::anthropic::build_request(client.req, &model.upstream_name, &opts)?,
+        }
+    };
+    let mut headers: Vec<(&'static str, String)> = vec![("content-type", "application/json".into())];
+    match provider.kind {
+        ProviderKind::OpenAi => {
+            if let Some(key) = &provider.api_key {
+                headers.push(("authorization", format!("Bearer {}", key.expose())));
+            }
+        }
+        ProviderKind::Anthropic => {
+            if let Some(key) = &provider.api_key {
+                headers.push(("x-api-key", key.expose().to_string()));
+            }
+            headers.push(("anthropic-version", ANTHROPIC_VERSION.into()));
+            if client.format == Format::Anthropic {
+                for (k, v) in client.passthrough_headers {
+                    if k == "anthropic-beta" {
+                        headers.push(("anthropic-beta", v.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let url = match provider.kind {
+        ProviderKind::OpenAi => format!("{}/chat/completions", provider.base_url),
+        ProviderKind::Anthropic => format!("{}/v1/messages", provider.base_url),
+    };
+    Ok(UpstreamRequest { url, headers, body })
+}
+
+fn passthrough_body(client: &ClientRequest<'_>, format: Format, upstream_model: &str) -> Value {
+    let mut body = client.raw.clone();
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("model".into(), Value::String(upstream_model.to_string()));
+        // frugal meters every stream, so it always asks for the final usage chunk; the
+        // stream relay drops that chunk again when the client did not ask for it.
+        if format == Format::OpenAi && client.req.stream {
+            let opts = obj.entry("stream_options").or_insert_with(|| json!({}));
+            if let Some(o) = opts.as_object_mut() {
+                o.insert("include_usage".into(), Value::Bool(true));
+            }
+        }
+    }
+    body
+}

@@ -1,0 +1,135 @@
+//! Sending one upstream request and sorting what comes back into "answer", "the request
+//! itself was rejected" (return it) and "this upstream failed" (try the next candidate).
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use super::body::UpstreamRequest;
+
+/// Why one attempt did not produce an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The request itself is at fault (400, 413, 422...): another model would fail too.
+    Rejected { status: u16, message: String },
+    /// This upstream failed (429, 5xx, timeout, connection, bad answer): try the next one.
+    Retryable { status: Option<u16>, reason: String, retry_after: Option<Duration> },
+}
+
+impl Failure {
+    pub fn retryable(status: Option<u16>, reason: impl Into<String>) -> Failure {
+        Failure::Retryable { status, reason: reason.into(), retry_after: None }
+    }
+}
+
+/// Whether an upstream HTTP status means "try another candidate".
+/// 401/403/404 count as upstream failures: they mean this provider's key or model
+/// configuration is wrong, which another provider can still cover.
+pub fn classify_status(status: u16) -> bool {
+    matches!(status, 401 | 403 | 404 | 408 | 409 | 429) || status >= 500
+}
+
+/// `retry-after` (seconds or HTTP date) or `retry-after-ms`, as a duration.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
+        if let Ok(ms) = ms.trim().parse::<f64>() {
+            if ms.is_finite() && ms >= 0.0 {
+                return Some(Duration::from_secs_f64(ms / 1000.0));
+            }
+        }
+    }
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    // An HTTP date: only its presence matters for the cool-down; a minute is a safe reading.
+    Some(Duration::from_secs(60))
+}
+
+/// A short description of a transport error without URLs (which may carry keys for some
+/// OpenAI-compatible servers).
+pub fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_body() || e.is_decode() {
+        "response body interrupted".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// The error message inside a provider error body (both formats put it at error.message).
+pub fn upstream_message(body: &[u8]) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let msg = parsed
+        .as_ref()
+        .and_then(|v| v.pointer("/error/message"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match msg {
+        Some(m) => m.chars().take(500).collect(),
+        None => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+    }
+}
+
+/// Send `up` and return the response if its status is a success.
+pub async fn send(http: &reqwest::Client, up: &UpstreamRequest, timeout: Duration) -> Result<reqwest::Response, Failure> {
+    let mut rb = http.post(&up.url).json(&up.body);
+    for (k, v) in &up.headers {
+        rb = rb.header(*k, v);
+    }
+    let resp = tokio::time::timeout(timeout, rb.send())
+        .await
+        .map_err(|_| Failure::retryable(None, "timeout waiting for the response"))?
+        .map_err(|e| Failure::retryable(None, describe(&e)))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(resp);
+    }
+    let wait = retry_after(resp.headers());
+    let body = tokio::time::timeout(Duration::from_secs(10), resp.bytes())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let message = upstream_message(&body);
+    if classify_status(status) {
+        Err(Failure::Retryable { status: Some(status), reason: message, retry_after: wait })
+    } else {
+        Err(Failure::Rejected { status, message })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        for s in [429, 500, 502, 503, 529, 401, 404, 408] {
+            assert!(classify_status(s), "{s}");
+        }
+        for s in [400, 413, 422] {
+            assert!(!classify_status(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "2".parse().expect("hv"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after-ms", "150".parse().expect("hv"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(upstream_message(br#"{"error":{"message":"bad thing"}}"#), "bad thing");
+        assert_eq!(upstream_message(b"oops"), "oops");
+    }
+}

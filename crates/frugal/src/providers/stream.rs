@@ -1,0 +1,251 @@
+//! Streaming relay. Opens the upstream stream and waits for its first event before the
+//! client gets a 200 (so a failing candidate can still fall back); afterwards a task pumps
+//! events to the client through a bounded channel — raw frames when formats match,
+//! re-rendered frames when they differ — and an upstream failure becomes an error event in
+//! the client's format. Usage is tapped on the way for metering.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::body::{ClientRequest, UpstreamRequest};
+use super::outcome::{self, Failure};
+use crate::config::ProviderConfig;
+use crate::types::{Format, StopReason, StreamEvent, Usage};
+use crate::wire::{self, sse::SseDecoder, sse::SseEvent};
+
+/// Frames buffered between the upstream reader and a slow client.
+const CHANNEL_FRAMES: usize = 64;
+
+/// How a stream ended, reported once the relay finishes (for metering).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamOutcome {
+    pub usage: Usage,
+    pub stop_reason: Option<StopReason>,
+    /// True when the upstream ended the stream normally.
+    pub completed: bool,
+    /// What went wrong, when it did (secret-free).
+    pub error: Option<String>,
+    /// Time from sending the request to the first upstream event.
+    pub time_to_first_event: Duration,
+}
+
+/// A stream that has started: client frames to forward, and its outcome when it ends.
+pub struct StreamReply {
+    pub frames: mpsc::Receiver<Bytes>,
+    pub outcome: oneshot::Receiver<StreamOutcome>,
+}
+
+enum Decoder {
+    OpenAi(wire::openai::StreamDecoder),
+    Anthropic(wire::anthropic::StreamDecoder),
+}
+
+enum Renderer {
+    OpenAi(wire::openai::StreamRenderer),
+    Anthropic(wire::anthropic::StreamRenderer),
+}
+
+impl Renderer {
+    fn render(&mut self, ev: &StreamEvent) -> Vec<Bytes> {
+        match self {
+            Renderer::OpenAi(r) => r.render(ev),
+            Renderer::Anthropic(r) => r.render(ev),
+        }
+    }
+}
+
+/// Decodes upstream SSE, tracks usage, and produces client frames.
+struct Relay {
+    sse: SseDecoder,
+    decoder: Decoder,
+    renderer: Renderer,
+    /// Formats match: forward upstream frames byte for byte.
+    passthrough: bool,
+    /// OpenAI passthrough for a client that did not ask for the usage chunk.
+    drop_usage_chunk: bool,
+    out: Vec<Bytes>,
+    started: bool,
+    early_error: Option<String>,
+    outcome: StreamOutcome,
+}
+
+impl Relay {
+    fn new(provider: Format, client: &ClientRequest<'_>) -> Relay {
+        let include_usage = client.req.stream_include_usage;
+        Relay {
+            sse: SseDecoder::new(),
+            decoder: match provider {
+                Format::OpenAi => Decoder::OpenAi(wire::openai::StreamDecoder::new()),
+                Format::Anthropic => Decoder::Anthropic(wire::anthropic::StreamDecoder::new()),
+            },
+            renderer: match client.format {
+                Format::OpenAi => Renderer::OpenAi(wire::openai::StreamRenderer::new(include_usage)),
+                Format::Anthropic => Renderer::Anthropic(wire::anthropic::StreamRenderer::new()),
+            },
+            passthrough: provider == client.format,
+            drop_usage_chunk: provider == Format::OpenAi && !include_usage,
+            out: vec![],
+            started: false,
+            early_error: None,
+            outcome: StreamOutcome::default(),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<(), String> {
+        for ev in self.sse.push(chunk) {
+            self.event(&ev)?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &SseEvent) -> Result<(), String> {
+        let events = match &mut self.decoder {
+            Decoder::OpenAi(d) => d.decode(ev),
+            Decoder::Anthropic(d) => d.decode(ev),
+        }
+        .map_err(|e| format!("malformed upstream stream: {e}"))?;
+        for e in &events {
+            match e {
+                StreamEvent::Usage { usage } => self.outcome.usage.merge_max(usage),
+                StreamEvent::Start { usage, .. } => {
+                    self.outcome.usage.merge_max(usage);
+                    self.started = true;
+                }
+                StreamEvent::Finish { stop_reason, .. } => self.outcome.stop_reason = Some(stop_reason.clone()),
+                StreamEvent::Done => self.outcome.completed = true,
+                StreamEvent::Error { message, .. } => {
+                    if !self.started {
+                        self.early_error = Some(message.clone());
+                    }
+                    self.outcome.error = Some(message.clone());
+                }
+                _ => self.started = true,
+            }
+        }
+        if self.passthrough {
+            if !(self.drop_usage_chunk && is_usage_only_chunk(&ev.data)) {
+                self.out.push(Bytes::from(ev.raw_frame()));
+            }
+        } else {
+            for e in &events {
+                let frames = self.renderer.render(e);
+                self.out.extend(frames);
+            }
+        }
+        Ok(())
+    }
+
+    /// Frames for an upstream failure after the stream began.
+    fn fail(&mut self, message: String) {
+        self.outcome.error = Some(message.clone());
+        let frames = self.renderer.render(&StreamEvent::Error { kind: "api_error".into(), message });
+        self.out.extend(frames);
+    }
+}
+
+/// An OpenAI chunk that only carries usage (`choices: []`).
+fn is_usage_only_chunk(data: &str) -> bool {
+    if !data.contains("\"usage\"") {
+        return false;
+    }
+    serde_json::from_str::<Value>(data).is_ok_and(|v| {
+        v.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)
+            && v.get("usage").is_some_and(|u| !u.is_null())
+    })
+}
+
+/// Open the upstream stream and wait for its first event.
+pub async fn open(
+    http: &reqwest::Client,
+    up: &UpstreamRequest,
+    provider: &ProviderConfig,
+    client: &ClientRequest<'_>,
+) -> Result<StreamReply, Failure> {
+    let sent = Instant::now();
+    let resp = outcome::send(http, up, provider.timeout).await?;
+    let mut body = resp.bytes_stream();
+    let mut relay = Relay::new(provider.kind.format(), client);
+    let idle = provider.stream_idle_timeout;
+    while !relay.started {
+        let next = tokio::time::timeout(idle, body.next())
+            .await
+            .map_err(|_| Failure::retryable(Some(200), "timeout waiting for the first stream event"))?;
+        match next {
+            None => return Err(Failure::retryable(Some(200), "stream ended before its first event")),
+            Some(Err(e)) => {
+                return Err(Failure::retryable(Some(200), format!("stream failed before its first event: {}", outcome::describe(&e))))
+            }
+            Some(Ok(chunk)) => relay.push(&chunk).map_err(|e| Failure::retryable(Some(200), e))?,
+        }
+        if let Some(err) = relay.early_error.take() {
+            return Err(Failure::retryable(Some(200), format!("stream error before any content: {err}")));
+        }
+    }
+    relay.outcome.time_to_first_event = sent.elapsed();
+    let (tx, frames) = mpsc::channel(CHANNEL_FRAMES);
+    let (outcome_tx, outcome) = oneshot::channel();
+    tokio::spawn(async move {
+        let result = pump(relay, body, idle, tx).await;
+        // The receiver is gone only when nobody meters this stream; nothing to do then.
+        let _ = outcome_tx.send(result);
+    });
+    Ok(StreamReply { frames, outcome })
+}
+
+async fn pump<S>(mut relay: Relay, mut body: S, idle: Duration, tx: mpsc::Sender<Bytes>) -> StreamOutcome
+where
+    S: futures::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+{
+    loop {
+        for frame in std::mem::take(&mut relay.out) {
+            if tx.send(frame).await.is_err() {
+                // The client went away: dropping `body` cancels the upstream request.
+                relay.outcome.error = Some("client disconnected".into());
+                return relay.outcome;
+            }
+        }
+        if relay.outcome.completed {
+            if let Some(last) = relay.sse.finish() {
+                if let Err(e) = relay.event(&last) {
+                    tracing::warn!(error = %e, "ignoring malformed trailing stream event");
+                }
+                for frame in std::mem::take(&mut relay.out) {
+                    let _ = tx.send(frame).await;
+                }
+            }
+            return relay.outcome;
+        }
+        match tokio::time::timeout(idle, body.next()).await {
+            Err(_) => relay.fail("upstream stream stalled (idle timeout)".into()),
+            Ok(None) => relay.fail("upstream closed the stream before it finished".into()),
+            Ok(Some(Err(e))) => relay.fail(format!("upstream stream interrupted: {}", outcome::describe(&e))),
+            Ok(Some(Ok(chunk))) => {
+                if let Err(e) = relay.push(&chunk) {
+                    relay.fail(e);
+                }
+            }
+        }
+        if relay.outcome.error.is_some() && !relay.outcome.completed {
+            for frame in std::mem::take(&mut relay.out) {
+                let _ = tx.send(frame).await;
+            }
+            return relay.outcome;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_only_chunk_detection() {
+        assert!(is_usage_only_chunk(r#"{"choices":[],"usage":{"prompt_tokens":1}}"#));
+        assert!(!is_usage_only_chunk(r#"{"choices":[{"delta":{}}],"usage":null}"#));
+        assert!(!is_usage_only_chunk(r#"{"choices":[],"usage":null}"#));
+    }
+}

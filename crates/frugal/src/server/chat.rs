@@ -1,0 +1,133 @@
+//! The two chat endpoints. One flow for both formats: parse → plan → send → answer in
+//! the client's format with `x-frugal-*` headers. Errors are rendered in that format too.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::headers::{self, AnswerInfo};
+use super::AppState;
+use crate::cost::{baseline_cost_usd, cost_usd};
+use crate::error::{GatewayError, Result};
+use crate::providers::{ClientRequest, Reply, Served, StreamReply};
+use crate::types::{ChatRequest, Format};
+use crate::wire;
+
+pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
+    chat(app, Format::OpenAi, h, body).await
+}
+
+pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
+    chat(app, Format::Anthropic, h, body).await
+}
+
+async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let request_id = format!("frg_{}", uuid::Uuid::new_v4().simple());
+    match handle(&app, format, &h, &body, &request_id, started).await {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e, format, &request_id, started),
+    }
+}
+
+fn error_response(e: &GatewayError, format: Format, request_id: &str, started: Instant) -> Response {
+    match e {
+        GatewayError::Internal(detail) => tracing::error!(%request_id, %detail, "internal error"),
+        _ => tracing::info!(%request_id, status = e.status().as_u16(), error = %e, "request failed"),
+    }
+    let mut resp = (e.status(), axum::Json(e.body(format))).into_response();
+    let info = AnswerInfo {
+        request_id,
+        model: None,
+        tier: None,
+        cost: None,
+        baseline_cost: None,
+        cost_estimated: false,
+        overhead_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    headers::write(resp.headers_mut(), &info);
+    resp
+}
+
+fn parse(format: Format, body: &[u8]) -> Result<(Value, ChatRequest)> {
+    let raw: Value = serde_json::from_slice(body)
+        .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
+    if !raw.is_object() {
+        return Err(GatewayError::InvalidRequest("request body must be a JSON object".into()));
+    }
+    let req = match format {
+        Format::OpenAi => wire::openai::parse_request(&raw)?,
+        Format::Anthropic => wire::anthropic::parse_request(&raw)?,
+    };
+    Ok((raw, req))
+}
+
+async fn handle(
+    app: &AppState,
+    format: Format,
+    h: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+    started: Instant,
+) -> Result<Response> {
+    let (raw, mut req) = parse(format, body)?;
+    let ctx = headers::route_context(h)?;
+    let plan = app.pipeline.plan(&mut req, &ctx)?;
+    let passthrough_headers = headers::passthrough(h);
+    let client = ClientRequest { format, req: &req, raw: &raw, passthrough_headers: &passthrough_headers };
+    let served = app.upstreams.send(&plan, &client).await?;
+    let overhead = started.elapsed().saturating_sub(served.upstream_time);
+    let Served { model, reply, failed_attempts, .. } = served;
+    let info_model = app.config.model(&model).cloned();
+    let baseline = app.config.baseline_model().cloned();
+
+    let (mut resp, cost, baseline_cost, estimated) = match reply {
+        Reply::Complete { body, response } => {
+            let cost = info_model.as_ref().map(|m| cost_usd(&m.prices, &response.usage));
+            let base = baseline.as_ref().map(|b| baseline_cost_usd(&b.prices, &response.usage));
+            tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
+                output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
+            ((StatusCode::OK, axum::Json(body)).into_response(), cost, base, false)
+        }
+        Reply::Stream(stream) => {
+            let resp = stream_response(stream, request_id.to_string(), model.clone());
+            (resp, Some(plan.est_cost_usd()), plan.baseline_est_cost_usd, true)
+        }
+    };
+    let info = AnswerInfo {
+        request_id,
+        model: Some(&model),
+        tier: Some(plan.tier),
+        cost,
+        baseline_cost,
+        cost_estimated: estimated,
+        overhead_ms: overhead.as_secs_f64() * 1e3,
+    };
+    headers::write(resp.headers_mut(), &info);
+    Ok(resp)
+}
+
+fn stream_response(stream: StreamReply, request_id: String, model: String) -> Response {
+    let StreamReply { frames, outcome } = stream;
+    tokio::spawn(async move {
+        if let Ok(o) = outcome.await {
+            tracing::info!(%request_id, %model, input_tokens = o.usage.input_tokens,
+                output_tokens = o.usage.output_tokens, completed = o.completed,
+                error = o.error.as_deref().unwrap_or(""), "stream finished");
+        }
+    });
+    let body = Body::from_stream(ReceiverStream::new(frames).map(Ok::<_, Infallible>));
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}

@@ -1,0 +1,103 @@
+//! Request headers frugal reads (routing overrides, forwarded provider headers) and the
+//! `x-frugal-*` headers it writes on every answer.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use rust_decimal::Decimal;
+
+use crate::cost::format_usd;
+use crate::error::{GatewayError, Result};
+use crate::pipeline::RouteContext;
+use crate::types::Tier;
+
+/// Routing overrides from `x-frugal-min-tier` and `x-frugal-route`.
+pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
+    let text = |name: &str| -> Result<Option<String>> {
+        match h.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .map(|s| Some(s.trim().to_ascii_lowercase()))
+                .map_err(|_| GatewayError::InvalidRequest(format!("header {name}: not valid text"))),
+        }
+    };
+    let min_tier = match text("x-frugal-min-tier")? {
+        None => None,
+        Some(t) => Some(Tier::parse(&t).ok_or_else(|| {
+            GatewayError::InvalidRequest(format!(
+                "header x-frugal-min-tier: `{t}` is not simple, medium, complex or frontier"
+            ))
+        })?),
+    };
+    let route_off = match text("x-frugal-route")?.as_deref() {
+        None | Some("on") | Some("auto") => false,
+        Some("off") => true,
+        Some(other) => {
+            return Err(GatewayError::InvalidRequest(format!(
+                "header x-frugal-route: `{other}` is not `on` or `off`"
+            )))
+        }
+    };
+    Ok(RouteContext { min_tier, route_off })
+}
+
+/// Client headers forwarded upstream when the formats match.
+pub fn passthrough(h: &HeaderMap) -> Vec<(String, String)> {
+    ["anthropic-beta"]
+        .iter()
+        .filter_map(|n| h.get(*n).and_then(|v| v.to_str().ok()).map(|v| (n.to_string(), v.to_string())))
+        .collect()
+}
+
+/// What goes into the `x-frugal-*` answer headers.
+pub struct AnswerInfo<'a> {
+    pub request_id: &'a str,
+    pub model: Option<&'a str>,
+    pub tier: Option<Tier>,
+    pub cost: Option<Decimal>,
+    pub baseline_cost: Option<Decimal>,
+    /// True when the cost is the plan's estimate (streams: headers precede usage).
+    pub cost_estimated: bool,
+    pub overhead_ms: f64,
+}
+
+pub fn write(h: &mut HeaderMap, info: &AnswerInfo<'_>) {
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set("x-frugal-request-id", info.request_id.to_string());
+    if let Some(m) = info.model {
+        set("x-frugal-model", m.to_string());
+    }
+    if let Some(t) = info.tier {
+        set("x-frugal-tier", t.to_string());
+    }
+    if let Some(c) = info.cost {
+        set("x-frugal-cost-usd", format_usd(c));
+    }
+    if let Some(c) = info.baseline_cost {
+        set("x-frugal-baseline-cost-usd", format_usd(c));
+    }
+    if info.cost_estimated {
+        set("x-frugal-cost-estimated", "true".into());
+    }
+    set("x-frugal-overhead-ms", format!("{:.3}", info.overhead_ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides() {
+        let mut h = HeaderMap::new();
+        h.insert("x-frugal-min-tier", HeaderValue::from_static("Complex"));
+        h.insert("x-frugal-route", HeaderValue::from_static("off"));
+        let ctx = route_context(&h).expect("valid");
+        assert_eq!(ctx.min_tier, Some(Tier::Complex));
+        assert!(ctx.route_off);
+        h.insert("x-frugal-min-tier", HeaderValue::from_static("huge"));
+        assert!(route_context(&h).is_err());
+    }
+}

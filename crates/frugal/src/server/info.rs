@@ -1,0 +1,57 @@
+//! Read-only endpoints: `GET /health`, `GET /v1/models` (routing aliases first, then
+//! every catalogue model), and the 404 for unknown paths.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::AppState;
+
+pub async fn health(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let usable: Vec<&str> =
+        app.config.providers.values().filter(|p| p.usable()).map(|p| p.name.as_str()).collect();
+    Json(json!({ "status": "ok", "providers": usable }))
+}
+
+pub async fn models(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let mut data: Vec<serde_json::Value> = app
+        .pipeline
+        .aliases()
+        .into_iter()
+        .map(|a| json!({ "id": a, "object": "model", "created": 0, "owned_by": "frugal" }))
+        .collect();
+    for m in app.config.models.values().filter(|m| m.enabled) {
+        data.push(json!({
+            "id": m.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": m.provider,
+            "frugal": {
+                "tier": m.tier,
+                "available": app.config.routable(m),
+                "context_window": m.context_window,
+                "max_output": m.max_output,
+                "tools": m.tools,
+                "vision": m.vision,
+                "usd_per_mtok": {
+                    "input": m.prices.input.to_string(),
+                    "output": m.prices.output.to_string(),
+                    "cached_input": m.prices.cached_input.to_string(),
+                    "cache_write": m.prices.cache_write.to_string(),
+                },
+            },
+        }));
+    }
+    Json(json!({ "object": "list", "data": data }))
+}
+
+pub async fn not_found(uri: Uri) -> Response {
+    let body = json!({ "error": {
+        "message": format!("no route for {}; frugal serves /v1/chat/completions, /v1/messages, /v1/models, /health", uri.path()),
+        "type": "invalid_request_error", "param": null, "code": "not_found" } });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}

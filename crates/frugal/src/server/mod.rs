@@ -1,0 +1,79 @@
+//! HTTP surface: routes, shared state, graceful shutdown. Handlers stay thin — parse the
+//! client's format, call the pipeline and the upstreams, render in the same format.
+
+mod chat;
+mod headers;
+mod info;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::providers::Upstreams;
+
+/// Everything a handler needs, shared by all requests.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pipeline: Pipeline,
+    pub upstreams: Upstreams,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Arc<AppState>> {
+        Ok(Arc::new(AppState {
+            pipeline: Pipeline::new(config.clone()),
+            upstreams: Upstreams::new(config.clone())?,
+            config,
+        }))
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    Router::new()
+        .route("/v1/chat/completions", post(chat::openai))
+        .route("/v1/messages", post(chat::anthropic))
+        .route("/v1/models", get(info::models))
+        .route("/health", get(info::health))
+        .fallback(info::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serve until ctrl-c or SIGTERM, then finish in-flight requests.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
