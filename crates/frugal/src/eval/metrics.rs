@@ -242,7 +242,10 @@ fn numpy_search(key: f64, arr: &[f64]) -> isize {
         return guess as isize + 1;
     } else {
         imin = guess + 2;
-        if guess < len - LIKELY_IN_CACHE - 1 && key < arr[guess + LIKELY_IN_CACHE] {
+        // Signed in numpy: for short arrays the right side is negative, not a wrap-around.
+        if (guess as isize) < len as isize - LIKELY_IN_CACHE as isize - 1
+            && key < arr[guess + LIKELY_IN_CACHE]
+        {
             imax = guess + LIKELY_IN_CACHE;
         }
     }

@@ -1,1 +1,243 @@
-//! placeholder
+//! Router evaluation (`frugal eval`, `frugal route --batch`): measures how well a router's
+//! scores trade cost for quality on public per-prompt quality data, exactly as RouteLLM
+//! scores a router, and beside fixed baselines. It never calls an upstream model.
+//!
+//! The core takes router scores as plain data (`&[f64]` aligned with rows, higher = needs
+//! a stronger model), so it is tested without the pipeline; `OfflineRouter` plugs the
+//! real pipeline in for the CLI.
+
+mod baselines;
+mod batch;
+pub mod data;
+mod evaluate;
+pub mod metrics;
+pub mod multi;
+pub mod plot;
+pub mod report;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use baselines::{length_scores, random_scores};
+pub use batch::{run_route_batch, BatchStats, OfflineRouter, RouteDecision};
+pub use data::{load_rows, PriceTable, Row};
+pub use evaluate::{all_models, eval_multi, eval_pair, rows_with_scores, Pricing, Setup};
+pub use report::EvalReport;
+
+/// `frugal eval`: score a router on a routing data set.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub config: crate::cli::ConfigArg,
+    /// Routing data (JSONL: `id`, `prompt`, per-model `scores`, optional `cost_usd`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Strong model of a RouteLLM-style pair (with --weak).
+    #[arg(long, requires = "weak", conflicts_with = "models")]
+    pub strong: Option<String>,
+    /// Weak model of the pair (with --strong).
+    #[arg(long, requires = "strong")]
+    pub weak: Option<String>,
+    /// Multi-model mode: comma-separated models, or `all` for every model in the data.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Prices file shaped like models.json (per-model input/output or blended $/Mtok);
+    /// wins over rows' `cost_usd` and the catalogue.
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+    /// Output tokens assumed per answer when costing from per-token prices.
+    #[arg(long, default_value_t = 256)]
+    pub output_tokens: u32,
+    /// Budgets for "quality at budget", as fractions of the best single model's cost.
+    #[arg(long, value_delimiter = ',', default_value = "0.2,0.5,0.8")]
+    pub budgets: Vec<f64>,
+    /// Read the router's scores from this JSONL (`id`, `score`; e.g. `route --batch`
+    /// output) instead of running the pipeline.
+    #[arg(long)]
+    pub scores: Option<PathBuf>,
+    /// Label of the evaluated router in tables and plots.
+    #[arg(long, default_value = "frugal")]
+    pub name: String,
+    /// Quantile bins of the threshold sweep (RouteLLM uses 10: 11 points, 0..100 %).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub bins: u16,
+    /// Seeds averaged for the random baseline.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the curves as an SVG chart to this file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+impl EvalArgs {
+    /// Defaults for programmatic use (tests, scripts): pair or multi mode is set after.
+    pub fn new(data: PathBuf) -> EvalArgs {
+        EvalArgs {
+            config: crate::cli::ConfigArg::default(),
+            data,
+            strong: None,
+            weak: None,
+            models: Vec::new(),
+            prices: None,
+            output_tokens: 256,
+            budgets: vec![0.2, 0.5, 0.8],
+            scores: None,
+            name: "frugal".into(),
+            bins: 10,
+            seeds: 10,
+            json: false,
+            plot: None,
+        }
+    }
+}
+
+/// Loads the data, scores the rows (from `--scores` or `scorer`) and evaluates them.
+/// `catalog` prices models that neither `--prices` nor the rows price.
+pub fn run_eval(
+    args: &EvalArgs,
+    scorer: &dyn Fn(&Row) -> Result<f64>,
+    catalog: Option<&PriceTable>,
+) -> Result<EvalReport> {
+    let rows = load_rows(&args.data)?;
+    let models = selected_models(args, &rows)?;
+    let (used, skipped) = rows_with_scores(&rows, &models)?;
+    let scores = score_rows(args, &used, scorer)?;
+    let setup = Setup {
+        data: report::DataSummary {
+            path: args.data.display().to_string(),
+            rows_total: rows.len(),
+            rows_used: used.len(),
+            rows_skipped: skipped,
+        },
+        router_name: &args.name,
+        scores: &scores,
+        bins: usize::from(args.bins),
+        seeds: args.seeds,
+    };
+    if let (Some(strong), Some(weak)) = (&args.strong, &args.weak) {
+        return Ok(EvalReport::Pair(eval_pair(&setup, &used, strong, weak)?));
+    }
+    let prices = args.prices.as_deref().map(PriceTable::load).transpose()?;
+    if let Some(bad) = args.budgets.iter().find(|b| !b.is_finite() || **b <= 0.0) {
+        bail!("--budgets must be positive fractions of the best model's cost, got {bad}");
+    }
+    let pricing = Pricing {
+        prices: prices.as_ref(),
+        catalog,
+        output_tokens: f64::from(args.output_tokens),
+        budgets: &args.budgets,
+    };
+    Ok(EvalReport::Multi(eval_multi(&setup, &used, &models, &pricing)?))
+}
+
+fn selected_models(args: &EvalArgs, rows: &[Row]) -> Result<Vec<String>> {
+    if let (Some(s), Some(w)) = (&args.strong, &args.weak) {
+        if s == w {
+            bail!("--strong and --weak are the same model ({s})");
+        }
+        return Ok(vec![s.clone(), w.clone()]);
+    }
+    let models = if args.models.iter().any(|m| m == "all") { all_models(rows) } else { args.models.clone() };
+    if models.len() < 2 {
+        bail!(
+            "choose --strong A --weak B, or --models a,b,... (at least two, or `all`); models in {}: {}",
+            args.data.display(),
+            evaluate::model_list(rows)
+        );
+    }
+    Ok(models)
+}
+
+fn score_rows(args: &EvalArgs, rows: &[&Row], scorer: &dyn Fn(&Row) -> Result<f64>) -> Result<Vec<f64>> {
+    let scores: Vec<f64> = match &args.scores {
+        Some(path) => {
+            let by_id = data::load_scores(path)?;
+            let missing = rows.iter().filter(|r| !by_id.contains_key(&r.id)).count();
+            if let Some(r) = rows.iter().find(|r| !by_id.contains_key(&r.id)) {
+                bail!("{}: no score for {missing} rows, e.g. {}", path.display(), r.id);
+            }
+            rows.iter().map(|r| by_id.get(&r.id).copied().unwrap_or(f64::NAN)).collect()
+        }
+        None => {
+            let bar = progress_bar(Some(rows.len()), "scoring");
+            let out = rows
+                .iter()
+                .map(|r| {
+                    bar.inc(1);
+                    scorer(r).with_context(|| format!("scoring row {}", r.id))
+                })
+                .collect::<Result<Vec<f64>>>();
+            bar.finish_and_clear();
+            out?
+        }
+    };
+    if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+        bail!("router score of row {} is {} (scores must be finite)", rows[i].id, scores[i]);
+    }
+    Ok(scores)
+}
+
+/// Writes the report as a table or JSON to `out`, and the chart when `--plot` is given.
+pub fn write_report(report: &EvalReport, args: &EvalArgs, out: &mut dyn Write) -> Result<()> {
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", report::render_table(report))?;
+    }
+    if let Some(path) = &args.plot {
+        let svg = plot::render_svg(&report::chart(report));
+        std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr; indicatif draws nothing when stderr is not a terminal, so
+/// piped runs and tests stay clean.
+pub(crate) fn progress_bar(len: Option<usize>, what: &str) -> ProgressBar {
+    let bar = match len {
+        Some(n) => ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let template = match len {
+        Some(_) => "{msg} {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+        None => "{msg} {pos} rows ({per_sec})",
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// `frugal eval` as the CLI runs it: the real pipeline as the router (unless `--scores`),
+/// catalogue prices from the configuration, report on stdout.
+pub fn eval_command(args: &EvalArgs) -> Result<()> {
+    let router = OfflineRouter::new(args.config.load()?, "auto");
+    let catalog = router.catalog_prices();
+    let report = run_eval(args, &|row| router.score(row), Some(&catalog))?;
+    let stdout = std::io::stdout();
+    write_report(&report, args, &mut stdout.lock())
+}
+
+/// `frugal route --batch IN.jsonl` as the CLI runs it: JSONL decisions on stdout, the
+/// throughput on stderr.
+pub fn route_batch_command(input: &std::path::Path, model: &str, config: crate::config::Config) -> Result<()> {
+    let router = OfflineRouter::new(config, model);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let stats = run_route_batch(input, &|row| router.decide(row), &mut out)?;
+    eprintln!(
+        "routed {} rows in {:.2}s ({:.0} rows/s)",
+        stats.rows,
+        stats.seconds,
+        stats.rows_per_second()
+    );
+    Ok(())
+}

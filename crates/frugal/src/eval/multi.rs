@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(quality_at_budget(&c, 1.0), Some(0.5));
         assert_eq!(quality_at_budget(&c, 3.0), Some(1.0));
         assert_eq!(cost_to_reach(&c, 0.25), Some(0.5));
-        assert_eq!(cost_to_reach(&c, 2.0), Some(2.0));
-        assert_eq!(cost_to_reach(&c, 2.5), None);
+        assert_eq!(cost_to_reach(&c, 1.0), Some(2.0));
+        assert_eq!(cost_to_reach(&c, 1.5), None);
     }
 }

@@ -32,7 +32,8 @@ pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: Byt
 async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let request_id = format!("frg_{}", uuid::Uuid::new_v4().simple());
-    match handle(&app, format, &h, &body, &request_id, started).await {
+    let incoming = Incoming { format, headers: &h, body: &body, request_id: &request_id, started };
+    match handle(&app, &incoming).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e, format, &request_id, started),
     }
@@ -70,14 +71,18 @@ fn parse(format: Format, body: &[u8]) -> Result<(Value, ChatRequest)> {
     Ok((raw, req))
 }
 
-async fn handle(
-    app: &AppState,
+/// One request as it arrived.
+#[derive(Clone, Copy)]
+struct Incoming<'a> {
     format: Format,
-    h: &HeaderMap,
-    body: &[u8],
-    request_id: &str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    request_id: &'a str,
     started: Instant,
-) -> Result<Response> {
+}
+
+async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
+    let Incoming { format, headers: h, body, request_id, started } = *incoming;
     let (raw, mut req) = parse(format, body)?;
     let ctx = headers::route_context(h)?;
     let plan = app.pipeline.plan(&mut req, &ctx)?;

@@ -44,6 +44,7 @@
 
 pub mod anthropic;
 mod check;
+mod shared;
 pub mod openai;
 pub mod sse;
 

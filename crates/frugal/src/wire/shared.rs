@@ -1,0 +1,108 @@
+//! Small conversions both formats need: data URLs, tool-call arguments, image media
+//! types. No format-specific structure lives here.
+
+use serde_json::Value;
+
+use crate::types::ImageSource;
+
+/// Image media types Anthropic accepts in a base64 source.
+pub(crate) const ANTHROPIC_IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// An OpenAI `image_url.url`: a base64 `data:` URL becomes a base64 source, anything else
+/// (http(s), or a non-base64 data URL) stays a URL.
+pub(crate) fn image_from_url(url: &str) -> ImageSource {
+    if let Some((media_type, data)) = split_base64_data_url(url) {
+        return ImageSource::Base64 { media_type: media_type.to_string(), data: data.to_string() };
+    }
+    ImageSource::Url { url: url.to_string() }
+}
+
+/// `data:<media type>[;params];base64,<data>` → (media type, data).
+pub(crate) fn split_base64_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let meta = meta.strip_suffix(";base64")?;
+    let media_type = meta.split(';').next().unwrap_or(meta);
+    Some((media_type, data))
+}
+
+/// The `data:` URL OpenAI expects for inline image bytes.
+pub(crate) fn data_url(media_type: &str, data: &str) -> String {
+    format!("data:{media_type};base64,{data}")
+}
+
+/// OpenAI's tool-call `arguments` string as JSON. Unparseable text is kept as a JSON
+/// string so the OpenAI encoder can send it back verbatim and the Anthropic encoder can
+/// refuse it; an empty string means "no arguments".
+pub(crate) fn parse_arguments(args: &str) -> Value {
+    if args.trim().is_empty() {
+        return Value::Object(serde_json::Map::new());
+    }
+    serde_json::from_str(args).unwrap_or_else(|_| Value::String(args.to_string()))
+}
+
+/// The inverse of [`parse_arguments`].
+pub(crate) fn arguments_string(input: &Value) -> String {
+    match input {
+        Value::String(raw) => raw.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Why an image URL cannot go to Anthropic, if it cannot.
+pub(crate) fn anthropic_image_problem(source: &ImageSource) -> Option<String> {
+    match source {
+        ImageSource::Url { url } if url.starts_with("data:") => {
+            Some("a data: URL that is not base64 has no Anthropic equivalent".into())
+        }
+        ImageSource::Url { .. } => None,
+        ImageSource::Base64 { media_type, .. } => {
+            if ANTHROPIC_IMAGE_TYPES.contains(&media_type.as_str()) {
+                None
+            } else {
+                Some(format!(
+                    "image type `{media_type}` is not accepted by Anthropic (jpeg, png, gif, webp only)"
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            image_from_url("data:image/png;base64,AAAA"),
+            ImageSource::Base64 { media_type: "image/png".into(), data: "AAAA".into() }
+        );
+        assert_eq!(split_base64_data_url("data:image/png;name=x.png;base64,QQ=="), Some(("image/png", "QQ==")));
+        assert_eq!(
+            image_from_url("data:image/svg+xml,%3Csvg%3E"),
+            ImageSource::Url { url: "data:image/svg+xml,%3Csvg%3E".into() }
+        );
+        assert_eq!(image_from_url("https://x/y.png"), ImageSource::Url { url: "https://x/y.png".into() });
+        assert_eq!(data_url("image/jpeg", "QQ"), "data:image/jpeg;base64,QQ");
+    }
+
+    #[test]
+    fn arguments() {
+        assert_eq!(parse_arguments(r#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(parse_arguments(""), json!({}));
+        assert_eq!(parse_arguments("{oops"), json!("{oops"));
+        assert_eq!(arguments_string(&json!("{oops")), "{oops");
+        assert_eq!(arguments_string(&json!({"a": 1})), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn image_problems() {
+        assert!(anthropic_image_problem(&image_from_url("data:image/svg+xml,x")).is_some());
+        assert!(anthropic_image_problem(&image_from_url("data:image/bmp;base64,x")).is_some());
+        assert!(anthropic_image_problem(&image_from_url("data:image/webp;base64,x")).is_none());
+        assert!(anthropic_image_problem(&image_from_url("https://x")).is_none());
+    }
+}
