@@ -17,6 +17,7 @@ from support import (
     MAIN_MODELS,
     MAIN_TIERS,
     MOCK_BIN,
+    SECRET_MARKERS,
     FRUGAL_BIN,
     Frugal,
     Mock,
@@ -35,6 +36,7 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mock(log_dir: Path):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
     env.setdefault("RUST_LOG", "info")
+    env["NO_COLOR"] = "1"
     proc = start_process("mock-upstream", [str(MOCK_BIN), "--port", "0"], env, log_dir, "mock-upstream listening on")
     yield Mock(proc)
     proc.stop()
@@ -116,6 +118,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Every log written during the whole run, including by tests after test_secrets.py.
+    for p in all_processes():
+        text = p.log_text()
+        leaked = [m for m in SECRET_MARKERS if m in text]
+        if leaked:
+            print(f"\nFAILED: API key material {leaked} found in {p.name}'s log {p.log_path}", file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     # Processes are stopped by their fixtures; this is a safety net for aborted runs.
     for p in all_processes():
         try:

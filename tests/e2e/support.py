@@ -143,6 +143,7 @@ def frugal_env(**extra: str) -> dict[str, str]:
     env["ANTHROPIC_API_KEY"] = ANTHROPIC_KEY
     # Debug logs give a leaked key the most chances to show up in the secret scan.
     env["FRUGAL_LOG"] = "debug"
+    env["NO_COLOR"] = "1"
     env.update(extra)
     return env
 

@@ -44,6 +44,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Explain how one prompt would be routed (no upstream call).
     Route(RouteArgs),
+    /// Score the router on routing data: RouteLLM's APGR/CPT, or cost–quality over N models.
+    Eval(crate::eval::EvalArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -65,7 +67,12 @@ pub struct RouteArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// The prompt to route.
-    pub prompt: String,
+    #[arg(required_unless_present = "batch")]
+    pub prompt: Option<String>,
+    /// Route every row of a JSONL file (`id`, `prompt`, optional `turns`) offline and
+    /// print one JSON decision per row.
+    #[arg(long, conflicts_with = "prompt")]
+    pub batch: Option<PathBuf>,
     /// The model field of the request ("auto", "frugal/eco", "frugal/premium", or a model).
     #[arg(long, default_value = "auto")]
     pub model: String,
@@ -84,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Route(args) => route(args),
+        Command::Eval(args) => crate::eval::eval_command(&args),
         Command::Config { command: ConfigCommand::Check(args) } => config_check(args),
     }
 }
@@ -113,13 +121,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn route(args: RouteArgs) -> anyhow::Result<()> {
+    if let Some(batch) = &args.batch {
+        return crate::eval::route_batch_command(batch, &args.model, args.config.load()?);
+    }
     let cfg = Arc::new(args.config.load()?);
     let pipeline = crate::pipeline::Pipeline::new(cfg.clone());
     let mut req = crate::types::ChatRequest {
         model: args.model.clone(),
         messages: vec![crate::types::Message {
             role: crate::types::Role::User,
-            content: vec![crate::types::Part::text(args.prompt.clone())],
+            content: vec![crate::types::Part::text(args.prompt.clone().unwrap_or_default())],
         }],
         ..Default::default()
     };

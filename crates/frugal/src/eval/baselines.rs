@@ -45,7 +45,9 @@ pub fn length_scores(rows: &[&Row]) -> Vec<f64> {
 /// Pointwise mean of curves with the same number of points (one per threshold index),
 /// for "random, mean of N seeds".
 pub fn average_curves(curves: &[Vec<CurvePoint>]) -> Vec<CurvePoint> {
-    let Some(first) = curves.first() else { return Vec::new() };
+    let Some(first) = curves.first() else {
+        return Vec::new();
+    };
     let k = curves.len() as f64;
     (0..first.len())
         .map(|i| {
@@ -54,7 +56,11 @@ pub fn average_curves(curves: &[Vec<CurvePoint>]) -> Vec<CurvePoint> {
                 share += c[i].strong_share;
                 quality += c[i].quality;
             }
-            CurvePoint { threshold: None, strong_share: share / k, quality: quality / k }
+            CurvePoint {
+                threshold: None,
+                strong_share: share / k,
+                quality: quality / k,
+            }
         })
         .collect()
 }
@@ -75,8 +81,15 @@ mod tests {
 
     #[test]
     fn averages_pointwise() {
-        let p = |s, q| CurvePoint { threshold: None, strong_share: s, quality: q };
-        let avg = average_curves(&[vec![p(0.0, 0.2), p(1.0, 0.6)], vec![p(0.0, 0.4), p(1.0, 0.8)]]);
+        let p = |s, q| CurvePoint {
+            threshold: None,
+            strong_share: s,
+            quality: q,
+        };
+        let avg = average_curves(&[
+            vec![p(0.0, 0.2), p(1.0, 0.6)],
+            vec![p(0.0, 0.4), p(1.0, 0.8)],
+        ]);
         assert_eq!(avg.len(), 2);
         assert!((avg[0].quality - 0.3).abs() < 1e-12 && (avg[1].quality - 0.7).abs() < 1e-12);
         assert_eq!((avg[0].strong_share, avg[1].strong_share), (0.0, 1.0));

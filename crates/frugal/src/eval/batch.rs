@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context, Result};
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
-use super::data::{PriceTable, ModelPrice, Row};
+use super::data::{ModelPrice, PriceTable, Row};
 use crate::config::Config;
 use crate::pipeline::{Pipeline, RouteContext};
 
@@ -61,21 +61,31 @@ pub fn run_route_batch(
     let bar = super::progress_bar(None, "routing");
     let mut rows = 0usize;
     for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}: cannot read line {}", input.display(), n + 1))?;
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", input.display(), n + 1))?;
         if line.trim().is_empty() {
             continue;
         }
         let row: Row = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a routing row", input.display(), n + 1))?;
         let decision = router(&row).with_context(|| format!("routing row {}", row.id))?;
-        serde_json::to_writer(&mut *out, &OutLine { id: &row.id, decision: &decision })?;
+        serde_json::to_writer(
+            &mut *out,
+            &OutLine {
+                id: &row.id,
+                decision: &decision,
+            },
+        )?;
         out.write_all(b"\n")?;
         rows += 1;
         bar.inc(1);
     }
     out.flush()?;
     bar.finish_and_clear();
-    Ok(BatchStats { rows, seconds: start.elapsed().as_secs_f64() })
+    Ok(BatchStats {
+        rows,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// The real pipeline, set up for offline planning: every configured provider counts as
@@ -92,16 +102,28 @@ impl OfflineRouter {
         for p in config.providers.values_mut() {
             p.keyless = true;
         }
-        OfflineRouter { pipeline: Pipeline::new(Arc::new(config)), model: model.to_string() }
+        OfflineRouter {
+            pipeline: Pipeline::new(Arc::new(config)),
+            model: model.to_string(),
+        }
     }
 
     pub fn decide(&self, row: &Row) -> Result<RouteDecision> {
         let mut req = row.to_chat_request(&self.model)?;
-        let plan = self.pipeline.plan(&mut req, &RouteContext::default()).map_err(|e| anyhow!("{e}"))?;
-        let first = plan.candidates.first().ok_or_else(|| anyhow!("the plan has no candidate"))?;
+        let plan = self
+            .pipeline
+            .plan(&mut req, &RouteContext::default())
+            .map_err(|e| anyhow!("{e}"))?;
+        let first = plan
+            .candidates
+            .first()
+            .ok_or_else(|| anyhow!("the plan has no candidate"))?;
         let stage = match &plan.classification {
             Some(c) => c.stage.to_string(),
-            None => serde_json::to_value(plan.decision)?.as_str().unwrap_or("unscored").to_string(),
+            None => serde_json::to_value(plan.decision)?
+                .as_str()
+                .unwrap_or("unscored")
+                .to_string(),
         };
         Ok(RouteDecision {
             score: plan.classification.as_ref().map(|c| c.score),
@@ -115,7 +137,10 @@ impl OfflineRouter {
     /// The score alone, for `frugal eval`; an error when the pipeline did not score.
     pub fn score(&self, row: &Row) -> Result<f64> {
         self.decide(row)?.score.ok_or_else(|| {
-            anyhow!("the pipeline did not score row {}: route with a routing alias such as \"auto\"", row.id)
+            anyhow!(
+                "the pipeline did not score row {}: route with a routing alias such as \"auto\"",
+                row.id
+            )
         })
     }
 
@@ -124,8 +149,16 @@ impl OfflineRouter {
     pub fn catalog_prices(&self) -> PriceTable {
         let mut t = PriceTable::default();
         for (name, m) in &self.pipeline.config().models {
-            let (Some(i), Some(o)) = (m.prices.input.to_f64(), m.prices.output.to_f64()) else { continue };
-            t.models.insert(name.clone(), ModelPrice { input_per_mtok: i, output_per_mtok: o });
+            let (Some(i), Some(o)) = (m.prices.input.to_f64(), m.prices.output.to_f64()) else {
+                continue;
+            };
+            t.models.insert(
+                name.clone(),
+                ModelPrice {
+                    input_per_mtok: i,
+                    output_per_mtok: o,
+                },
+            );
         }
         t
     }

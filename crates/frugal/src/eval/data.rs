@@ -65,13 +65,30 @@ impl Row {
         let mut messages = Vec::with_capacity(self.turns.len() + 1);
         for (i, turn) in self.turns.iter().enumerate() {
             let (role, text) = match turn {
-                Turn::Text(s) => (if i % 2 == 0 { Role::User } else { Role::Assistant }, s),
+                Turn::Text(s) => (
+                    if i % 2 == 0 {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    },
+                    s,
+                ),
                 Turn::Message { role, content } => (parse_role(role, &self.id)?, content),
             };
-            messages.push(Message { role, content: vec![Part::text(text.clone())] });
+            messages.push(Message {
+                role,
+                content: vec![Part::text(text.clone())],
+            });
         }
-        messages.push(Message { role: Role::User, content: vec![Part::text(self.prompt.clone())] });
-        Ok(ChatRequest { model: model.to_string(), messages, ..ChatRequest::default() })
+        messages.push(Message {
+            role: Role::User,
+            content: vec![Part::text(self.prompt.clone())],
+        });
+        Ok(ChatRequest {
+            model: model.to_string(),
+            messages,
+            ..ChatRequest::default()
+        })
     }
 }
 
@@ -80,7 +97,9 @@ fn parse_role(role: &str, id: &str) -> Result<Role> {
         "user" => Ok(Role::User),
         "assistant" => Ok(Role::Assistant),
         "system" | "developer" => Ok(Role::System),
-        other => bail!("row {id}: unknown turn role {other:?} (expected user, assistant or system)"),
+        other => {
+            bail!("row {id}: unknown turn role {other:?} (expected user, assistant or system)")
+        }
     }
 }
 
@@ -90,7 +109,8 @@ pub fn load_rows(path: &Path) -> Result<Vec<Row>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut rows = Vec::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -115,12 +135,18 @@ pub fn load_scores(path: &Path) -> Result<HashMap<String, f64>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut scores = HashMap::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
         if line.trim().is_empty() {
             continue;
         }
-        let s: ScoreLine = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: expected {{\"id\", \"score\"}}", path.display(), n + 1))?;
+        let s: ScoreLine = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{}:{}: expected {{\"id\", \"score\"}}",
+                path.display(),
+                n + 1
+            )
+        })?;
         scores.insert(s.id, s.score);
     }
     Ok(scores)
@@ -153,8 +179,8 @@ impl PriceTable {
     pub fn load(path: &Path) -> Result<PriceTable> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let value: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not JSON", path.display()))?;
+        let value: Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
         let table = PriceTable::from_json(&value)
             .with_context(|| format!("{}: bad prices", path.display()))?;
         if table.models.is_empty() {
@@ -174,7 +200,9 @@ impl PriceTable {
             if entries.iter().all(|(_, p)| *p == first) {
                 table.models.insert(model, first);
             } else {
-                table.ambiguous.insert(model, entries.into_iter().map(|(path, _)| path).collect());
+                table
+                    .ambiguous
+                    .insert(model, entries.into_iter().map(|(path, _)| path).collect());
             }
         }
         Ok(table)
@@ -195,12 +223,18 @@ impl PriceTable {
 type SeenPrices = BTreeMap<String, Vec<(String, ModelPrice)>>;
 
 fn collect_prices(value: &Value, path: &str, out: &mut SeenPrices) -> Result<()> {
-    let Some(obj) = value.as_object() else { return Ok(()) };
+    let Some(obj) = value.as_object() else {
+        return Ok(());
+    };
     for (key, v) in obj {
         if key.starts_with('_') {
             continue;
         }
-        let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
         match price_of(v) {
             Some(Ok(price)) => out.entry(key.clone()).or_default().push((here, price)),
             Some(Err(e)) => return Err(e.context(format!("price of {here}"))),
@@ -214,13 +248,19 @@ fn collect_prices(value: &Value, path: &str, out: &mut SeenPrices) -> Result<()>
 fn price_of(v: &Value) -> Option<Result<ModelPrice>> {
     let num = |k: &str| v.get(k).and_then(Value::as_f64);
     if let Some(b) = num("usd_per_mtok_blended") {
-        return Some(checked(ModelPrice { input_per_mtok: b, output_per_mtok: b }));
+        return Some(checked(ModelPrice {
+            input_per_mtok: b,
+            output_per_mtok: b,
+        }));
     }
     match (num("input_usd_per_mtok"), num("output_usd_per_mtok")) {
-        (Some(i), Some(o)) => Some(checked(ModelPrice { input_per_mtok: i, output_per_mtok: o })),
-        (Some(_), None) | (None, Some(_)) => {
-            Some(Err(anyhow::anyhow!("needs both input_usd_per_mtok and output_usd_per_mtok")))
-        }
+        (Some(i), Some(o)) => Some(checked(ModelPrice {
+            input_per_mtok: i,
+            output_per_mtok: o,
+        })),
+        (Some(_), None) | (None, Some(_)) => Some(Err(anyhow::anyhow!(
+            "needs both input_usd_per_mtok and output_usd_per_mtok"
+        ))),
         (None, None) => None,
     }
 }
@@ -248,7 +288,10 @@ mod tests {
         .unwrap();
         let req = row.to_chat_request("auto").unwrap();
         let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
-        assert_eq!(roles, vec![Role::User, Role::Assistant, Role::System, Role::User]);
+        assert_eq!(
+            roles,
+            vec![Role::User, Role::Assistant, Role::System, Role::User]
+        );
         assert_eq!(req.messages[3].content, vec![Part::text("and now?")]);
         assert_eq!(row.text_chars(), 2 + 5 + 8 + 8);
     }

@@ -36,11 +36,16 @@ pub struct Setup<'a> {
 pub fn rows_with_scores<'r>(rows: &'r [Row], models: &[String]) -> Result<(Vec<&'r Row>, usize)> {
     for m in models {
         if !rows.iter().any(|r| r.scores.contains_key(m)) {
-            bail!("model {m:?} has no scores in this data set; it has: {}", model_list(rows));
+            bail!(
+                "model {m:?} has no scores in this data set; it has: {}",
+                model_list(rows)
+            );
         }
     }
-    let kept: Vec<&Row> =
-        rows.iter().filter(|r| models.iter().all(|m| r.scores.contains_key(m))).collect();
+    let kept: Vec<&Row> = rows
+        .iter()
+        .filter(|r| models.iter().all(|m| r.scores.contains_key(m)))
+        .collect();
     if kept.is_empty() {
         bail!("no row has scores for all of {}", models.join(", "));
     }
@@ -54,8 +59,14 @@ pub fn model_list(rows: &[Row]) -> String {
     all_models(rows)
         .iter()
         .map(|m| {
-            let qs: Vec<f64> = rows.iter().filter_map(|r| r.scores.get(m).copied()).collect();
-            format!("{m} ({:.1}%)", 100.0 * qs.iter().sum::<f64>() / qs.len().max(1) as f64)
+            let qs: Vec<f64> = rows
+                .iter()
+                .filter_map(|r| r.scores.get(m).copied())
+                .collect();
+            format!(
+                "{m} ({:.1}%)",
+                100.0 * qs.iter().sum::<f64>() / qs.len().max(1) as f64
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -70,14 +81,19 @@ pub fn all_models(rows: &[Row]) -> Vec<String> {
 }
 
 fn column(rows: &[&Row], model: &str) -> Vec<f64> {
-    rows.iter().map(|r| r.scores.get(model).copied().unwrap_or(0.0)).collect()
+    rows.iter()
+        .map(|r| r.scores.get(model).copied().unwrap_or(0.0))
+        .collect()
 }
 
 /// RouteLLM's evaluation of the router on one strong/weak pair, beside prompt length,
 /// random (mean of `seeds` seeds) and the oracle.
 pub fn eval_pair(setup: &Setup<'_>, rows: &[&Row], strong: &str, weak: &str) -> Result<PairReport> {
     let (sq, wq) = (column(rows, strong), column(rows, weak));
-    let q = PairQuality { strong: &sq, weak: &wq };
+    let q = PairQuality {
+        strong: &sq,
+        weak: &wq,
+    };
     let (s_mean, w_mean) = (q.strong_mean(), q.weak_mean());
     check_gap(w_mean, s_mean).map_err(|e| e.context(format!("--strong {strong} --weak {weak}")))?;
     let gap = s_mean - w_mean;
@@ -94,7 +110,11 @@ pub fn eval_pair(setup: &Setup<'_>, rows: &[&Row], strong: &str, weak: &str) -> 
     let run = |name: &str, scores: &[f64]| -> Result<PairRouter> {
         let curve = router_curve(scores, q, setup.bins);
         let metrics = pair_metrics(&curve, w_mean, s_mean)?;
-        Ok(PairRouter { name: name.to_string(), metrics, curve })
+        Ok(PairRouter {
+            name: name.to_string(),
+            metrics,
+            curve,
+        })
     };
     let mut routers = vec![
         run(setup.router_name, setup.scores)?,
@@ -122,8 +142,14 @@ pub fn eval_pair(setup: &Setup<'_>, rows: &[&Row], strong: &str, weak: &str) -> 
     });
     Ok(PairReport {
         data: setup.data.clone(),
-        strong: ModelQuality { model: strong.to_string(), quality: s_mean },
-        weak: ModelQuality { model: weak.to_string(), quality: w_mean },
+        strong: ModelQuality {
+            model: strong.to_string(),
+            quality: s_mean,
+        },
+        weak: ModelQuality {
+            model: weak.to_string(),
+            quality: w_mean,
+        },
         gap,
         gap_standard_error: se,
         bins: setup.bins,
@@ -156,8 +182,13 @@ pub struct Pricing<'a> {
     pub budgets: &'a [f64],
 }
 
-/// Per-row cost of each model, and a note per model saying where it came from.
-pub fn cost_table(rows: &[&Row], models: &[String], p: &Pricing<'_>) -> Result<(Vec<Vec<f64>>, Vec<(String, String)>)> {
+/// Per-row cost of each model (`cost[model][row]`), and where each model's came from.
+pub struct CostTable {
+    pub cost: Vec<Vec<f64>>,
+    pub sources: Vec<(String, String)>,
+}
+
+pub fn cost_table(rows: &[&Row], models: &[String], p: &Pricing<'_>) -> Result<CostTable> {
     let mut costs = Vec::with_capacity(models.len());
     let mut sources = Vec::with_capacity(models.len());
     for m in models {
@@ -175,34 +206,59 @@ pub fn cost_table(rows: &[&Row], models: &[String], p: &Pricing<'_>) -> Result<(
         let (c, source) = if let Some(c) = p.prices.map(from_table).transpose()?.flatten() {
             (c, "prices file")
         } else if with_cost == rows.len() {
-            (rows.iter().map(|r| r.cost_usd.get(m).copied().unwrap_or(0.0)).collect(), "row cost_usd")
+            (
+                rows.iter()
+                    .map(|r| r.cost_usd.get(m).copied().unwrap_or(0.0))
+                    .collect(),
+                "row cost_usd",
+            )
         } else if let Some(c) = p.catalog.map(from_table).transpose()?.flatten() {
             (c, "catalogue")
         } else if with_cost > 0 {
-            bail!("model {m} has cost_usd on only {with_cost} of {} rows; give --prices", rows.len());
+            bail!(
+                "model {m} has cost_usd on only {with_cost} of {} rows; give --prices",
+                rows.len()
+            );
         } else {
             bail!("no price for model {m}: pass --prices FILE (models.json shape), use data with cost_usd, or a catalogue model");
         };
         if let Some(bad) = c.iter().position(|x| !x.is_finite() || *x < 0.0) {
-            bail!("model {m}: cost of row {} is {} (must be finite and >= 0)", rows[bad].id, c[bad]);
+            bail!(
+                "model {m}: cost of row {} is {} (must be finite and >= 0)",
+                rows[bad].id,
+                c[bad]
+            );
         }
         costs.push(c);
         sources.push((m.clone(), source.to_string()));
     }
-    Ok((costs, sources))
+    Ok(CostTable {
+        cost: costs,
+        sources,
+    })
 }
 
 /// The multi-model sweep (see multi.rs) of the router beside prompt length, random and
 /// the oracle, with every single model for reference.
-pub fn eval_multi(setup: &Setup<'_>, rows: &[&Row], models: &[String], pricing: &Pricing<'_>) -> Result<MultiReport> {
-    let (cost, cost_sources) = cost_table(rows, models, pricing)?;
+pub fn eval_multi(
+    setup: &Setup<'_>,
+    rows: &[&Row],
+    models: &[String],
+    pricing: &Pricing<'_>,
+) -> Result<MultiReport> {
+    let CostTable {
+        cost,
+        sources: cost_sources,
+    } = cost_table(rows, models, pricing)?;
     let data = MultiData {
         models: models.to_vec(),
         quality: models.iter().map(|m| column(rows, m)).collect(),
         cost,
     };
     let singles = singles(&data);
-    let Some(best) = best_single(&singles).cloned() else { bail!("no models to evaluate") };
+    let Some(best) = best_single(&singles).cloned() else {
+        bail!("no models to evaluate")
+    };
     let ladder = ladder_indices(&data, &singles);
     let mut warnings = Vec::new();
     if ladder.len() < 2 {
@@ -211,24 +267,45 @@ pub fn eval_multi(setup: &Setup<'_>, rows: &[&Row], models: &[String], pricing: 
             best.model
         ));
     }
-    let budgets: Vec<Budget> =
-        pricing.budgets.iter().map(|&f| Budget { fraction: f, usd: f * best.cost }).collect();
+    let budgets: Vec<Budget> = pricing
+        .budgets
+        .iter()
+        .map(|&f| Budget {
+            fraction: f,
+            usd: f * best.cost,
+        })
+        .collect();
     let summarize = |name: String, curve: Vec<CostPoint>| MultiRouter {
         cost_to_match_best: cost_to_reach(&curve, best.quality),
-        quality_at_budgets: budgets.iter().map(|b| quality_at_budget(&curve, b.usd)).collect(),
-        max_quality: curve.iter().map(|p| p.quality).fold(f64::NEG_INFINITY, f64::max),
+        quality_at_budgets: budgets
+            .iter()
+            .map(|b| quality_at_budget(&curve, b.usd))
+            .collect(),
+        max_quality: curve
+            .iter()
+            .map(|p| p.quality)
+            .fold(f64::NEG_INFINITY, f64::max),
         name,
         curve,
     };
     let mut routers = vec![
-        summarize(setup.router_name.to_string(), ladder_curve(&data, &ladder, setup.scores, setup.bins)),
-        summarize("prompt length".into(), ladder_curve(&data, &ladder, &length_scores(rows), setup.bins)),
+        summarize(
+            setup.router_name.to_string(),
+            ladder_curve(&data, &ladder, setup.scores, setup.bins),
+        ),
+        summarize(
+            "prompt length".into(),
+            ladder_curve(&data, &ladder, &length_scores(rows), setup.bins),
+        ),
     ];
     if setup.seeds > 0 {
         let curves: Vec<Vec<CostPoint>> = (0..setup.seeds)
             .map(|seed| ladder_curve(&data, &ladder, &random_scores(rows.len(), seed), setup.bins))
             .collect();
-        routers.push(summarize(format!("random ({} seeds)", setup.seeds), average_cost_curves(&curves)));
+        routers.push(summarize(
+            format!("random ({} seeds)", setup.seeds),
+            average_cost_curves(&curves),
+        ));
     }
     routers.push(summarize("oracle".into(), oracle_frontier(&data)));
     Ok(MultiReport {
@@ -245,7 +322,9 @@ pub fn eval_multi(setup: &Setup<'_>, rows: &[&Row], models: &[String], pricing: 
 }
 
 fn average_cost_curves(curves: &[Vec<CostPoint>]) -> Vec<CostPoint> {
-    let Some(first) = curves.first() else { return Vec::new() };
+    let Some(first) = curves.first() else {
+        return Vec::new();
+    };
     let k = curves.len() as f64;
     (0..first.len())
         .map(|i| CostPoint {

@@ -153,8 +153,13 @@ pub fn sort_by_share(points: &mut [CurvePoint]) {
 /// with a fractional last row so the curve stays continuous in the share.
 pub fn oracle_curve(q: PairQuality<'_>, bins: usize) -> Vec<CurvePoint> {
     let n = q.len();
-    let mut gains: Vec<f64> =
-        q.strong.iter().zip(q.weak).map(|(s, w)| s - w).filter(|g| *g > 0.0).collect();
+    let mut gains: Vec<f64> = q
+        .strong
+        .iter()
+        .zip(q.weak)
+        .map(|(s, w)| s - w)
+        .filter(|g| *g > 0.0)
+        .collect();
     gains.sort_by(|a, b| b.total_cmp(a));
     let weak_total: f64 = q.weak.iter().sum();
     (0..=bins)
@@ -262,7 +267,10 @@ fn numpy_search(key: f64, arr: &[f64]) -> isize {
 
 /// `np.trapz(y, x)`.
 pub fn trapezoid(y: &[f64], x: &[f64]) -> f64 {
-    x.windows(2).zip(y.windows(2)).map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0).sum()
+    x.windows(2)
+        .zip(y.windows(2))
+        .map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0)
+        .sum()
 }
 
 /// Share of strong calls needed to recover `fraction` of the gap (CPT), on a curve

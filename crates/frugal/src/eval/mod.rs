@@ -133,7 +133,9 @@ pub fn run_eval(
         output_tokens: f64::from(args.output_tokens),
         budgets: &args.budgets,
     };
-    Ok(EvalReport::Multi(eval_multi(&setup, &used, &models, &pricing)?))
+    Ok(EvalReport::Multi(eval_multi(
+        &setup, &used, &models, &pricing,
+    )?))
 }
 
 fn selected_models(args: &EvalArgs, rows: &[Row]) -> Result<Vec<String>> {
@@ -143,7 +145,11 @@ fn selected_models(args: &EvalArgs, rows: &[Row]) -> Result<Vec<String>> {
         }
         return Ok(vec![s.clone(), w.clone()]);
     }
-    let models = if args.models.iter().any(|m| m == "all") { all_models(rows) } else { args.models.clone() };
+    let models = if args.models.iter().any(|m| m == "all") {
+        all_models(rows)
+    } else {
+        args.models.clone()
+    };
     if models.len() < 2 {
         bail!(
             "choose --strong A --weak B, or --models a,b,... (at least two, or `all`); models in {}: {}",
@@ -154,15 +160,25 @@ fn selected_models(args: &EvalArgs, rows: &[Row]) -> Result<Vec<String>> {
     Ok(models)
 }
 
-fn score_rows(args: &EvalArgs, rows: &[&Row], scorer: &dyn Fn(&Row) -> Result<f64>) -> Result<Vec<f64>> {
+fn score_rows(
+    args: &EvalArgs,
+    rows: &[&Row],
+    scorer: &dyn Fn(&Row) -> Result<f64>,
+) -> Result<Vec<f64>> {
     let scores: Vec<f64> = match &args.scores {
         Some(path) => {
             let by_id = data::load_scores(path)?;
             let missing = rows.iter().filter(|r| !by_id.contains_key(&r.id)).count();
             if let Some(r) = rows.iter().find(|r| !by_id.contains_key(&r.id)) {
-                bail!("{}: no score for {missing} rows, e.g. {}", path.display(), r.id);
+                bail!(
+                    "{}: no score for {missing} rows, e.g. {}",
+                    path.display(),
+                    r.id
+                );
             }
-            rows.iter().map(|r| by_id.get(&r.id).copied().unwrap_or(f64::NAN)).collect()
+            rows.iter()
+                .map(|r| by_id.get(&r.id).copied().unwrap_or(f64::NAN))
+                .collect()
         }
         None => {
             let bar = progress_bar(Some(rows.len()), "scoring");
@@ -178,7 +194,11 @@ fn score_rows(args: &EvalArgs, rows: &[&Row], scorer: &dyn Fn(&Row) -> Result<f6
         }
     };
     if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-        bail!("router score of row {} is {} (scores must be finite)", rows[i].id, scores[i]);
+        bail!(
+            "router score of row {} is {} (scores must be finite)",
+            rows[i].id,
+            scores[i]
+        );
     }
     Ok(scores)
 }
@@ -228,7 +248,11 @@ pub fn eval_command(args: &EvalArgs) -> Result<()> {
 
 /// `frugal route --batch IN.jsonl` as the CLI runs it: JSONL decisions on stdout, the
 /// throughput on stderr.
-pub fn route_batch_command(input: &std::path::Path, model: &str, config: crate::config::Config) -> Result<()> {
+pub fn route_batch_command(
+    input: &std::path::Path,
+    model: &str,
+    config: crate::config::Config,
+) -> Result<()> {
     let router = OfflineRouter::new(config, model);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -65,7 +65,11 @@ pub fn singles(data: &MultiData) -> Vec<SingleModel> {
             on_ladder: false,
         })
         .collect();
-    out.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(b.quality.total_cmp(&a.quality)));
+    out.sort_by(|a, b| {
+        a.cost
+            .total_cmp(&b.cost)
+            .then(b.quality.total_cmp(&a.quality))
+    });
     let mut best = f64::NEG_INFINITY;
     for s in &mut out {
         if s.quality > best {
@@ -78,12 +82,21 @@ pub fn singles(data: &MultiData) -> Vec<SingleModel> {
 
 /// The best single model: highest quality, the cheaper one on a tie.
 pub fn best_single(singles: &[SingleModel]) -> Option<&SingleModel> {
-    singles.iter().max_by(|a, b| a.quality.total_cmp(&b.quality).then(b.cost.total_cmp(&a.cost)))
+    singles.iter().max_by(|a, b| {
+        a.quality
+            .total_cmp(&b.quality)
+            .then(b.cost.total_cmp(&a.cost))
+    })
 }
 
 /// The router's cost–quality curve on the ladder (see the module docs), one point per
 /// (rung, threshold), in ladder order. `scores` are aligned with the rows.
-pub fn ladder_curve(data: &MultiData, ladder: &[usize], scores: &[f64], bins: usize) -> Vec<CostPoint> {
+pub fn ladder_curve(
+    data: &MultiData,
+    ladder: &[usize],
+    scores: &[f64],
+    bins: usize,
+) -> Vec<CostPoint> {
     let n = data.rows();
     if ladder.len() < 2 {
         return ladder.iter().map(|&m| point_of(data, m)).collect();
@@ -97,18 +110,28 @@ pub fn ladder_curve(data: &MultiData, ladder: &[usize], scores: &[f64], bins: us
             let last = i == thresholds.len() - 1;
             let (mut cost, mut quality) = (0.0, 0.0);
             for (r, &s) in scores.iter().enumerate() {
-                let m = if (last && s > t) || (!last && s >= t) { hi } else { lo };
+                let m = if (last && s > t) || (!last && s >= t) {
+                    hi
+                } else {
+                    lo
+                };
                 cost += data.cost[m][r];
                 quality += data.quality[m][r];
             }
-            points.push(CostPoint { cost: cost / n as f64, quality: quality / n as f64 });
+            points.push(CostPoint {
+                cost: cost / n as f64,
+                quality: quality / n as f64,
+            });
         }
     }
     points
 }
 
 fn point_of(data: &MultiData, m: usize) -> CostPoint {
-    CostPoint { cost: mean(&data.cost[m]), quality: mean(&data.quality[m]) }
+    CostPoint {
+        cost: mean(&data.cost[m]),
+        quality: mean(&data.quality[m]),
+    }
 }
 
 /// Model indices of the ladder, cheapest first.
@@ -139,11 +162,19 @@ pub fn oracle_frontier(data: &MultiData) -> Vec<CostPoint> {
                 cost += data.cost[m][r];
                 quality += data.quality[m][r];
             }
-            CostPoint { cost: cost / n as f64, quality: quality / n as f64 }
+            CostPoint {
+                cost: cost / n as f64,
+                quality: quality / n as f64,
+            }
         })
         .collect();
-    points.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(a.quality.total_cmp(&b.quality)));
-    points.dedup_by(|a, b| (a.cost - b.cost).abs() < 1e-15 && (a.quality - b.quality).abs() < 1e-12);
+    points.sort_by(|a, b| {
+        a.cost
+            .total_cmp(&b.cost)
+            .then(a.quality.total_cmp(&b.quality))
+    });
+    points
+        .dedup_by(|a, b| (a.cost - b.cost).abs() < 1e-15 && (a.quality - b.quality).abs() < 1e-12);
     points
 }
 
@@ -189,7 +220,11 @@ pub fn quality_at_budget(curve: &[CostPoint], budget: f64) -> Option<f64> {
         take(p.quality);
     }
     for w in curve.windows(2) {
-        let (a, b) = if w[0].cost <= w[1].cost { (w[0], w[1]) } else { (w[1], w[0]) };
+        let (a, b) = if w[0].cost <= w[1].cost {
+            (w[0], w[1])
+        } else {
+            (w[1], w[0])
+        };
         if a.cost <= budget && budget < b.cost && b.cost > a.cost {
             let t = (budget - a.cost) / (b.cost - a.cost);
             take(a.quality + t * (b.quality - a.quality));
@@ -206,7 +241,11 @@ mod tests {
         // cheap: right on rows 0,1; mid: dominated (costly, no better); big: right on 0..3
         MultiData {
             models: vec!["big".into(), "cheap".into(), "mid".into()],
-            quality: vec![vec![1.0, 1.0, 1.0, 1.0], vec![1.0, 1.0, 0.0, 0.0], vec![1.0, 0.0, 0.0, 0.0]],
+            quality: vec![
+                vec![1.0, 1.0, 1.0, 1.0],
+                vec![1.0, 1.0, 0.0, 0.0],
+                vec![1.0, 0.0, 0.0, 0.0],
+            ],
             cost: vec![vec![10.0; 4], vec![1.0; 4], vec![5.0; 4]],
         }
     }
@@ -225,8 +264,20 @@ mod tests {
     fn perfect_score_reaches_best_quality_at_half_the_cost_difference() {
         let d = data();
         let curve = ladder_curve(&d, &[1, 0], &[0.0, 0.0, 1.0, 1.0], 10);
-        assert_eq!(curve.first(), Some(&CostPoint { cost: 1.0, quality: 0.5 }));
-        assert_eq!(curve.last(), Some(&CostPoint { cost: 10.0, quality: 1.0 }));
+        assert_eq!(
+            curve.first(),
+            Some(&CostPoint {
+                cost: 1.0,
+                quality: 0.5
+            })
+        );
+        assert_eq!(
+            curve.last(),
+            Some(&CostPoint {
+                cost: 10.0,
+                quality: 1.0
+            })
+        );
         assert_eq!(cost_to_reach(&curve, 1.0), Some(5.5));
         assert_eq!(quality_at_budget(&curve, 5.5), Some(1.0));
         assert_eq!(quality_at_budget(&curve, 0.5), None);
@@ -235,13 +286,34 @@ mod tests {
     #[test]
     fn oracle_frontier_spans_cheapest_to_best() {
         let f = oracle_frontier(&data());
-        assert_eq!(f.first(), Some(&CostPoint { cost: 1.0, quality: 0.5 }));
-        assert_eq!(f.last(), Some(&CostPoint { cost: 5.5, quality: 1.0 }));
+        assert_eq!(
+            f.first(),
+            Some(&CostPoint {
+                cost: 1.0,
+                quality: 0.5
+            })
+        );
+        assert_eq!(
+            f.last(),
+            Some(&CostPoint {
+                cost: 5.5,
+                quality: 1.0
+            })
+        );
     }
 
     #[test]
     fn budget_interpolates_between_points() {
-        let c = [CostPoint { cost: 0.0, quality: 0.0 }, CostPoint { cost: 2.0, quality: 1.0 }];
+        let c = [
+            CostPoint {
+                cost: 0.0,
+                quality: 0.0,
+            },
+            CostPoint {
+                cost: 2.0,
+                quality: 1.0,
+            },
+        ];
         assert_eq!(quality_at_budget(&c, 1.0), Some(0.5));
         assert_eq!(quality_at_budget(&c, 3.0), Some(1.0));
         assert_eq!(cost_to_reach(&c, 0.25), Some(0.5));

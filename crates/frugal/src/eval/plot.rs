@@ -27,12 +27,15 @@ pub struct Chart {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
+    /// Logarithmic x axis: model costs span two orders of magnitude, and on a linear
+    /// axis every cheap model piles up at the left edge. Ignored if any x is not > 0.
+    pub log_x: bool,
 }
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 840.0;
 const HEIGHT: f64 = 480.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 230.0; // room for the legend
+const RIGHT: f64 = 290.0; // room for the legend
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
 const PALETTE: [&str; 10] = [
@@ -42,11 +45,24 @@ const PALETTE: [&str; 10] = [
 
 /// Renders the chart as a standalone SVG document.
 pub fn render_svg(chart: &Chart) -> String {
-    let (x_ticks, x_range) = axis(chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
-    let (y_ticks, y_range) = axis(chart.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+    let xs = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+    };
+    let log_x = chart.log_x && xs().all(|x| x > 0.0 && x.is_finite());
+    let (x_ticks, x_range) = if log_x { log_axis(xs()) } else { axis(xs()) };
+    let (y_ticks, y_range) = axis(
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1)),
+    );
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let sx = |x: f64| LEFT + (x - x_range.0) / (x_range.1 - x_range.0) * plot_w;
+    let tx = |x: f64| if log_x { x.log10() } else { x };
+    let sx = |x: f64| LEFT + (tx(x) - tx(x_range.0)) / (tx(x_range.1) - tx(x_range.0)) * plot_w;
     let sy = |y: f64| TOP + plot_h - (y - y_range.0) / (y_range.1 - y_range.0) * plot_h;
 
     let mut svg = String::new();
@@ -112,11 +128,18 @@ pub fn render_svg(chart: &Chart) -> String {
 type Scales<'a> = (&'a dyn Fn(f64) -> f64, &'a dyn Fn(f64) -> f64);
 
 fn draw_series(svg: &mut String, s: &Series, color: &str, (sx, sy): Scales<'_>) {
-    let pts: Vec<String> =
-        s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
+    let pts: Vec<String> = s
+        .points
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
     match s.style {
         Style::Line | Style::Dashed => {
-            let dash = if s.style == Style::Dashed { r#" stroke-dasharray="6 4""# } else { "" };
+            let dash = if s.style == Style::Dashed {
+                r#" stroke-dasharray="6 4""#
+            } else {
+                ""
+            };
             let _ = writeln!(
                 svg,
                 r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
@@ -157,7 +180,11 @@ fn legend_entry(svg: &mut String, i: usize, s: &Series, color: &str) {
         Style::Line | Style::Dashed => format!(
             r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{color}" stroke-width="2"{}/>"#,
             x + 24.0,
-            if s.style == Style::Dashed { r#" stroke-dasharray="6 4""# } else { "" }
+            if s.style == Style::Dashed {
+                r#" stroke-dasharray="6 4""#
+            } else {
+                ""
+            }
         ),
     };
     let _ = writeln!(
@@ -178,20 +205,63 @@ pub struct Ticks {
 
 impl Ticks {
     fn label(&self, v: f64) -> String {
+        if self.decimals == usize::MAX {
+            // Log axis: each tick needs its own precision (0.02, 0.5, 10).
+            let d = if v >= 1.0 {
+                0
+            } else {
+                (-v.log10().floor()) as usize
+            };
+            return format!("{v:.d$}");
+        }
         format!("{v:.*}", self.decimals)
     }
+}
+
+/// 1-2-5 ticks per decade covering positive data, and the range they span.
+fn log_axis(values: impl Iterator<Item = f64>) -> (Ticks, (f64, f64)) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if hi / lo < 1.5 {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        (lo, hi)
+    };
+    let mut values = Vec::new();
+    for e in (lo.log10().floor() as i32)..=(hi.log10().ceil() as i32) {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * 10f64.powi(e);
+            if v >= lo / 1.0001 && v <= hi * 1.0001 {
+                values.push(v);
+            }
+        }
+    }
+    (
+        Ticks {
+            values,
+            decimals: usize::MAX,
+        },
+        (lo, hi),
+    )
 }
 
 /// "Nice" ticks (1, 2, 5 × 10^k) covering the data, and the axis range they span.
 fn axis(values: impl Iterator<Item = f64>) -> (Ticks, (f64, f64)) {
     let (mut lo, mut hi) = values
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
     if hi - lo < 1e-12 {
-        let pad = if lo.abs() > 1e-12 { lo.abs() * 0.1 } else { 1.0 };
+        let pad = if lo.abs() > 1e-12 {
+            lo.abs() * 0.1
+        } else {
+            1.0
+        };
         (lo, hi) = (lo - pad, hi + pad);
     }
     let ticks = nice_ticks(lo, hi, 6);
@@ -218,12 +288,19 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     let start = (lo / step).floor() as i64;
     let end = (hi / step).ceil() as i64;
     let values = (start..=end).map(|k| k as f64 * step).collect();
-    let decimals = if step >= 1.0 { 0 } else { (-step.log10().floor()) as usize };
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10().floor()) as usize
+    };
     Ticks { values, decimals }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -247,14 +324,36 @@ mod tests {
             x_label: "x".into(),
             y_label: "y".into(),
             series: vec![
-                Series { name: "r1".into(), points: vec![(0.0, 1.0), (1.0, 2.0)], style: Style::Line },
-                Series { name: "r2".into(), points: vec![(0.0, 2.0), (1.0, 2.0)], style: Style::Dashed },
-                Series { name: "m".into(), points: vec![(0.5, 1.5)], style: Style::Markers },
+                Series {
+                    name: "r1".into(),
+                    points: vec![(0.0, 1.0), (1.0, 2.0)],
+                    style: Style::Line,
+                },
+                Series {
+                    name: "r2".into(),
+                    points: vec![(0.0, 2.0), (1.0, 2.0)],
+                    style: Style::Dashed,
+                },
+                Series {
+                    name: "m".into(),
+                    points: vec![(0.5, 1.5)],
+                    style: Style::Markers,
+                },
             ],
+            log_x: false,
         };
         let svg = render_svg(&chart);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("a &lt; b") && svg.contains(">r1<") && svg.contains(">m<"));
+    }
+
+    #[test]
+    fn log_axis_ticks_per_decade() {
+        let (t, range) = log_axis([0.03, 0.4, 5.0].into_iter());
+        assert_eq!(range, (0.03, 5.0));
+        assert_eq!(t.values.len(), 7, "{:?}", t.values); // .05 .1 .2 .5 1 2 5
+        assert_eq!(t.label(0.05), "0.05");
+        assert_eq!(t.label(2.0), "2");
     }
 }

@@ -125,8 +125,18 @@ fn header(out: &mut String, d: &DataSummary, warnings: &[String]) {
 fn pair_table(r: &PairReport) -> String {
     let mut out = String::new();
     header(&mut out, &r.data, &r.warnings);
-    let _ = writeln!(out, "strong: {}  quality {}", r.strong.model, pct(r.strong.quality));
-    let _ = writeln!(out, "weak:   {}  quality {}", r.weak.model, pct(r.weak.quality));
+    let _ = writeln!(
+        out,
+        "strong: {}  quality {}",
+        r.strong.model,
+        pct(r.strong.quality)
+    );
+    let _ = writeln!(
+        out,
+        "weak:   {}  quality {}",
+        r.weak.model,
+        pct(r.weak.quality)
+    );
     let _ = writeln!(
         out,
         "gap:    {:.1} pp (standard error {:.1} pp); {} quantile bins, random = mean of {} seeds\n",
@@ -152,8 +162,20 @@ fn pair_table(r: &PairReport) -> String {
             pct(m.cpt80)
         );
     }
-    let _ = writeln!(out, "{:<22} {:>6} quality {} at 100% strong calls", "always-strong", "1", pct(r.strong.quality));
-    let _ = writeln!(out, "{:<22} {:>6} quality {} at 0% strong calls", "always-weak", "0", pct(r.weak.quality));
+    let _ = writeln!(
+        out,
+        "{:<22} {:>6} quality {} at 100% strong calls",
+        "always-strong",
+        "1",
+        pct(r.strong.quality)
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:>6} quality {} at 0% strong calls",
+        "always-weak",
+        "0",
+        pct(r.weak.quality)
+    );
     let _ = writeln!(out, "\nquality curve (strong calls → quality):");
     let _ = write!(out, "{:>5}", "point");
     for x in &r.routers {
@@ -179,9 +201,17 @@ fn pair_table(r: &PairReport) -> String {
 fn multi_table(r: &MultiReport) -> String {
     let mut out = String::new();
     header(&mut out, &r.data, &r.warnings);
-    let _ = writeln!(out, "\n{:<36} {:>14} {:>8}  ladder  cost from", "model (cheapest first)", "$/1k queries", "quality");
+    let _ = writeln!(
+        out,
+        "\n{:<36} {:>14} {:>8}  ladder  cost from",
+        "model (cheapest first)", "$/1k queries", "quality"
+    );
     for m in &r.models {
-        let source = r.cost_sources.iter().find(|(n, _)| *n == m.model).map_or("", |(_, s)| s.as_str());
+        let source = r
+            .cost_sources
+            .iter()
+            .find(|(n, _)| *n == m.model)
+            .map_or("", |(_, s)| s.as_str());
         let _ = writeln!(
             out,
             "{:<36} {:>14} {:>8}  {:<6}  {}",
@@ -206,7 +236,11 @@ fn multi_table(r: &MultiReport) -> String {
     let _ = writeln!(out, " {:>9}", "max qual");
     for x in &r.routers {
         let matched = match x.cost_to_match_best {
-            Some(c) => format!("{} ({:.0}%)", per_k(c), 100.0 * c / r.best.cost.max(f64::MIN_POSITIVE)),
+            Some(c) => format!(
+                "{} ({:.0}%)",
+                per_k(c),
+                100.0 * c / r.best.cost.max(f64::MIN_POSITIVE)
+            ),
             None => "never".to_string(),
         };
         let _ = write!(out, "{:<22} {:>24}", x.name, matched);
@@ -241,7 +275,11 @@ pub fn chart(report: &EvalReport) -> Chart {
                 .iter()
                 .map(|x| Series {
                     name: format!("{} (APGR {:.3})", x.name, x.metrics.apgr),
-                    points: x.curve.iter().map(|p| (100.0 * p.strong_share, 100.0 * p.quality)).collect(),
+                    points: x
+                        .curve
+                        .iter()
+                        .map(|p| (100.0 * p.strong_share, 100.0 * p.quality))
+                        .collect(),
                     style: Style::Line,
                 })
                 .collect();
@@ -253,10 +291,16 @@ pub fn chart(report: &EvalReport) -> Chart {
                 });
             }
             Chart {
-                title: format!("{}: {} vs {}", file_name(&r.data.path), r.strong.model, r.weak.model),
+                title: format!(
+                    "{}: {} vs {}",
+                    file_name(&r.data.path),
+                    r.strong.model,
+                    r.weak.model
+                ),
                 x_label: "strong model calls (%)".into(),
                 y_label: "quality (%)".into(),
                 series,
+                log_x: false,
             }
         }
         EvalReport::Multi(r) => {
@@ -265,20 +309,33 @@ pub fn chart(report: &EvalReport) -> Chart {
                 .iter()
                 .map(|x| Series {
                     name: x.name.clone(),
-                    points: x.curve.iter().map(|p| (1000.0 * p.cost, 100.0 * p.quality)).collect(),
+                    points: x
+                        .curve
+                        .iter()
+                        .map(|p| (1000.0 * p.cost, 100.0 * p.quality))
+                        .collect(),
                     style: Style::Line,
                 })
                 .collect();
             series.push(Series {
                 name: "single models".into(),
-                points: r.models.iter().map(|m| (1000.0 * m.cost, 100.0 * m.quality)).collect(),
+                points: r
+                    .models
+                    .iter()
+                    .map(|m| (1000.0 * m.cost, 100.0 * m.quality))
+                    .collect(),
                 style: Style::Markers,
             });
             Chart {
-                title: format!("{}: cost vs quality, {} models", file_name(&r.data.path), r.models.len()),
-                x_label: "mean cost per 1k queries (USD)".into(),
+                title: format!(
+                    "{}: cost vs quality, {} models",
+                    file_name(&r.data.path),
+                    r.models.len()
+                ),
+                x_label: "mean cost per 1k queries (USD, log scale)".into(),
                 y_label: "quality (%)".into(),
                 series,
+                log_x: true,
             }
         }
     }

@@ -19,10 +19,16 @@ pub(crate) enum Side {
 
 impl Side {
     pub(crate) fn err(self, path: &str, msg: impl Display) -> GatewayError {
-        let at = if path.is_empty() { String::new() } else { format!("{path}: ") };
+        let at = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
         match self {
             Side::Client => GatewayError::InvalidRequest(format!("{at}{msg}")),
-            Side::Upstream(p) => GatewayError::Internal(format!("malformed {p} response: {at}{msg}")),
+            Side::Upstream(p) => {
+                GatewayError::Internal(format!("malformed {p} response: {at}{msg}"))
+            }
         }
     }
 }
@@ -97,7 +103,8 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn str(&self, key: &str) -> Result<&'a str> {
-        self.opt_str(key)?.ok_or_else(|| self.err(key, "is required"))
+        self.opt_str(key)?
+            .ok_or_else(|| self.err(key, "is required"))
     }
 
     pub(crate) fn opt_str(&self, key: &str) -> Result<Option<&'a str>> {
@@ -117,20 +124,32 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn opt_f64(&self, key: &str, range: RangeInclusive<f64>) -> Result<Option<f64>> {
-        let Some(v) = self.get(key) else { return Ok(None) };
-        let n = v.as_f64().ok_or_else(|| self.expected(key, "a number", v))?;
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = v
+            .as_f64()
+            .ok_or_else(|| self.expected(key, "a number", v))?;
         if !range.contains(&n) {
             return Err(self.err(
                 key,
-                format!("{n} is out of range; expected {} to {}", range.start(), range.end()),
+                format!(
+                    "{n} is out of range; expected {} to {}",
+                    range.start(),
+                    range.end()
+                ),
             ));
         }
         Ok(Some(n))
     }
 
     pub(crate) fn opt_u32(&self, key: &str, min: u32) -> Result<Option<u32>> {
-        let Some(v) = self.get(key) else { return Ok(None) };
-        let n = v.as_u64().ok_or_else(|| self.expected(key, "a non-negative integer", v))?;
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = v
+            .as_u64()
+            .ok_or_else(|| self.expected(key, "a non-negative integer", v))?;
         let n = u32::try_from(n).map_err(|_| self.err(key, format!("{n} is too large")))?;
         if n < min {
             return Err(self.err(key, format!("{n} is below the minimum of {min}")));
@@ -139,7 +158,8 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn array(&self, key: &str) -> Result<&'a Vec<Value>> {
-        self.opt_array(key)?.ok_or_else(|| self.err(key, "is required"))
+        self.opt_array(key)?
+            .ok_or_else(|| self.err(key, "is required"))
     }
 
     pub(crate) fn opt_array(&self, key: &str) -> Result<Option<&'a Vec<Value>>> {
@@ -155,12 +175,9 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>> {
-        self.get(key).map(|v| Obj::new(v, self.path(key), self.side)).transpose()
-    }
-
-    /// A non-negative integer read leniently (absent, null or malformed → 0), for usage.
-    pub(crate) fn count(&self, key: &str) -> u64 {
-        self.get(key).and_then(Value::as_u64).unwrap_or(0)
+        self.get(key)
+            .map(|v| Obj::new(v, self.path(key), self.side))
+            .transpose()
     }
 }
 
@@ -184,7 +201,10 @@ mod tests {
         let e = a.opt_str("b").unwrap_err().to_string();
         assert_eq!(e, "a.b: expected a string, got a number");
         assert_eq!(a.opt_str("n").unwrap(), None);
-        assert_eq!(a.str("missing").unwrap_err().to_string(), "a.missing: is required");
+        assert_eq!(
+            a.str("missing").unwrap_err().to_string(),
+            "a.missing: is required"
+        );
         let e = a.opt_f64("b", 0.0..=2.0).unwrap_err().to_string();
         assert_eq!(e, "a.b: 3 is out of range; expected 0 to 2");
         assert_eq!(a.opt_u32("b", 1).unwrap(), Some(3));
@@ -195,6 +215,8 @@ mod tests {
     #[test]
     fn upstream_errors_are_internal() {
         let e = Side::Upstream("openai").err("choices", "is required");
-        assert!(matches!(e, GatewayError::Internal(ref m) if m == "malformed openai response: choices: is required"));
+        assert!(
+            matches!(e, GatewayError::Internal(ref m) if m == "malformed openai response: choices: is required")
+        );
     }
 }

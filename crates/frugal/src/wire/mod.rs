@@ -44,8 +44,8 @@
 
 pub mod anthropic;
 mod check;
-mod shared;
 pub mod openai;
+mod shared;
 pub mod sse;
 
 pub use sse::{SseDecoder, SseEvent};

@@ -6,15 +6,21 @@ use serde_json::Value;
 use crate::types::ImageSource;
 
 /// Image media types Anthropic accepts in a base64 source.
-pub(crate) const ANTHROPIC_IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+pub(crate) const ANTHROPIC_IMAGE_TYPES: [&str; 4] =
+    ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
 /// An OpenAI `image_url.url`: a base64 `data:` URL becomes a base64 source, anything else
 /// (http(s), or a non-base64 data URL) stays a URL.
 pub(crate) fn image_from_url(url: &str) -> ImageSource {
     if let Some((media_type, data)) = split_base64_data_url(url) {
-        return ImageSource::Base64 { media_type: media_type.to_string(), data: data.to_string() };
+        return ImageSource::Base64 {
+            media_type: media_type.to_string(),
+            data: data.to_string(),
+        };
     }
-    ImageSource::Url { url: url.to_string() }
+    ImageSource::Url {
+        url: url.to_string(),
+    }
 }
 
 /// `data:<media type>[;params];base64,<data>` → (media type, data).
@@ -78,14 +84,27 @@ mod tests {
     fn data_urls() {
         assert_eq!(
             image_from_url("data:image/png;base64,AAAA"),
-            ImageSource::Base64 { media_type: "image/png".into(), data: "AAAA".into() }
+            ImageSource::Base64 {
+                media_type: "image/png".into(),
+                data: "AAAA".into()
+            }
         );
-        assert_eq!(split_base64_data_url("data:image/png;name=x.png;base64,QQ=="), Some(("image/png", "QQ==")));
+        assert_eq!(
+            split_base64_data_url("data:image/png;name=x.png;base64,QQ=="),
+            Some(("image/png", "QQ=="))
+        );
         assert_eq!(
             image_from_url("data:image/svg+xml,%3Csvg%3E"),
-            ImageSource::Url { url: "data:image/svg+xml,%3Csvg%3E".into() }
+            ImageSource::Url {
+                url: "data:image/svg+xml,%3Csvg%3E".into()
+            }
         );
-        assert_eq!(image_from_url("https://x/y.png"), ImageSource::Url { url: "https://x/y.png".into() });
+        assert_eq!(
+            image_from_url("https://x/y.png"),
+            ImageSource::Url {
+                url: "https://x/y.png".into()
+            }
+        );
         assert_eq!(data_url("image/jpeg", "QQ"), "data:image/jpeg;base64,QQ");
     }
 

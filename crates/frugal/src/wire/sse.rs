@@ -143,7 +143,10 @@ impl SseDecoder {
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
         let event = self.event.take();
         if std::mem::take(&mut self.has_data) {
-            out.push(SseEvent { event, data: std::mem::take(&mut self.data) });
+            out.push(SseEvent {
+                event,
+                data: std::mem::take(&mut self.data),
+            });
         }
     }
 }
@@ -155,7 +158,10 @@ mod tests {
     use super::*;
 
     fn ev(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent { event: event.map(str::to_string), data: data.to_string() }
+        SseEvent {
+            event: event.map(str::to_string),
+            data: data.to_string(),
+        }
     }
 
     fn decode_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
@@ -171,7 +177,10 @@ mod tests {
             ("data: a\n\n", vec![ev(None, "a")]),
             ("data:a\r\n\r\n", vec![ev(None, "a")]),
             ("data:  two spaces\r\r", vec![ev(None, " two spaces")]),
-            ("event: message_start\ndata: {}\n\n", vec![ev(Some("message_start"), "{}")]),
+            (
+                "event: message_start\ndata: {}\n\n",
+                vec![ev(Some("message_start"), "{}")],
+            ),
             ("data: a\ndata: b\n\n", vec![ev(None, "a\nb")]),
             (": keep-alive\n\ndata: x\n\n", vec![ev(None, "x")]),
             ("event: only-a-name\n\n", vec![]),
@@ -193,21 +202,30 @@ mod tests {
     #[test]
     fn crlf_split_across_chunks_counts_once() {
         // "\r" | "\n" is one line end, so no blank line (and no dispatch) in between.
-        assert_eq!(decode_all(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]), vec![ev(None, "a\nb")]);
+        assert_eq!(
+            decode_all(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]),
+            vec![ev(None, "a\nb")]
+        );
     }
 
     #[test]
     fn utf8_split_across_chunks() {
         let s = "data: héllo ✓\n\n".as_bytes();
         for cut in 0..s.len() {
-            assert_eq!(decode_all(&[&s[..cut], &s[cut..]]), vec![ev(None, "héllo ✓")]);
+            assert_eq!(
+                decode_all(&[&s[..cut], &s[cut..]]),
+                vec![ev(None, "héllo ✓")]
+            );
         }
     }
 
     #[test]
     fn frame_round_trips() {
         let e = ev(Some("content_block_delta"), "line1\nline2");
-        assert_eq!(e.raw_frame(), "event: content_block_delta\ndata: line1\ndata: line2\n\n");
+        assert_eq!(
+            e.raw_frame(),
+            "event: content_block_delta\ndata: line1\ndata: line2\n\n"
+        );
         assert_eq!(&frame(None, "{}")[..], b"data: {}\n\n");
         assert_eq!(decode_all(&[e.raw_frame().as_bytes()]), vec![e]);
     }
@@ -236,7 +254,10 @@ mod tests {
             proptest::option::of("[a-z_]{1,12}"),
             proptest::collection::vec(text, 1..4),
         )
-            .prop_map(|(event, lines)| SseEvent { event, data: lines.join("\n") })
+            .prop_map(|(event, lines)| SseEvent {
+                event,
+                data: lines.join("\n"),
+            })
     }
 
     proptest! {
@@ -256,7 +277,7 @@ mod tests {
             cuts in proptest::collection::vec(0usize..10_000, 0..40),
         ) {
             let bytes: Vec<u8> = soup.concat();
-            let whole = decode_pieces(&[bytes.clone()]);
+            let whole = decode_pieces(std::slice::from_ref(&bytes));
             prop_assert_eq!(decode_pieces(&split_at(&bytes, &cuts)), whole.clone());
             let singles: Vec<Vec<u8>> = bytes.iter().map(|b| vec![*b]).collect();
             prop_assert_eq!(decode_pieces(&singles), whole);

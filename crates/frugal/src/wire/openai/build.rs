@@ -39,7 +39,10 @@ pub fn build_request(req: &ChatRequest, model: &str, _opts: &BuildOptions) -> Re
         if req.stop.len() > 4 {
             return Err(untranslatable(
                 "stop_sequences",
-                format!("OpenAI accepts at most 4 stop sequences, the request has {}", req.stop.len()),
+                format!(
+                    "OpenAI accepts at most 4 stop sequences, the request has {}",
+                    req.stop.len()
+                ),
             ));
         }
         body.insert("stop".into(), json!(req.stop));
@@ -89,14 +92,22 @@ fn tool_choice(choice: &ToolChoice) -> Value {
 fn system_content(blocks: &[TextBlock]) -> Value {
     match blocks {
         [one] => json!(one.text),
-        many => Value::Array(many.iter().map(|b| json!({"type": "text", "text": b.text})).collect()),
+        many => Value::Array(
+            many.iter()
+                .map(|b| json!({"type": "text", "text": b.text}))
+                .collect(),
+        ),
     }
 }
 
 fn encode_message(m: &Message, path: &str, out: &mut Vec<Value>) -> Result<()> {
     match m.role {
         Role::System => {
-            let texts = only_text(&m.content, &format!("{path}.content"), "OpenAI system messages carry only text")?;
+            let texts = only_text(
+                &m.content,
+                &format!("{path}.content"),
+                "OpenAI system messages carry only text",
+            )?;
             out.push(json!({"role": "system", "content": text_content(&texts)}));
         }
         Role::User => encode_user(m, path, out)?,
@@ -112,14 +123,22 @@ fn encode_user(m: &Message, path: &str, out: &mut Vec<Value>) -> Result<()> {
     for (j, part) in m.content.iter().enumerate() {
         let ppath = index(&format!("{path}.content"), j);
         match part {
-            Part::ToolResult { tool_use_id, content, is_error } => {
+            Part::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+            } => {
                 if *is_error {
                     return Err(untranslatable(
                         &format!("{ppath}.is_error"),
                         "OpenAI tool messages cannot mark a result as an error",
                     ));
                 }
-                let texts = only_text(content, &format!("{ppath}.content"), "OpenAI tool messages carry only text")?;
+                let texts = only_text(
+                    content,
+                    &format!("{ppath}.content"),
+                    "OpenAI tool messages carry only text",
+                )?;
                 out.push(json!({"role": "tool", "tool_call_id": tool_use_id, "content": text_content(&texts)}));
             }
             Part::Text { text, .. } => parts.push(json!({"type": "text", "text": text})),
@@ -136,7 +155,10 @@ fn encode_user(m: &Message, path: &str, out: &mut Vec<Value>) -> Result<()> {
                 parts.push(json!({"type": "image_url", "image_url": image}));
             }
             Part::ToolUse { .. } => {
-                return Err(untranslatable(&ppath, "a tool call in a user message has no OpenAI equivalent"))
+                return Err(untranslatable(
+                    &ppath,
+                    "a tool call in a user message has no OpenAI equivalent",
+                ))
             }
         }
     }
@@ -198,7 +220,11 @@ fn text_content(texts: &[String]) -> Value {
     match texts {
         [] => json!(""),
         [one] => json!(one),
-        many => Value::Array(many.iter().map(|t| json!({"type": "text", "text": t})).collect()),
+        many => Value::Array(
+            many.iter()
+                .map(|t| json!({"type": "text", "text": t}))
+                .collect(),
+        ),
     }
 }
 
@@ -208,7 +234,9 @@ mod tests {
     use crate::error::GatewayError;
     use crate::types::ToolDef;
 
-    const OPTS: BuildOptions = BuildOptions { default_max_tokens: 4096 };
+    const OPTS: BuildOptions = BuildOptions {
+        default_max_tokens: 4096,
+    };
 
     fn msg(role: Role, content: Vec<Part>) -> Message {
         Message { role, content }
@@ -216,14 +244,23 @@ mod tests {
 
     #[test]
     fn minimal_body() {
-        let req = ChatRequest { messages: vec![msg(Role::User, vec![Part::text("hi")])], ..Default::default() };
+        let req = ChatRequest {
+            messages: vec![msg(Role::User, vec![Part::text("hi")])],
+            ..Default::default()
+        };
         let body = build_request(&req, "gpt-4o", &OPTS).unwrap();
-        assert_eq!(body, json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}));
+        assert_eq!(
+            body,
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        );
     }
 
     #[test]
     fn stream_always_asks_for_usage() {
-        let req = ChatRequest { stream: true, ..Default::default() };
+        let req = ChatRequest {
+            stream: true,
+            ..Default::default()
+        };
         let body = build_request(&req, "m", &OPTS).unwrap();
         assert_eq!(body["stream_options"], json!({"include_usage": true}));
     }
@@ -237,7 +274,12 @@ mod tests {
         };
         let body = build_request(&req, "m", &OPTS).unwrap();
         assert!(body.get("tool_choice").is_none() && body.get("parallel_tool_calls").is_none());
-        req.tools.push(ToolDef { name: "f".into(), description: None, parameters: json!({}), cache_control: None });
+        req.tools.push(ToolDef {
+            name: "f".into(),
+            description: None,
+            parameters: json!({}),
+            cache_control: None,
+        });
         let body = build_request(&req, "m", &OPTS).unwrap();
         assert_eq!(body["tool_choice"], "required");
         assert_eq!(body["parallel_tool_calls"], false);
@@ -245,38 +287,84 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let result = |content: Vec<Part>, is_error: bool| Part::ToolResult { tool_use_id: "t".into(), content, is_error };
-        let image = Part::Image { source: ImageSource::Url { url: "https://x".into() }, detail: None };
+        let result = |content: Vec<Part>, is_error: bool| Part::ToolResult {
+            tool_use_id: "t".into(),
+            content,
+            is_error,
+        };
+        let image = Part::Image {
+            source: ImageSource::Url {
+                url: "https://x".into(),
+            },
+            detail: None,
+        };
         let cases = vec![
-            (msg(Role::User, vec![result(vec![Part::text("boom")], true)]), "messages[0].content[0].is_error"),
-            (msg(Role::User, vec![result(vec![image.clone()], false)]), "messages[0].content[0].content[0]"),
-            (msg(Role::Assistant, vec![image.clone()]), "messages[0].content[0]"),
+            (
+                msg(Role::User, vec![result(vec![Part::text("boom")], true)]),
+                "messages[0].content[0].is_error",
+            ),
+            (
+                msg(Role::User, vec![result(vec![image.clone()], false)]),
+                "messages[0].content[0].content[0]",
+            ),
+            (
+                msg(Role::Assistant, vec![image.clone()]),
+                "messages[0].content[0]",
+            ),
             (msg(Role::System, vec![image]), "messages[0].content[0]"),
             (
-                msg(Role::User, vec![Part::ToolUse { id: "x".into(), name: "f".into(), input: json!({}) }]),
+                msg(
+                    Role::User,
+                    vec![Part::ToolUse {
+                        id: "x".into(),
+                        name: "f".into(),
+                        input: json!({}),
+                    }],
+                ),
                 "messages[0].content[0]",
             ),
         ];
         for (m, path) in cases {
-            let req = ChatRequest { messages: vec![m], ..Default::default() };
+            let req = ChatRequest {
+                messages: vec![m],
+                ..Default::default()
+            };
             match build_request(&req, "m", &OPTS) {
-                Err(GatewayError::Untranslatable(e)) => assert!(e.starts_with(&format!("{path}: ")), "{e}"),
+                Err(GatewayError::Untranslatable(e)) => {
+                    assert!(e.starts_with(&format!("{path}: ")), "{e}")
+                }
                 other => panic!("{path}: {other:?}"),
             }
         }
-        let req = ChatRequest { stop: vec!["a".into(); 5], ..Default::default() };
-        assert!(matches!(build_request(&req, "m", &OPTS), Err(GatewayError::Untranslatable(e)) if e.starts_with("stop_sequences:")));
+        let req = ChatRequest {
+            stop: vec!["a".into(); 5],
+            ..Default::default()
+        };
+        assert!(
+            matches!(build_request(&req, "m", &OPTS), Err(GatewayError::Untranslatable(e)) if e.starts_with("stop_sequences:"))
+        );
     }
 
     #[test]
     fn tool_results_come_first_and_unparsed_arguments_round_trip() {
         let req = ChatRequest {
             messages: vec![
-                msg(Role::Assistant, vec![Part::ToolUse { id: "c1".into(), name: "f".into(), input: json!("{oops") }]),
+                msg(
+                    Role::Assistant,
+                    vec![Part::ToolUse {
+                        id: "c1".into(),
+                        name: "f".into(),
+                        input: json!("{oops"),
+                    }],
+                ),
                 msg(
                     Role::User,
                     vec![
-                        Part::ToolResult { tool_use_id: "c1".into(), content: vec![], is_error: false },
+                        Part::ToolResult {
+                            tool_use_id: "c1".into(),
+                            content: vec![],
+                            is_error: false,
+                        },
                         Part::text("thanks"),
                         Part::text("more"),
                     ],

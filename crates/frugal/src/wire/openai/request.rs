@@ -18,7 +18,9 @@ const SIDE: Side = Side::Client;
 /// user message (merged with the user message that follows them, as Anthropic requires).
 pub fn parse_request(body: &Value) -> Result<ChatRequest> {
     if !body.is_object() {
-        return Err(GatewayError::InvalidRequest("the request body must be a JSON object".into()));
+        return Err(GatewayError::InvalidRequest(
+            "the request body must be a JSON object".into(),
+        ));
     }
     let top = Obj::new(body, "", SIDE)?;
     let model = top.str("model")?.to_string();
@@ -67,7 +69,10 @@ fn parse_messages(messages: &[Value]) -> Result<(Vec<TextBlock>, Vec<Message>)> 
     let mut results: Vec<Part> = Vec::new();
     let flush = |results: &mut Vec<Part>, out: &mut Vec<Message>| {
         if !results.is_empty() {
-            out.push(Message { role: Role::User, content: std::mem::take(results) });
+            out.push(Message {
+                role: Role::User,
+                content: std::mem::take(results),
+            });
         }
     };
     for (i, m) in messages.iter().enumerate() {
@@ -85,22 +90,38 @@ fn parse_messages(messages: &[Value]) -> Result<(Vec<TextBlock>, Vec<Message>)> 
                     system.extend(blocks);
                 } else {
                     let content = blocks.into_iter().map(|b| Part::text(b.text)).collect();
-                    out.push(Message { role: Role::System, content });
+                    out.push(Message {
+                        role: Role::System,
+                        content,
+                    });
                 }
             }
             "user" => {
                 let mut content = std::mem::take(&mut results);
                 content.extend(user_content(&o)?);
-                out.push(Message { role: Role::User, content });
+                out.push(Message {
+                    role: Role::User,
+                    content,
+                });
             }
             "assistant" => {
                 flush(&mut results, &mut out);
-                out.push(Message { role: Role::Assistant, content: assistant_content(&o)? });
+                out.push(Message {
+                    role: Role::Assistant,
+                    content: assistant_content(&o)?,
+                });
             }
             "tool" => {
                 let tool_use_id = o.str("tool_call_id")?.to_string();
-                let content = text_only(&o, "content")?.into_iter().map(|b| Part::text(b.text)).collect();
-                results.push(Part::ToolResult { tool_use_id, content, is_error: false });
+                let content = text_only(&o, "content")?
+                    .into_iter()
+                    .map(|b| Part::text(b.text))
+                    .collect();
+                results.push(Part::ToolResult {
+                    tool_use_id,
+                    content,
+                    is_error: false,
+                });
             }
             // Deprecated function-calling results: valid, not carried (see untranslatable_fields).
             "function" => {
@@ -109,7 +130,9 @@ fn parse_messages(messages: &[Value]) -> Result<(Vec<TextBlock>, Vec<Message>)> 
             other => {
                 return Err(o.err(
                     "role",
-                    format!("unknown role `{other}`; expected system, developer, user, assistant or tool"),
+                    format!(
+                    "unknown role `{other}`; expected system, developer, user, assistant or tool"
+                ),
                 ))
             }
         }
@@ -121,22 +144,37 @@ fn parse_messages(messages: &[Value]) -> Result<(Vec<TextBlock>, Vec<Message>)> 
 /// `content` that may only hold text: a string or an array of `text` parts.
 fn text_only(o: &Obj<'_>, key: &str) -> Result<Vec<TextBlock>> {
     match o.required(key)? {
-        Value::String(s) => Ok(vec![TextBlock { text: s.clone(), cache_control: None }]),
+        Value::String(s) => Ok(vec![TextBlock {
+            text: s.clone(),
+            cache_control: None,
+        }]),
         Value::Array(parts) => {
             let path = o.path(key);
             let mut out = Vec::new();
             for (j, p) in parts.iter().enumerate() {
                 let p = Obj::new(p, index(&path, j), SIDE)?;
                 match p.str("type")? {
-                    "text" => out.push(TextBlock { text: p.str("text")?.to_string(), cache_control: None }),
+                    "text" => out.push(TextBlock {
+                        text: p.str("text")?.to_string(),
+                        cache_control: None,
+                    }),
                     other => {
-                        return Err(p.err("type", format!("content type `{other}` is not allowed here; expected `text`")))
+                        return Err(p.err(
+                            "type",
+                            format!("content type `{other}` is not allowed here; expected `text`"),
+                        ))
                     }
                 }
             }
             Ok(out)
         }
-        other => Err(o.err(key, format!("expected a string or an array of content parts, got {}", kind(other)))),
+        other => Err(o.err(
+            key,
+            format!(
+                "expected a string or an array of content parts, got {}",
+                kind(other)
+            ),
+        )),
     }
 }
 
@@ -151,7 +189,10 @@ fn user_content(o: &Obj<'_>) -> Result<Vec<Part>> {
         other => {
             return Err(o.err(
                 "content",
-                format!("expected a string or an array of content parts, got {}", kind(other)),
+                format!(
+                    "expected a string or an array of content parts, got {}",
+                    kind(other)
+                ),
             ))
         }
     };
@@ -172,7 +213,9 @@ fn user_content(o: &Obj<'_>) -> Result<Vec<Part>> {
             other => {
                 return Err(p.err(
                     "type",
-                    format!("unknown content type `{other}`; expected text, image_url, input_audio or file"),
+                    format!(
+                    "unknown content type `{other}`; expected text, image_url, input_audio or file"
+                ),
                 ))
             }
         }
@@ -186,20 +229,25 @@ fn image_part(p: &Obj<'_>) -> Result<Part> {
     let detail = match image.opt_str("detail")? {
         None | Some("auto") => None,
         Some(d @ ("low" | "high")) => Some(d.to_string()),
-        Some(other) => return Err(image.err("detail", format!("unknown detail `{other}`; expected auto, low or high"))),
+        Some(other) => {
+            return Err(image.err(
+                "detail",
+                format!("unknown detail `{other}`; expected auto, low or high"),
+            ))
+        }
     };
-    Ok(Part::Image { source: image_from_url(url), detail })
+    Ok(Part::Image {
+        source: image_from_url(url),
+        detail,
+    })
 }
 
 fn assistant_content(o: &Obj<'_>) -> Result<Vec<Part>> {
     let mut out = Vec::new();
     match o.get("content") {
         None => {}
-        Some(Value::String(s)) => {
-            if !s.is_empty() {
-                out.push(Part::text(s.clone()));
-            }
-        }
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(Value::String(s)) => out.push(Part::text(s.clone())),
         Some(Value::Array(parts)) => {
             let path = o.path("content");
             for (j, p) in parts.iter().enumerate() {
@@ -208,13 +256,22 @@ fn assistant_content(o: &Obj<'_>) -> Result<Vec<Part>> {
                     "text" => out.push(Part::text(p.str("text")?)),
                     "refusal" => out.push(Part::text(p.str("refusal")?)),
                     other => {
-                        return Err(p.err("type", format!("unknown content type `{other}`; expected text or refusal")))
+                        return Err(p.err(
+                            "type",
+                            format!("unknown content type `{other}`; expected text or refusal"),
+                        ))
                     }
                 }
             }
         }
         Some(other) => {
-            return Err(o.err("content", format!("expected a string or an array of content parts, got {}", kind(other))))
+            return Err(o.err(
+                "content",
+                format!(
+                    "expected a string or an array of content parts, got {}",
+                    kind(other)
+                ),
+            ))
         }
     }
     if let Some(refusal) = o.opt_str("refusal")? {
@@ -233,7 +290,12 @@ fn assistant_content(o: &Obj<'_>) -> Result<Vec<Part>> {
                 });
             }
             "custom" => {}
-            other => return Err(c.err("type", format!("unknown tool call type `{other}`; expected function"))),
+            other => {
+                return Err(c.err(
+                    "type",
+                    format!("unknown tool call type `{other}`; expected function"),
+                ))
+            }
         }
     }
     let legacy = o.get("function_call").is_some() || o.get("audio").is_some();
@@ -249,19 +311,31 @@ fn parse_stop(top: &Obj<'_>) -> Result<Vec<String>> {
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(items)) => {
             if items.len() > 4 {
-                return Err(top.err("stop", format!("at most 4 stop sequences are allowed, got {}", items.len())));
+                return Err(top.err(
+                    "stop",
+                    format!("at most 4 stop sequences are allowed, got {}", items.len()),
+                ));
             }
             items
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    s.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| SIDE.err(&index("stop", i), format!("expected a string, got {}", kind(s))))
+                    s.as_str().map(str::to_string).ok_or_else(|| {
+                        SIDE.err(
+                            &index("stop", i),
+                            format!("expected a string, got {}", kind(s)),
+                        )
+                    })
                 })
                 .collect()
         }
-        Some(other) => Err(top.err("stop", format!("expected a string or an array of strings, got {}", kind(other)))),
+        Some(other) => Err(top.err(
+            "stop",
+            format!(
+                "expected a string or an array of strings, got {}",
+                kind(other)
+            ),
+        )),
     }
 }
 
@@ -275,7 +349,12 @@ fn parse_tools(tools: &[Value]) -> Result<Vec<ToolDef>> {
                 let parameters = match f.get("parameters") {
                     None => json!({"type": "object", "properties": {}}),
                     Some(p @ Value::Object(_)) => p.clone(),
-                    Some(other) => return Err(f.err("parameters", format!("expected an object, got {}", kind(other)))),
+                    Some(other) => {
+                        return Err(f.err(
+                            "parameters",
+                            format!("expected an object, got {}", kind(other)),
+                        ))
+                    }
                 };
                 f.opt_bool("strict")?;
                 out.push(ToolDef {
@@ -287,7 +366,12 @@ fn parse_tools(tools: &[Value]) -> Result<Vec<ToolDef>> {
             }
             // Free-form custom tools: valid, not carried (see untranslatable_fields).
             "custom" => {}
-            other => return Err(t.err("type", format!("unknown tool type `{other}`; expected function or custom"))),
+            other => {
+                return Err(t.err(
+                    "type",
+                    format!("unknown tool type `{other}`; expected function or custom"),
+                ))
+            }
         }
     }
     Ok(out)
@@ -300,18 +384,26 @@ fn parse_tool_choice(top: &Obj<'_>) -> Result<Option<ToolChoice>> {
             "auto" => Ok(Some(ToolChoice::Auto)),
             "none" => Ok(Some(ToolChoice::None)),
             "required" => Ok(Some(ToolChoice::Required)),
-            other => Err(top.err("tool_choice", format!("unknown value `{other}`; expected none, auto or required"))),
+            other => Err(top.err(
+                "tool_choice",
+                format!("unknown value `{other}`; expected none, auto or required"),
+            )),
         },
         Some(v @ Value::Object(_)) => {
             let o = Obj::new(v, "tool_choice", SIDE)?;
             match o.str("type")? {
-                "function" => Ok(Some(ToolChoice::Tool { name: o.obj("function")?.str("name")?.to_string() })),
+                "function" => Ok(Some(ToolChoice::Tool {
+                    name: o.obj("function")?.str("name")?.to_string(),
+                })),
                 // Valid, not carried (see untranslatable_fields).
                 "allowed_tools" | "custom" => Ok(None),
                 other => Err(o.err("type", format!("unknown tool_choice type `{other}`"))),
             }
         }
-        Some(other) => Err(top.err("tool_choice", format!("expected a string or an object, got {}", kind(other)))),
+        Some(other) => Err(top.err(
+            "tool_choice",
+            format!("expected a string or an object, got {}", kind(other)),
+        )),
     }
 }
 

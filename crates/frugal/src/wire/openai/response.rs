@@ -22,17 +22,16 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse> {
         return Err(SIDE.err("error", format!("upstream reported an error: {err}")));
     }
     let choices = top.array("choices")?;
-    let first = choices.first().ok_or_else(|| top.err("choices", "is empty"))?;
+    let first = choices
+        .first()
+        .ok_or_else(|| top.err("choices", "is empty"))?;
     let choice = Obj::new(first, "choices[0]", SIDE)?;
     let message = choice.obj("message")?;
     let mut content = Vec::new();
     match message.get("content") {
         None => {}
-        Some(Value::String(s)) => {
-            if !s.is_empty() {
-                content.push(Part::text(s.clone()));
-            }
-        }
+        Some(Value::String(s)) if s.is_empty() => {}
+        Some(Value::String(s)) => content.push(Part::text(s.clone())),
         // Some OpenAI-compatible servers answer with text parts.
         Some(Value::Array(parts)) => {
             for (j, p) in parts.iter().enumerate() {
@@ -48,7 +47,12 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse> {
     if let Some(r) = refusal {
         content.push(Part::text(r));
     }
-    for (k, call) in message.opt_array("tool_calls")?.into_iter().flatten().enumerate() {
+    for (k, call) in message
+        .opt_array("tool_calls")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let c = Obj::new(call, index(&message.path("tool_calls"), k), SIDE)?;
         let f = c.obj("function")?;
         content.push(Part::ToolUse {
@@ -77,7 +81,9 @@ pub fn parse_usage(v: &Value) -> Usage {
     Usage {
         input_tokens: count(v, "prompt_tokens"),
         output_tokens: count(v, "completion_tokens"),
-        cache_read_tokens: v.get("prompt_tokens_details").map_or(0, |d| count(d, "cached_tokens")),
+        cache_read_tokens: v
+            .get("prompt_tokens_details")
+            .map_or(0, |d| count(d, "cached_tokens")),
         cache_write_tokens: 0,
     }
 }
@@ -128,7 +134,9 @@ pub(crate) fn render_usage(u: &Usage) -> Value {
 
 /// Seconds since the epoch, for `created`.
 pub(crate) fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Render a `chat.completion` object as OpenAI returns it (`created` is now). Text parts
@@ -194,9 +202,25 @@ mod tests {
             "prompt_tokens": 1200, "completion_tokens": 30, "total_tokens": 1230,
             "prompt_tokens_details": {"cached_tokens": 1024}
         }));
-        assert_eq!(u, Usage { input_tokens: 1200, output_tokens: 30, cache_read_tokens: 1024, cache_write_tokens: 0 });
-        assert_eq!(parse_usage(&json!({"prompt_tokens_details": null})), Usage::default());
-        let r = render_usage(&Usage { input_tokens: 10, output_tokens: 5, cache_read_tokens: 4, cache_write_tokens: 2 });
+        assert_eq!(
+            u,
+            Usage {
+                input_tokens: 1200,
+                output_tokens: 30,
+                cache_read_tokens: 1024,
+                cache_write_tokens: 0
+            }
+        );
+        assert_eq!(
+            parse_usage(&json!({"prompt_tokens_details": null})),
+            Usage::default()
+        );
+        let r = render_usage(&Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cache_read_tokens: 4,
+            cache_write_tokens: 2,
+        });
         assert_eq!(r["prompt_tokens"], 10);
         assert_eq!(r["total_tokens"], 15);
         assert_eq!(r["prompt_tokens_details"]["cached_tokens"], 4);
@@ -209,7 +233,10 @@ mod tests {
         }
         assert_eq!(stop_reason("function_call"), StopReason::ToolUse);
         assert_eq!(finish_reason(&StopReason::StopSequence), "stop");
-        assert_eq!(finish_reason(&StopReason::Other("model_context_window_exceeded".into())), "length");
+        assert_eq!(
+            finish_reason(&StopReason::Other("model_context_window_exceeded".into())),
+            "length"
+        );
     }
 
     #[test]
@@ -219,20 +246,38 @@ mod tests {
         let resp = parse_response(&body).unwrap();
         assert_eq!(resp.stop_reason, Some(StopReason::Refusal));
         let out = render_response(&resp);
-        assert_eq!(out["choices"][0]["message"]["refusal"], "I can't help with that.");
+        assert_eq!(
+            out["choices"][0]["message"]["refusal"],
+            "I can't help with that."
+        );
         assert_eq!(out["choices"][0]["message"]["content"], Value::Null);
         assert_eq!(out["choices"][0]["finish_reason"], "stop");
-        let empty = ChatResponse { content: vec![], ..resp };
-        assert_eq!(render_response(&empty)["choices"][0]["finish_reason"], "content_filter");
+        let empty = ChatResponse {
+            content: vec![],
+            ..resp
+        };
+        assert_eq!(
+            render_response(&empty)["choices"][0]["finish_reason"],
+            "content_filter"
+        );
     }
 
     #[test]
     fn malformed_upstream_is_internal() {
         let cases = [
-            (json!([]), "malformed openai response: expected an object, got an array"),
-            (json!({"choices": []}), "malformed openai response: choices: is empty"),
+            (
+                json!([]),
+                "malformed openai response: expected an object, got an array",
+            ),
+            (
+                json!({"choices": []}),
+                "malformed openai response: choices: is empty",
+            ),
             (json!({}), "malformed openai response: choices: is required"),
-            (json!({"choices": [{"message": {"content": 3}}]}), "malformed openai response: choices[0].message.content: expected a string or null"),
+            (
+                json!({"choices": [{"message": {"content": 3}}]}),
+                "malformed openai response: choices[0].message.content: expected a string or null",
+            ),
             (
                 json!({"choices": [{"message": {"tool_calls": [{"function": {"name": "f"}}]}}]}),
                 "malformed openai response: choices[0].message.tool_calls[0].id: is required",
@@ -252,9 +297,19 @@ mod tests {
             "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
             "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{bad"}}]}}]});
         let resp = parse_response(&body).unwrap();
-        assert_eq!(resp.content[2], Part::ToolUse { id: "c".into(), name: "f".into(), input: json!("{bad") });
+        assert_eq!(
+            resp.content[2],
+            Part::ToolUse {
+                id: "c".into(),
+                name: "f".into(),
+                input: json!("{bad")
+            }
+        );
         let out = render_response(&resp);
         assert_eq!(out["choices"][0]["message"]["content"], "ab");
-        assert_eq!(out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{bad");
+        assert_eq!(
+            out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{bad"
+        );
     }
 }

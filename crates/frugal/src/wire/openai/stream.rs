@@ -39,13 +39,16 @@ impl StreamDecoder {
         if data == "[DONE]" {
             return Ok(vec![StreamEvent::Done]);
         }
-        let v: Value =
-            serde_json::from_str(data).map_err(|e| SIDE.err("stream chunk", format!("invalid JSON ({e})")))?;
+        let v: Value = serde_json::from_str(data)
+            .map_err(|e| SIDE.err("stream chunk", format!("invalid JSON ({e})")))?;
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
             return Ok(vec![error_event(err)]);
         }
         let chunk = Obj::new(&v, "chunk", SIDE)?;
-        let choices = chunk.opt_array("choices")?.map(Vec::as_slice).unwrap_or_default();
+        let choices = chunk
+            .opt_array("choices")?
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let usage = chunk.get("usage");
         let mut out = Vec::new();
         let id = chunk.opt_str("id")?.unwrap_or_default();
@@ -65,7 +68,9 @@ impl StreamDecoder {
             }
         }
         if let Some(u) = usage {
-            out.push(StreamEvent::Usage { usage: parse_usage(u) });
+            out.push(StreamEvent::Usage {
+                usage: parse_usage(u),
+            });
         }
         Ok(out)
     }
@@ -73,28 +78,52 @@ impl StreamDecoder {
     fn choice(&mut self, choice: &Obj<'_>, out: &mut Vec<StreamEvent>) -> Result<()> {
         if let Some(delta) = choice.opt_obj("delta")? {
             if let Some(text) = delta.opt_str("content")?.filter(|t| !t.is_empty()) {
-                out.push(StreamEvent::TextDelta { text: text.to_string() });
+                out.push(StreamEvent::TextDelta {
+                    text: text.to_string(),
+                });
             }
             if let Some(text) = delta.opt_str("refusal")?.filter(|t| !t.is_empty()) {
                 self.refused = true;
-                out.push(StreamEvent::TextDelta { text: text.to_string() });
+                out.push(StreamEvent::TextDelta {
+                    text: text.to_string(),
+                });
             }
-            for (k, call) in delta.opt_array("tool_calls")?.into_iter().flatten().enumerate() {
+            for (k, call) in delta
+                .opt_array("tool_calls")?
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let call = Obj::new(call, index(&delta.path("tool_calls"), k), SIDE)?;
                 self.tool_call(&call, k, out)?;
             }
         }
         if let Some(reason) = choice.opt_str("finish_reason")? {
-            let stop_reason = if self.refused { StopReason::Refusal } else { stop_reason(reason) };
-            out.push(StreamEvent::Finish { stop_reason, stop_sequence: None });
+            let stop_reason = if self.refused {
+                StopReason::Refusal
+            } else {
+                stop_reason(reason)
+            };
+            out.push(StreamEvent::Finish {
+                stop_reason,
+                stop_sequence: None,
+            });
         }
         Ok(())
     }
 
-    fn tool_call(&mut self, call: &Obj<'_>, position: usize, out: &mut Vec<StreamEvent>) -> Result<()> {
-        let upstream = call.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
+    fn tool_call(
+        &mut self,
+        call: &Obj<'_>,
+        position: usize,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<()> {
+        let upstream = call
+            .get("index")
+            .and_then(Value::as_u64)
+            .unwrap_or(position as u64);
         let function = call.opt_obj("function")?;
-        let ordinal = match self.tools.iter().position(|t| *t == upstream) {
+        let position = match self.tools.iter().position(|t| *t == upstream) {
             Some(o) => o,
             None => {
                 self.tools.push(upstream);
@@ -112,7 +141,10 @@ impl StreamDecoder {
         };
         if let Some(f) = function {
             if let Some(args) = f.opt_str("arguments")?.filter(|a| !a.is_empty()) {
-                out.push(StreamEvent::ToolCallDelta { index: ordinal(ordinal), arguments: args.to_string() });
+                out.push(StreamEvent::ToolCallDelta {
+                    index: ordinal(position),
+                    arguments: args.to_string(),
+                });
             }
         }
         Ok(())
@@ -132,7 +164,10 @@ fn error_event(err: &Value) -> StreamEvent {
         Some(m) => m.to_string(),
         None => err.to_string(),
     };
-    StreamEvent::Error { kind: kind.to_string(), message }
+    StreamEvent::Error {
+        kind: kind.to_string(),
+        message,
+    }
 }
 
 /// Renders neutral events as the client's Chat Completions stream: a role chunk, content
@@ -232,7 +267,10 @@ impl StreamRenderer {
         if self.created.is_none() {
             self.created = Some(now());
         }
-        out.push(self.chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null));
+        out.push(self.chunk(
+            json!({"role": "assistant", "content": "", "refusal": null}),
+            Value::Null,
+        ));
     }
 
     fn envelope(&self) -> Map<String, Value> {
@@ -260,7 +298,9 @@ impl StreamRenderer {
 /// Another provider's error type → the closest OpenAI `error.type`.
 fn error_type(kind: &str) -> &'static str {
     match kind {
-        "invalid_request_error" | "not_found_error" | "request_too_large" => "invalid_request_error",
+        "invalid_request_error" | "not_found_error" | "request_too_large" => {
+            "invalid_request_error"
+        }
         "authentication_error" => "authentication_error",
         "permission_error" => "permission_error",
         "rate_limit_error" => "rate_limit_error",

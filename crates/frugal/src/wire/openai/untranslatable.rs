@@ -32,7 +32,9 @@ const NO_EQUIVALENT: [&str; 12] = [
 /// caching) are not listed.
 pub fn untranslatable_fields(body: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(top) = body.as_object() else { return out };
+    let Some(top) = body.as_object() else {
+        return out;
+    };
     let set = |k: &str| top.get(k).filter(|v| !is_off(v));
     for key in NO_EQUIVALENT {
         if set(key).is_some() {
@@ -64,7 +66,11 @@ pub fn untranslatable_fields(body: &Value) -> Vec<String> {
             out.push(format!("service_tier `{tier}`"));
         }
     }
-    if top.get("temperature").and_then(Value::as_f64).is_some_and(|t| t > 1.0) {
+    if top
+        .get("temperature")
+        .and_then(Value::as_f64)
+        .is_some_and(|t| t > 1.0)
+    {
         out.push("temperature > 1 (Anthropic's range is 0 to 1)".into());
     }
     tools(top.get("tools"), top.get("tool_choice"), &mut out);
@@ -87,7 +93,12 @@ fn is_off(v: &Value) -> bool {
 }
 
 fn tools(tools: Option<&Value>, choice: Option<&Value>, out: &mut Vec<String>) {
-    for (i, t) in tools.and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, t) in tools
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let path = index("tools", i);
         match t.get("type").and_then(Value::as_str) {
             Some("function") | None => {}
@@ -111,7 +122,9 @@ fn messages_fields(messages: &[Value], out: &mut Vec<String>) {
         let role = m.get("role").and_then(Value::as_str).unwrap_or("");
         match role {
             "system" | "developer" if started => {
-                out.push(format!("{path} (a {role} message after the conversation started)"));
+                out.push(format!(
+                    "{path} (a {role} message after the conversation started)"
+                ));
             }
             "system" | "developer" => {}
             "function" => out.push(format!("{path} (role `function`)")),
@@ -208,7 +221,10 @@ mod tests {
             (json!({"n": 2}), "n > 1"),
             (json!({"logprobs": true}), "logprobs"),
             (json!({"top_logprobs": 3}), "top_logprobs"),
-            (json!({"response_format": {"type": "json_object"}}), "response_format"),
+            (
+                json!({"response_format": {"type": "json_object"}}),
+                "response_format",
+            ),
             (json!({"seed": 7}), "seed"),
             (json!({"frequency_penalty": 0.5}), "frequency_penalty"),
             (json!({"presence_penalty": -1}), "presence_penalty"),
@@ -220,13 +236,22 @@ mod tests {
             (json!({"reasoning_effort": "low"}), "reasoning_effort"),
             (json!({"store": true}), "store"),
             (json!({"service_tier": "flex"}), "service_tier `flex`"),
-            (json!({"temperature": 1.5}), "temperature > 1 (Anthropic's range is 0 to 1)"),
-            (json!({"tools": [{"type": "custom", "custom": {"name": "x"}}]}), "tools[0] (type `custom`)"),
+            (
+                json!({"temperature": 1.5}),
+                "temperature > 1 (Anthropic's range is 0 to 1)",
+            ),
+            (
+                json!({"tools": [{"type": "custom", "custom": {"name": "x"}}]}),
+                "tools[0] (type `custom`)",
+            ),
             (
                 json!({"tools": [{"type": "function", "function": {"name": "x", "strict": true}}]}),
                 "tools[0].function.strict",
             ),
-            (json!({"tool_choice": {"type": "allowed_tools"}}), "tool_choice (type `allowed_tools`)"),
+            (
+                json!({"tool_choice": {"type": "allowed_tools"}}),
+                "tool_choice (type `allowed_tools`)",
+            ),
             (json!({"functions": [{"name": "f"}]}), "functions"),
         ];
         for (body, want) in cases {

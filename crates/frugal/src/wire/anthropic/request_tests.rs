@@ -1,0 +1,265 @@
+//! Tests for Anthropic `parse_request`: conversions and every validation error.
+
+use serde_json::json;
+
+use super::*;
+
+fn parse(body: Value) -> ChatRequest {
+    match parse_request(&body) {
+        Ok(r) => r,
+        Err(e) => panic!("{body}: {e}"),
+    }
+}
+
+fn with_messages(messages: Value) -> Value {
+    json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": messages})
+}
+
+#[test]
+fn full_request() {
+    let cc = json!({"type": "ephemeral"});
+    let req = parse(json!({
+        "model": "claude-sonnet-4-5", "max_tokens": 1024,
+        "system": [{"type": "text", "text": "You are terse.", "cache_control": cc}],
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+                {"type": "image", "source": {"type": "url", "url": "https://e.com/a.jpg"}, "cache_control": cc}
+            ]},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "text", "text": "Let me check."},
+                {"type": "tool_use", "id": "toolu_1", "name": "look", "input": {"q": 1}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "a cat", "is_error": true, "cache_control": cc},
+                {"type": "tool_result", "tool_use_id": "toolu_2"}
+            ]}
+        ],
+        "temperature": 0.2, "top_p": 0.9, "top_k": 40, "stop_sequences": ["###"], "stream": true,
+        "metadata": {"user_id": "user-7"}, "thinking": {"type": "disabled"},
+        "tools": [
+            {"name": "look", "description": "Look", "input_schema": {"type": "object"}, "cache_control": cc},
+            {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+        ],
+        "tool_choice": {"type": "any", "disable_parallel_tool_use": true}
+    }));
+    assert_eq!(
+        req.system,
+        vec![TextBlock {
+            text: "You are terse.".into(),
+            cache_control: Some(cc.clone())
+        }]
+    );
+    assert_eq!(req.messages.len(), 3);
+    assert_eq!(
+        req.messages[0].content[1],
+        Part::Image {
+            source: ImageSource::Base64 {
+                media_type: "image/png".into(),
+                data: "iVBOR".into()
+            },
+            detail: None
+        }
+    );
+    assert_eq!(
+        req.messages[1].content,
+        vec![
+            Part::text("Let me check."),
+            Part::ToolUse {
+                id: "toolu_1".into(),
+                name: "look".into(),
+                input: json!({"q": 1})
+            }
+        ]
+    );
+    assert_eq!(
+        req.messages[2].content,
+        vec![
+            Part::ToolResult {
+                tool_use_id: "toolu_1".into(),
+                content: vec![Part::Text {
+                    text: "a cat".into(),
+                    cache_control: Some(cc.clone())
+                }],
+                is_error: true
+            },
+            Part::ToolResult {
+                tool_use_id: "toolu_2".into(),
+                content: vec![],
+                is_error: false
+            },
+        ]
+    );
+    assert_eq!(req.max_tokens, Some(1024));
+    assert_eq!(req.stop, ["###"]);
+    assert!(req.stream && !req.stream_include_usage);
+    assert_eq!(req.user.as_deref(), Some("user-7"));
+    assert_eq!(req.tools.len(), 1);
+    assert_eq!(req.tools[0].cache_control, Some(cc));
+    assert_eq!(req.tool_choice, Some(ToolChoice::Required));
+    assert_eq!(req.parallel_tool_calls, Some(false));
+}
+
+#[test]
+fn string_forms_and_tool_choices() {
+    let req = parse(json!({"model": "m", "max_tokens": 1, "system": "sys",
+        "messages": [{"role": "user", "content": "hi"}], "tool_choice": {"type": "tool", "name": "f"}}));
+    assert_eq!(req.system[0].text, "sys");
+    assert_eq!(req.messages[0].content, vec![Part::text("hi")]);
+    assert_eq!(req.tool_choice, Some(ToolChoice::Tool { name: "f".into() }));
+    assert_eq!(req.parallel_tool_calls, None);
+    for (t, want) in [("auto", ToolChoice::Auto), ("none", ToolChoice::None)] {
+        let mut body = with_messages(json!([{"role": "user", "content": "x"}]));
+        body["tool_choice"] = json!({"type": t, "disable_parallel_tool_use": false});
+        assert_eq!(parse(body).tool_choice, Some(want));
+    }
+}
+
+#[test]
+fn tool_result_blocks_keep_text_and_images() {
+    let req = parse(with_messages(
+        json!([{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+        "content": [{"type": "text", "text": "see"}, {"type": "image", "source": {"type": "url", "url": "https://x"}},
+                    {"type": "document", "source": {}}]}]}]),
+    ));
+    match &req.messages[0].content[0] {
+        Part::ToolResult { content, .. } => assert_eq!(content.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_requests_name_the_field() {
+    let cases: Vec<(Value, &str)> = vec![
+        (json!("x"), "the request body must be a JSON object"),
+        (json!({"max_tokens": 1, "messages": []}), "model: is required"),
+        (json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}), "max_tokens: is required"),
+        (json!({"model": "m", "max_tokens": 0, "messages": []}), "max_tokens: 0 is below the minimum of 1"),
+        (json!({"model": "m", "max_tokens": 1}), "messages: is required"),
+        (json!({"model": "m", "max_tokens": 1, "messages": []}), "messages: must contain at least one message"),
+        (with_messages(json!([{"role": "system", "content": "x"}])), "messages[0].role: unknown role `system`; expected user or assistant"),
+        (with_messages(json!([{"role": "user"}])), "messages[0].content: is required"),
+        (
+            with_messages(json!([{"role": "user", "content": {"type": "text"}}])),
+            "messages[0].content: expected a string or an array of content blocks, got an object",
+        ),
+        (with_messages(json!([{"role": "user", "content": [{"type": "foo"}]}])), "messages[0].content[0].type: unknown content type `foo`"),
+        (with_messages(json!([{"role": "user", "content": [{"text": "x"}]}])), "messages[0].content[0].type: is required"),
+        (
+            with_messages(json!([{"role": "user", "content": [{"type": "image", "source": {"type": "ftp"}}]}])),
+            "messages[0].content[0].source.type: unknown image source type `ftp`; expected base64, url or file",
+        ),
+        (
+            with_messages(json!([{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "data": "x"}}]}])),
+            "messages[0].content[0].source.media_type: is required",
+        ),
+        (
+            with_messages(json!([{"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": "{}"}]}])),
+            "messages[0].content[0].input: expected an object, got a string",
+        ),
+        (
+            with_messages(json!([{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}])),
+            "messages[0].content[0].tool_use_id: is required",
+        ),
+        (
+            with_messages(json!([{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "tool_use"}]}]}])),
+            "messages[0].content[0].content[0].type: content type `tool_use` is not allowed in a tool_result",
+        ),
+        (
+            with_messages(json!([{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "is_error": "yes"}]}])),
+            "messages[0].content[0].is_error: expected a boolean, got a string",
+        ),
+    ];
+    for (body, want) in cases {
+        match parse_request(&body) {
+            Err(GatewayError::InvalidRequest(m)) => assert_eq!(m, want, "{body}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn invalid_scalars_name_the_field() {
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"temperature": 1.5}),
+            "temperature: 1.5 is out of range; expected 0 to 1",
+        ),
+        (
+            json!({"top_p": -0.1}),
+            "top_p: -0.1 is out of range; expected 0 to 1",
+        ),
+        (
+            json!({"top_k": -1}),
+            "top_k: expected a non-negative integer, got a number",
+        ),
+        (
+            json!({"stop_sequences": "x"}),
+            "stop_sequences: expected an array, got a string",
+        ),
+        (
+            json!({"stop_sequences": [1]}),
+            "stop_sequences[0]: expected a string, got a number",
+        ),
+        (
+            json!({"system": 1}),
+            "system: expected a string or an array of text blocks, got a number",
+        ),
+        (
+            json!({"system": [{"type": "image"}]}),
+            "system[0].type: system blocks must be `text`, got `image`",
+        ),
+        (
+            json!({"metadata": {"user_id": 5}}),
+            "metadata.user_id: expected a string, got a number",
+        ),
+        (
+            json!({"thinking": {"type": "enabled"}}),
+            "thinking.budget_tokens: is required",
+        ),
+        (
+            json!({"thinking": {"type": "on"}}),
+            "thinking.type: unknown value `on`; expected enabled or disabled",
+        ),
+        (
+            json!({"tools": [{"name": "f"}]}),
+            "tools[0].input_schema: is required",
+        ),
+        (
+            json!({"tools": [{"input_schema": {}}]}),
+            "tools[0].name: is required",
+        ),
+        (
+            json!({"tools": [{"name": "f", "input_schema": "{}"}]}),
+            "tools[0].input_schema: expected an object, got a string",
+        ),
+        (
+            json!({"tool_choice": {"type": "required"}}),
+            "tool_choice.type: unknown value `required`; expected auto, any, tool or none",
+        ),
+        (
+            json!({"tool_choice": {"type": "tool"}}),
+            "tool_choice.name: is required",
+        ),
+        (
+            json!({"tool_choice": "auto"}),
+            "tool_choice: expected an object, got a string",
+        ),
+        (
+            json!({"stream": 1}),
+            "stream: expected a boolean, got a number",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut body = with_messages(json!([{"role": "user", "content": "x"}]));
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        match parse_request(&body) {
+            Err(GatewayError::InvalidRequest(m)) => assert_eq!(m, want, "{extra}"),
+            other => panic!("{extra}: {other:?}"),
+        }
+    }
+}
