@@ -134,9 +134,6 @@ def test_oversized_body_is_413(small_body_gw, mock):
     assert mock.chat_requests() == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the body-limit rejection is axum's plain-text 413 "
-                   "('Failed to buffer the request body: length limit exceeded'), not an error in the "
-                   "client's format, and it carries no x-frugal-* headers")
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
 def test_oversized_body_error_is_in_the_clients_format(small_body_gw, path):
     r = httpx.post(small_body_gw.url + path, json=dict(BIG, max_tokens=5), headers=ANTHROPIC_HEADERS, timeout=5)

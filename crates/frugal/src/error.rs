@@ -40,6 +40,9 @@ pub enum GatewayError {
     AllAttemptsFailed(Vec<AttemptError>),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The body is larger than `server.max_body_bytes`.
+    #[error("request body exceeds the {0}-byte limit (server.max_body_bytes)")]
+    PayloadTooLarge(usize),
     /// A bug or an environment failure; details are logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -64,6 +67,7 @@ impl GatewayError {
             }
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NoCandidate(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UpstreamRejected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }

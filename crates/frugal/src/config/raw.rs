@@ -80,7 +80,7 @@ pub struct RawModel {
     pub max_output: Option<u32>,
     pub tools: Option<bool>,
     pub vision: Option<bool>,
-    /// `false` removes a catalogue model from routing without deleting its prices.
+    /// `false` removes a model from routing and from `/v1/models`; callers may still name it.
     pub enabled: Option<bool>,
 }
 

@@ -144,8 +144,11 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
 /// The caller named a model: exactly that model, no fallback to another model.
 pub fn explicit_plan(cfg: &Config, model: &str, est: &Estimate) -> Result<Plan> {
     let m = cfg.model(model).ok_or_else(|| GatewayError::UnknownModel(model.to_string()))?;
+    // The caller chose this model: capability and size checks are the provider's to make,
+    // and `enabled = false` only takes a model out of routing, so only the key matters.
+    let explicit = ModelInfo { enabled: true, ..m.clone() };
     let requirements = Requirements { tools: false, vision: false };
-    if let Some(why) = unfit(cfg, m, &requirements, &Estimate { input_tokens: 0, ..*est }) {
+    if let Some(why) = unfit(cfg, &explicit, &requirements, &Estimate { input_tokens: 0, ..*est }) {
         return Err(GatewayError::NoCandidate(format!("model `{model}` cannot be used: {why}")));
     }
     Ok(Plan {

@@ -61,8 +61,35 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// The error message inside a provider error body (both formats put it at error.message).
+/// Replace anything that looks like an API key (`sk-...`, `sk_...`, long key-like tokens)
+/// with `<redacted>`, so an upstream message quoting a key never reaches a client or a log.
+pub fn redact_keys(text: &str) -> String {
+    let looks_like_key = |tok: &str| {
+        let t = tok.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        (t.starts_with("sk-") || t.starts_with("sk_") || t.starts_with("key-"))
+            && t.len() >= 12
+            || (t.len() >= 32
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && t.chars().any(|c| c.is_ascii_digit())
+                && t.chars().any(|c| c.is_ascii_alphabetic()))
+    };
+    let mut out = String::with_capacity(text.len());
+    for (i, tok) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(if looks_like_key(tok) { "<redacted>" } else { tok });
+    }
+    out
+}
+
+/// The error message inside a provider error body (both formats put it at error.message),
+/// with key-like tokens redacted.
 pub fn upstream_message(body: &[u8]) -> String {
+    redact_keys(&raw_upstream_message(body))
+}
+
+fn raw_upstream_message(body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let msg = parsed
         .as_ref()
@@ -95,7 +122,12 @@ pub async fn send(http: &reqwest::Client, up: &UpstreamRequest, timeout: Duratio
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    let message = upstream_message(&body);
+    // Providers echo a masked form of the key in auth errors: never pass those on.
+    let message = if matches!(status, 401 | 403) {
+        format!("the provider rejected frugal's credentials (HTTP {status}); check the API key configured for it")
+    } else {
+        upstream_message(&body)
+    };
     if classify_status(status) {
         Err(Failure::Retryable { status: Some(status), reason: message, retry_after: wait })
     } else {
@@ -131,5 +163,10 @@ mod tests {
     fn messages() {
         assert_eq!(upstream_message(br#"{"error":{"message":"bad thing"}}"#), "bad thing");
         assert_eq!(upstream_message(b"oops"), "oops");
+        assert_eq!(
+            upstream_message(br#"{"error":{"message":"Incorrect API key provided: sk-proj-abc123****wxyz."}}"#),
+            "Incorrect API key provided: <redacted>"
+        );
+        assert_eq!(redact_keys("model gpt-4o-mini is busy"), "model gpt-4o-mini is busy");
     }
 }

@@ -127,7 +127,11 @@ impl Relay {
             }
         }
         if self.passthrough {
-            if !(self.drop_usage_chunk && is_usage_only_chunk(&ev.data)) {
+            if self.drop_usage_chunk {
+                if !is_usage_only_chunk(&ev.data) {
+                    self.out.push(Bytes::from(strip_null_usage(ev.raw_frame())));
+                }
+            } else {
                 self.out.push(Bytes::from(ev.raw_frame()));
             }
         } else {
@@ -144,6 +148,17 @@ impl Relay {
         self.outcome.error = Some(message.clone());
         let frames = self.renderer.render(&StreamEvent::Error { kind: "api_error".into(), message });
         self.out.extend(frames);
+    }
+}
+
+/// Remove the `"usage":null` that asking for usage adds to every OpenAI chunk, so a client
+/// that did not ask sees chunks as the provider would have sent them. A JSON string cannot
+/// contain an unescaped `,"usage":null`, so this only ever matches the top-level field.
+fn strip_null_usage(frame: String) -> String {
+    if frame.contains(",\"usage\":null") {
+        frame.replace(",\"usage\":null", "")
+    } else {
+        frame
     }
 }
 

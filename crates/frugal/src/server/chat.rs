@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,17 +22,31 @@ use crate::providers::{ClientRequest, Reply, Served, StreamReply};
 use crate::types::{ChatRequest, Format};
 use crate::wire;
 
-pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
+/// The body, or why it could not be read (too large, interrupted).
+type BodyResult = std::result::Result<Bytes, BytesRejection>;
+
+pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: BodyResult) -> Response {
     chat(app, Format::OpenAi, h, body).await
 }
 
-pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
+pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: BodyResult) -> Response {
     chat(app, Format::Anthropic, h, body).await
 }
 
-async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: Bytes) -> Response {
+async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: BodyResult) -> Response {
     let started = Instant::now();
     let request_id = format!("frg_{}", uuid::Uuid::new_v4().simple());
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let e = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                GatewayError::PayloadTooLarge(app.config.server.max_body_bytes)
+            } else {
+                GatewayError::InvalidRequest(format!("cannot read the request body: {}", rejection.body_text()))
+            };
+            return error_response(&e, format, &request_id, started);
+        }
+    };
     let incoming = Incoming { format, headers: &h, body: &body, request_id: &request_id, started };
     match handle(&app, &incoming).await {
         Ok(resp) => resp,

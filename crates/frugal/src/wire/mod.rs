@@ -17,30 +17,42 @@
 //!
 //! ## Stop reasons
 //!
-//! | OpenAI `finish_reason`          | internal `StopReason`   | Anthropic `stop_reason`            |
-//! |---------------------------------|-------------------------|------------------------------------|
-//! | `stop`                          | `EndTurn`               | `end_turn`                         |
-//! | `stop` (OpenAI can't tell)      | `StopSequence`          | `stop_sequence` (+`stop_sequence`) |
-//! | `length`                        | `MaxTokens`             | `max_tokens`                       |
-//! | `tool_calls` / `function_call`  | `ToolUse`               | `tool_use`                         |
-//! | `content_filter`                | `ContentFilter`         | `refusal`                          |
-//! | `stop` + `message.refusal`  (1) | `Refusal`               | `refusal`                          |
-//! | `length`                        | `Other("model_context_window_exceeded")` | verbatim          |
-//! | `stop`                          | `Other("pause_turn")`   | verbatim                           |
-//! | verbatim                        | `Other(x)`              | verbatim                           |
+//! | OpenAI `finish_reason`            | internal `StopReason`                    | Anthropic `stop_reason`  |
+//! |-----------------------------------|------------------------------------------|--------------------------|
+//! | `stop`                            | `EndTurn`                                | `end_turn`               |
+//! | `stop` (1)                        | `StopSequence`                           | `stop_sequence`          |
+//! | `length`                          | `MaxTokens`                              | `max_tokens`             |
+//! | `tool_calls` (`function_call` in) | `ToolUse`                                | `tool_use`               |
+//! | `content_filter`                  | `ContentFilter`                          | `refusal`                |
+//! | `stop` + `message.refusal` (2)    | `Refusal`                                | `refusal`                |
+//! | `length`                          | `Other("model_context_window_exceeded")` | verbatim                 |
+//! | `stop`                            | `Other("pause_turn")`                    | verbatim                 |
+//! | verbatim                          | `Other(x)`                               | verbatim                 |
 //!
-//! (1) A non-streamed `Refusal` with text renders as OpenAI's `message.refusal` (content
-//! null, `finish_reason: "stop"`), exactly how OpenAI reports a refusal; with no text, or in
-//! a stream (where the text has already gone out as content), it renders as
-//! `content_filter`. OpenAI `stop` never becomes `StopSequence`: OpenAI does not say
-//! whether a stop sequence matched, so an Anthropic client routed to OpenAI sees `end_turn`.
+//! (1) OpenAI does not say whether a stop sequence matched, so OpenAI `stop` always parses
+//! as `EndTurn`: an Anthropic client routed to OpenAI sees `end_turn` and a null
+//! `stop_sequence` even when one of its stop sequences ended the answer.
+//! (2) An OpenAI `message.refusal` (or streamed `delta.refusal`) parses as text plus
+//! `Refusal`. A non-streamed `Refusal` with text renders as OpenAI's `message.refusal`
+//! (content null, `finish_reason: "stop"`), exactly how OpenAI reports a refusal; with no
+//! text, or in a stream (where the text has already gone out as content), it renders as
+//! `content_filter`.
 //!
 //! ## Usage
 //!
 //! Internal `Usage.input_tokens` counts every prompt token. OpenAI `prompt_tokens` already
 //! does (its `prompt_tokens_details.cached_tokens` is a subset) and maps 1:1; cache writes
 //! are 0. Anthropic `input_tokens` excludes `cache_read_input_tokens` and
-//! `cache_creation_input_tokens`: parsing adds both, rendering subtracts both.
+//! `cache_creation_input_tokens`: parsing adds both, rendering subtracts both
+//! (`Usage::uncached_input_tokens`).
+//!
+//! ## Deliberate losses (no effect on the answer)
+//!
+//! `cache_control` only steers prompt caching: OpenAI caches automatically, so it is
+//! dropped going there; on Anthropic images and tool_use blocks it is dropped, and on a
+//! tool_result it moves to the result's last text block. OpenAI `developer` messages
+//! become `system` (OpenAI treats them alike). Thinking blocks in Anthropic answers are
+//! skipped (frugal does not carry them; see `anthropic::StreamDecoder::skipped_blocks`).
 
 pub mod anthropic;
 mod check;
@@ -53,7 +65,19 @@ pub use sse::{SseDecoder, SseEvent};
 /// Provider-side knobs for `build_request` that depend on the chosen model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildOptions {
-    /// Used as `max_tokens` when the request sets none and the provider requires one
-    /// (Anthropic): the chosen model's output limit.
+    /// The chosen model's output limit. Used as `max_tokens` when the request sets none
+    /// and the provider requires one (Anthropic), and caps a larger request (both
+    /// providers reject a `max_tokens` above the model's limit, and the model cannot write
+    /// more anyway). 0 means "unknown": no cap.
     pub default_max_tokens: u32,
+}
+
+impl BuildOptions {
+    /// The request's `max_tokens`, capped at the model's limit when that is known.
+    pub(crate) fn cap(&self, requested: Option<u32>) -> Option<u32> {
+        match requested {
+            Some(n) if self.default_max_tokens > 0 => Some(n.min(self.default_max_tokens)),
+            other => other,
+        }
+    }
 }

@@ -11,7 +11,8 @@ use crate::wire::BuildOptions;
 
 /// Build the upstream Messages body for `model`.
 ///
-/// `max_tokens` falls back to `opts.default_max_tokens` (Anthropic requires it). Empty
+/// `max_tokens` falls back to, and is capped at, `opts.default_max_tokens` (Anthropic
+/// requires it and rejects values above the model's limit). Empty
 /// text is dropped (Anthropic rejects empty text blocks), then consecutive same-role
 /// messages are merged (Anthropic requires alternation). Refuses mid-conversation system
 /// messages, temperature above 1, image `detail`, non-base64 data URLs, unsupported image
@@ -19,10 +20,8 @@ use crate::wire::BuildOptions;
 pub fn build_request(req: &ChatRequest, model: &str, opts: &BuildOptions) -> Result<Value> {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
-    body.insert(
-        "max_tokens".into(),
-        json!(req.max_tokens.unwrap_or(opts.default_max_tokens)),
-    );
+    let max_tokens = opts.cap(req.max_tokens).unwrap_or(opts.default_max_tokens);
+    body.insert("max_tokens".into(), json!(max_tokens));
     let system: Vec<Value> = req
         .system
         .iter()
@@ -297,6 +296,20 @@ mod tests {
                     {"type": "text", "text": "b"}]}
             ], "metadata": {"user_id": "u1"}})
         );
+    }
+
+    #[test]
+    fn max_tokens_defaults_and_caps() {
+        let max = |requested: Option<u32>| {
+            let req = ChatRequest {
+                max_tokens: requested,
+                ..Default::default()
+            };
+            build_request(&req, "m", &OPTS).unwrap()["max_tokens"].clone()
+        };
+        assert_eq!(max(None), 8192);
+        assert_eq!(max(Some(100)), 100);
+        assert_eq!(max(Some(64_000)), 8192);
     }
 
     #[test]

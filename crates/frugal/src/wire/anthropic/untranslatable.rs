@@ -106,7 +106,9 @@ fn block_fields(b: &Value, path: &str, out: &mut Vec<String>) {
             for (k, c) in inner.into_iter().flatten().enumerate() {
                 let t = c.get("type").and_then(Value::as_str).unwrap_or("");
                 if t != "text" {
-                    out.push(format!("{}.content[{k}] ({t} in a tool result; OpenAI tool messages carry only text)", path));
+                    out.push(format!(
+                        "{path}.content[{k}] ({t} in a tool result; OpenAI tool messages carry only text)"
+                    ));
                 }
             }
         }

@@ -12,10 +12,11 @@ use crate::wire::BuildOptions;
 /// Build the upstream Chat Completions body for `model`.
 ///
 /// `max_tokens` is sent as `max_completion_tokens` (the only form newer OpenAI models
-/// accept); a streamed request always asks for the final usage chunk, since the gateway
-/// meters every stream. Prompt-cache markers are dropped: OpenAI caches automatically.
-/// Refuses images or error flags in tool results and images in assistant turns.
-pub fn build_request(req: &ChatRequest, model: &str, _opts: &BuildOptions) -> Result<Value> {
+/// accept), capped at `opts.default_max_tokens`. A streamed request always asks for the
+/// final usage chunk, since the gateway meters every stream. Prompt-cache markers are
+/// dropped: OpenAI caches automatically. Refuses images or error flags in tool results,
+/// images in assistant turns, and more than 4 stop sequences.
+pub fn build_request(req: &ChatRequest, model: &str, opts: &BuildOptions) -> Result<Value> {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
     let mut messages = Vec::new();
@@ -26,7 +27,7 @@ pub fn build_request(req: &ChatRequest, model: &str, _opts: &BuildOptions) -> Re
         encode_message(m, &index("messages", i), &mut messages)?;
     }
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(n) = req.max_tokens {
+    if let Some(n) = opts.cap(req.max_tokens) {
         body.insert("max_completion_tokens".into(), json!(n));
     }
     if let Some(t) = req.temperature {
@@ -253,6 +254,25 @@ mod tests {
             body,
             json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
         );
+    }
+
+    #[test]
+    fn max_tokens_is_capped_at_the_model_limit() {
+        let req = ChatRequest {
+            max_tokens: Some(32_000),
+            ..Default::default()
+        };
+        let body = build_request(&req, "m", &OPTS).unwrap();
+        assert_eq!(body["max_completion_tokens"], 4096);
+        let unknown = BuildOptions {
+            default_max_tokens: 0,
+        };
+        assert_eq!(
+            build_request(&req, "m", &unknown).unwrap()["max_completion_tokens"],
+            32_000
+        );
+        let none = build_request(&ChatRequest::default(), "m", &OPTS).unwrap();
+        assert!(none.get("max_completion_tokens").is_none());
     }
 
     #[test]

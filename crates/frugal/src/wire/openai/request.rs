@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::{GatewayError, Result};
 use crate::types::{ChatRequest, Message, Part, Role, TextBlock, ToolChoice, ToolDef};
-use crate::wire::check::{index, Obj, Side};
+use crate::wire::check::{index, kind, Obj, Side};
 use crate::wire::shared::{image_from_url, parse_arguments};
 
 const SIDE: Side = Side::Client;
@@ -176,10 +176,6 @@ fn text_only(o: &Obj<'_>, key: &str) -> Result<Vec<TextBlock>> {
             ),
         )),
     }
-}
-
-fn kind(v: &Value) -> &'static str {
-    crate::wire::check::kind(v)
 }
 
 fn user_content(o: &Obj<'_>) -> Result<Vec<Part>> {
