@@ -4,6 +4,8 @@ Usage:  python3 learn.py REPR MODEL LABEL [--seeds N]
   REPR   feats | len | static | full | feats+static | feats+full   (comma-free; '+' concatenates)
   MODEL  ridge | logit | gbt | knn25 | knn100 | centroid
   LABEL  gain | hard | sw            (see data.py)
+  --pool       MMLU training folds also get all llmrouter + routerbench rows
+  --cols a,b   (REPR feats only) keep these feature columns
 Example: python3 learn.py feats ridge gain
 
 For one scorer it prints:
@@ -113,18 +115,32 @@ def _fit_predict(model, Xtr, ytr, Xte, gtr=None):
     raise ValueError(model)
 
 
+EXTRA = None  # (X, y, groups) added to every training fold when --pool is given
+
+
 def oof(model, X, y, groups, folds):
     out = np.zeros(len(y))
     for f in np.unique(folds):
         te = folds == f
-        out[te] = fit_predict(model, X[~te], y[~te], X[te], groups[~te])
+        Xtr, ytr, gtr = X[~te], y[~te], groups[~te]
+        if EXTRA is not None:
+            Xtr = np.vstack([Xtr, EXTRA[0]])
+            ytr = np.concatenate([ytr, EXTRA[1]])
+            gtr = np.concatenate([gtr, EXTRA[2]])
+        out[te] = fit_predict(model, Xtr, ytr, X[te], gtr)
     return out
 
 
-def evaluate(repr_, model, label, seeds=3, quiet=False):
+def evaluate(repr_, model, label, seeds=3, quiet=False, pool=False, cols=None):
+    global EXTRA
     M, L, R = DS("mmlu"), DS("llmrouter"), DS("routerbench")
     X = {d.name: rep(d, repr_) for d in (M, L, R)}
+    if cols is not None:
+        X = {k: v[:, cols] for k, v in X.items()}
     res = {}
+    if pool:
+        EXTRA = (np.vstack([X["llmrouter"], X["routerbench"]]), np.concatenate([L.labels[label], R.labels[label]]),
+                 np.concatenate([L.group, R.group]))
     y = M.labels[label]
     a, h, c = [], [], []
     for s in range(seeds):
@@ -140,6 +156,7 @@ def evaluate(repr_, model, label, seeds=3, quiet=False):
     res["mmlu-concat"] = tuple(np.mean(c, 0))
     sc = oof(model, X["mmlu"], y, M.group, M.group)
     res["mmlu-loso"] = apgr(sc, M.ps, M.pw)
+    EXTRA = None
     XLR = np.vstack([X["llmrouter"], X["routerbench"]])
     yLR = np.concatenate([L.labels[label], R.labels[label]])
     gLR = np.concatenate([L.group, R.group])
@@ -166,10 +183,19 @@ def report(name, res):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
+    pool = "--pool" in argv
+    argv = [a for a in argv if a != "--pool"]
+    cols = None
+    if "--cols" in argv:
+        i = argv.index("--cols")
+        from features import matrix
+        names = list(feats(DS("mmlu"))[1])
+        cols = [names.index(c) for c in argv[i + 1].split(",")]
+        del argv[i:i + 2]
     seeds = 3
     if "--seeds" in argv:
         i = argv.index("--seeds")
         seeds = int(argv[i + 1])
         del argv[i:i + 2]
     args = argv
-    evaluate(*args, seeds=seeds)
+    evaluate(*args, seeds=seeds, pool=pool, cols=cols)

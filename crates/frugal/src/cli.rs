@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{Config, ProcessEnv};
 
 #[derive(Parser, Debug)]
-#[command(name = "frugal", version, about = "An LLM gateway that sends each request to the cheapest model able to answer it")]
+#[command(
+    name = "frugal",
+    version,
+    about = "An LLM gateway that sends each request to the cheapest model able to answer it"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -92,7 +96,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Route(args) => route(args),
         Command::Eval(args) => crate::eval::eval_command(&args),
-        Command::Config { command: ConfigCommand::Check(args) } => config_check(args),
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => config_check(args),
     }
 }
 
@@ -104,8 +110,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
              or configure a provider with no_api_key = true in frugal.toml"
         );
     }
-    let listen = args.listen.clone().unwrap_or_else(|| cfg.server.listen.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let listen = args
+        .listen
+        .clone()
+        .unwrap_or_else(|| cfg.server.listen.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -130,7 +141,9 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
         model: args.model.clone(),
         messages: vec![crate::types::Message {
             role: crate::types::Role::User,
-            content: vec![crate::types::Part::text(args.prompt.clone().unwrap_or_default())],
+            content: vec![crate::types::Part::text(
+                args.prompt.clone().unwrap_or_default(),
+            )],
         }],
         ..Default::default()
     };
@@ -141,17 +154,34 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
     }
     println!("tier        {}", plan.tier);
     if let Some(c) = &plan.classification {
-        println!("score       {:.3}  (stage {}, confidence {:.2})", c.score, c.stage, c.confidence);
-        let signals: Vec<String> = c.signals.iter().take(5).map(|(n, w)| format!("{n} {w:+.3}")).collect();
+        println!(
+            "score       {:.3}  (stage {}, confidence {:.2})",
+            c.score, c.stage, c.confidence
+        );
+        let signals: Vec<String> = c
+            .signals
+            .iter()
+            .take(5)
+            .map(|(n, w)| format!("{n} {w:+.3}"))
+            .collect();
         println!("signals     {}", signals.join(", "));
     }
     if let Some(first) = plan.candidates.first() {
-        println!("model       {}  (est. ${})", first.model, crate::cost::format_usd(first.est_cost_usd));
+        println!(
+            "model       {}  (est. ${})",
+            first.model,
+            crate::cost::format_usd(first.est_cost_usd)
+        );
     }
     if let (Some(b), Some(name)) = (plan.baseline_est_cost_usd, cfg.routing.baseline.as_deref()) {
         println!("baseline    {name}  (est. ${})", crate::cost::format_usd(b));
     }
-    let fallbacks: Vec<&str> = plan.candidates.iter().skip(1).map(|c| c.model.as_str()).collect();
+    let fallbacks: Vec<&str> = plan
+        .candidates
+        .iter()
+        .skip(1)
+        .map(|c| c.model.as_str())
+        .collect();
     println!("fallbacks   {}", fallbacks.join(" → "));
     println!("reason      {}", plan.reason);
     Ok(())
@@ -159,7 +189,11 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
 
 fn config_check(args: ConfigArg) -> anyhow::Result<()> {
     let cfg = args.load()?;
-    let src = cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in catalogue only".into());
+    let src = cfg
+        .source
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in catalogue only".into());
     println!("configuration OK ({src})\n");
     println!("providers:");
     for p in cfg.providers.values() {
@@ -168,14 +202,31 @@ fn config_check(args: ConfigArg) -> anyhow::Result<()> {
         } else if p.api_key.is_some() {
             format!("key from {}", p.api_key_env.as_deref().unwrap_or("?"))
         } else {
-            format!("NO KEY ({} unset): its models are not routed", p.api_key_env.as_deref().unwrap_or("?"))
+            format!(
+                "NO KEY ({} unset): its models are not routed",
+                p.api_key_env.as_deref().unwrap_or("?")
+            )
         };
-        println!("  {:<12} {:<10} {:<40} {key}", p.name, p.kind.format().as_str(), p.base_url);
+        println!(
+            "  {:<12} {:<10} {:<40} {key}",
+            p.name,
+            p.kind.format().as_str(),
+            p.base_url
+        );
     }
     let b = cfg.routing.boundaries;
-    println!("\nboundaries: simple < {} ≤ medium < {} ≤ complex < {} ≤ frontier", b[0], b[1], b[2]);
-    println!("baseline:   {}\n", cfg.routing.baseline.as_deref().unwrap_or("(none)"));
-    println!("{:<10} {:<26} {:>9} {:>9} {:>9} {:>9}  {:>9}  avail", "tier", "model", "in $/M", "out $/M", "cache rd", "cache wr", "context");
+    println!(
+        "\nboundaries: simple < {} ≤ medium < {} ≤ complex < {} ≤ frontier",
+        b[0], b[1], b[2]
+    );
+    println!(
+        "baseline:   {}\n",
+        cfg.routing.baseline.as_deref().unwrap_or("(none)")
+    );
+    println!(
+        "{:<10} {:<26} {:>9} {:>9} {:>9} {:>9}  {:>9}  avail",
+        "tier", "model", "in $/M", "out $/M", "cache rd", "cache wr", "context"
+    );
     for (tier, models) in &cfg.routing.tiers {
         for name in models {
             let Some(m) = cfg.model(name) else { continue };

@@ -54,7 +54,12 @@ mod tests {
     fn hand_computed() {
         // 1,000 input of which 600 cache reads and 100 cache writes, 200 output:
         // 300*3 + 600*0.3 + 100*3.75 + 200*15 = 900 + 180 + 375 + 3000 = 4455 → $0.004455
-        let u = Usage { input_tokens: 1000, output_tokens: 200, cache_read_tokens: 600, cache_write_tokens: 100 };
+        let u = Usage {
+            input_tokens: 1000,
+            output_tokens: 200,
+            cache_read_tokens: 600,
+            cache_write_tokens: 100,
+        };
         assert_eq!(cost_usd(&prices(), &u), Decimal::new(4455, 6));
         // Baseline bills all 1,000 input at $3: 3000 + 3000 = 6000 → $0.006
         assert_eq!(baseline_cost_usd(&prices(), &u), Decimal::new(6, 3));
@@ -69,7 +74,11 @@ mod tests {
             cached_input: Decimal::new(1, 1),
             cache_write: Decimal::new(1, 1),
         };
-        let u = Usage { input_tokens: 3, output_tokens: 0, ..Default::default() };
+        let u = Usage {
+            input_tokens: 3,
+            output_tokens: 0,
+            ..Default::default()
+        };
         // 3 × 0.1 is exactly 0.3 (a float would give 0.30000000000000004).
         assert_eq!(cost_usd(&p, &u) * PER_MILLION, Decimal::new(3, 1));
     }

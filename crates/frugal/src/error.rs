@@ -34,7 +34,11 @@ pub enum GatewayError {
     /// The upstream rejected the request itself (a 4xx that retrying elsewhere won't fix).
     /// The upstream's status and message are passed on.
     #[error("upstream {provider} rejected the request ({status}): {message}")]
-    UpstreamRejected { provider: String, status: u16, message: String },
+    UpstreamRejected {
+        provider: String,
+        status: u16,
+        message: String,
+    },
     /// Every candidate failed with a retryable error.
     #[error("all {} upstream attempts failed: {}", .0.len(), summarize(.0))]
     AllAttemptsFailed(Vec<AttemptError>),

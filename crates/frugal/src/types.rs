@@ -133,7 +133,11 @@ pub enum Part {
         detail: Option<String>,
     },
     /// A tool call made by the assistant. `input` is the parsed JSON arguments.
-    ToolUse { id: String, name: String, input: Value },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
     /// The result of a tool call, sent back by the user side.
     ToolResult {
         tool_use_id: String,
@@ -145,7 +149,10 @@ pub enum Part {
 
 impl Part {
     pub fn text(s: impl Into<String>) -> Part {
-        Part::Text { text: s.into(), cache_control: None }
+        Part::Text {
+            text: s.into(),
+            cache_control: None,
+        }
     }
 }
 
@@ -174,7 +181,9 @@ pub enum ToolChoice {
     None,
     /// Must call some tool (OpenAI "required", Anthropic "any").
     Required,
-    Tool { name: String },
+    Tool {
+        name: String,
+    },
 }
 
 /// Why the model stopped, in neutral terms.
@@ -242,16 +251,37 @@ pub struct ChatResponse {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// First event of every stream.
-    Start { id: String, model: String, usage: Usage },
-    TextDelta { text: String },
-    ToolCallStart { index: u32, id: String, name: String },
+    Start {
+        id: String,
+        model: String,
+        usage: Usage,
+    },
+    TextDelta {
+        text: String,
+    },
+    ToolCallStart {
+        index: u32,
+        id: String,
+        name: String,
+    },
     /// A piece of the tool call's JSON arguments, exactly as streamed.
-    ToolCallDelta { index: u32, arguments: String },
-    Finish { stop_reason: StopReason, stop_sequence: Option<String> },
+    ToolCallDelta {
+        index: u32,
+        arguments: String,
+    },
+    Finish {
+        stop_reason: StopReason,
+        stop_sequence: Option<String>,
+    },
     /// Usage so far; later events supersede earlier ones field by field (max).
-    Usage { usage: Usage },
+    Usage {
+        usage: Usage,
+    },
     /// The upstream failed after the stream began.
-    Error { kind: String, message: String },
+    Error {
+        kind: String,
+        message: String,
+    },
     /// The stream ended normally.
     Done,
 }

@@ -124,8 +124,7 @@ impl Config {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in catalogue".to_string());
-        validate::validate(merged, env, source)
-            .map_err(|e| anyhow::anyhow!("{label}: {e}"))
+        validate::validate(merged, env, source).map_err(|e| anyhow::anyhow!("{label}: {e}"))
     }
 
     /// Parse a TOML string as the user file (for tests and `config check --stdin`).
@@ -149,7 +148,10 @@ impl Config {
     }
 
     pub fn baseline_model(&self) -> Option<&ModelInfo> {
-        self.routing.baseline.as_deref().and_then(|b| self.models.get(b))
+        self.routing
+            .baseline
+            .as_deref()
+            .and_then(|b| self.models.get(b))
     }
 }
 

@@ -60,8 +60,14 @@ fn user_file_overrides_one_price_and_adds_a_provider() {
         &env_openai(),
     )
     .expect("valid");
-    assert_eq!(cfg.model("gpt-4.1-mini").expect("m").prices.input, Decimal::new(3, 1));
-    assert_eq!(cfg.model("gpt-4.1-mini").expect("m").prices.output, Decimal::new(160, 2));
+    assert_eq!(
+        cfg.model("gpt-4.1-mini").expect("m").prices.input,
+        Decimal::new(3, 1)
+    );
+    assert_eq!(
+        cfg.model("gpt-4.1-mini").expect("m").prices.output,
+        Decimal::new(160, 2)
+    );
     assert!(cfg.routable(cfg.model("llama3.2").expect("m")));
     assert_eq!(cfg.routing.baseline.as_deref(), Some("gpt-4o"));
 }
@@ -69,17 +75,43 @@ fn user_file_overrides_one_price_and_adds_a_provider() {
 #[test]
 fn errors_name_the_field() {
     let cases = [
-        ("[models.x]\nprovider = \"openai\"\ntier = \"simple\"\noutput = 1", "models.\"x\".input: missing"),
-        ("[models.x]\nprovider = \"nope\"\ntier = \"simple\"\ninput = 1\noutput = 1", "unknown provider `nope`"),
-        ("[models.x]\nprovider = \"openai\"\ntier = \"huge\"\ninput = 1\noutput = 1", "models.\"x\".tier"),
-        ("[models.x]\nprovider = \"openai\"\ntier = \"simple\"\ninput = \"abc\"\noutput = 1", "is not a number"),
-        ("[routing]\nboundaries = [0.5, 0.2, 0.9]", "routing.boundaries"),
-        ("[routing]\nbaseline = \"gpt-99\"", "routing.baseline: unknown model `gpt-99`"),
-        ("[providers.p]\nkind = \"grpc\"\nbase_url = \"http://x\"\napi_key_env = \"K\"", "providers.p.kind"),
-        ("[server]\nlisten = \"x\"\nbogus = 1", "unknown field `bogus`"),
+        (
+            "[models.x]\nprovider = \"openai\"\ntier = \"simple\"\noutput = 1",
+            "models.\"x\".input: missing",
+        ),
+        (
+            "[models.x]\nprovider = \"nope\"\ntier = \"simple\"\ninput = 1\noutput = 1",
+            "unknown provider `nope`",
+        ),
+        (
+            "[models.x]\nprovider = \"openai\"\ntier = \"huge\"\ninput = 1\noutput = 1",
+            "models.\"x\".tier",
+        ),
+        (
+            "[models.x]\nprovider = \"openai\"\ntier = \"simple\"\ninput = \"abc\"\noutput = 1",
+            "is not a number",
+        ),
+        (
+            "[routing]\nboundaries = [0.5, 0.2, 0.9]",
+            "routing.boundaries",
+        ),
+        (
+            "[routing]\nbaseline = \"gpt-99\"",
+            "routing.baseline: unknown model `gpt-99`",
+        ),
+        (
+            "[providers.p]\nkind = \"grpc\"\nbase_url = \"http://x\"\napi_key_env = \"K\"",
+            "providers.p.kind",
+        ),
+        (
+            "[server]\nlisten = \"x\"\nbogus = 1",
+            "unknown field `bogus`",
+        ),
     ];
     for (toml_text, needle) in cases {
-        let err = Config::from_toml_str(toml_text, &env_openai()).expect_err(toml_text).to_string();
+        let err = Config::from_toml_str(toml_text, &env_openai())
+            .expect_err(toml_text)
+            .to_string();
         assert!(err.contains(needle), "{toml_text:?}: {err}");
     }
 }
@@ -90,7 +122,12 @@ fn load_error_names_the_file() {
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("frugal.toml");
     std::fs::write(&path, "[models.\"gpt-4o\"]\ninput = -1\n").expect("write");
-    let err = Config::load(Some(&path), &env_openai()).expect_err("negative").to_string();
+    let err = Config::load(Some(&path), &env_openai())
+        .expect_err("negative")
+        .to_string();
     assert!(err.contains("frugal.toml"), "{err}");
-    assert!(err.contains("models.\"gpt-4o\".input: price -1 is negative"), "{err}");
+    assert!(
+        err.contains("models.\"gpt-4o\".input: price -1 is negative"),
+        "{err}"
+    );
 }

@@ -18,7 +18,9 @@ type VResult<T> = Result<T, String>;
 pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -> VResult<Config> {
     let server = raw.server.unwrap_or_default();
     let server = ServerConfig {
-        listen: server.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+        listen: server
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string()),
         max_body_bytes: server.max_body_bytes.unwrap_or(32 * 1024 * 1024),
     };
 
@@ -41,7 +43,13 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
     }
 
     let routing = routing(raw.routing.unwrap_or_default(), &models, &providers)?;
-    Ok(Config { server, providers, models, routing, source })
+    Ok(Config {
+        server,
+        providers,
+        models,
+        routing,
+        source,
+    })
 }
 
 fn provider(name: &str, p: &RawProvider, env: &dyn Env) -> VResult<ProviderConfig> {
@@ -50,16 +58,27 @@ fn provider(name: &str, p: &RawProvider, env: &dyn Env) -> VResult<ProviderConfi
         Some("openai") => ProviderKind::OpenAi,
         Some("anthropic") => ProviderKind::Anthropic,
         Some(other) => {
-            return Err(format!("{}: `{other}` is not `openai` or `anthropic`", field("kind")))
+            return Err(format!(
+                "{}: `{other}` is not `openai` or `anthropic`",
+                field("kind")
+            ))
         }
-        None => return Err(format!("{}: missing (`openai` or `anthropic`)", field("kind"))),
+        None => {
+            return Err(format!(
+                "{}: missing (`openai` or `anthropic`)",
+                field("kind")
+            ))
+        }
     };
     let base_url = p
         .base_url
         .clone()
         .ok_or_else(|| format!("{}: missing", field("base_url")))?;
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(format!("{}: `{base_url}` must start with http:// or https://", field("base_url")));
+        return Err(format!(
+            "{}: `{base_url}` must start with http:// or https://",
+            field("base_url")
+        ));
     }
     let keyless = p.no_api_key.unwrap_or(false);
     if !keyless && p.api_key_env.is_none() {
@@ -68,7 +87,11 @@ fn provider(name: &str, p: &RawProvider, env: &dyn Env) -> VResult<ProviderConfi
             field("api_key_env")
         ));
     }
-    let api_key = p.api_key_env.as_deref().and_then(|v| env.var(v)).map(Secret::new);
+    let api_key = p
+        .api_key_env
+        .as_deref()
+        .and_then(|v| env.var(v))
+        .map(Secret::new);
     let ms = |v: Option<u64>, default: u64, f: &str| -> VResult<Duration> {
         match v.unwrap_or(default) {
             0 => Err(format!("{}: must be greater than 0", field(f))),
@@ -100,12 +123,21 @@ fn price(model: &str, f: &str, v: Option<&RawDecimal>) -> VResult<Option<Decimal
 
 fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
     let field = |f: &str| format!("models.\"{name}\".{f}");
-    let provider = m.provider.clone().ok_or_else(|| format!("{}: missing", field("provider")))?;
+    let provider = m
+        .provider
+        .clone()
+        .ok_or_else(|| format!("{}: missing", field("provider")))?;
     let tier_text = m.tier.as_deref().ok_or_else(|| {
-        format!("{}: missing (simple, medium, complex or frontier)", field("tier"))
+        format!(
+            "{}: missing (simple, medium, complex or frontier)",
+            field("tier")
+        )
     })?;
     let tier = Tier::parse(tier_text).ok_or_else(|| {
-        format!("{}: `{tier_text}` is not simple, medium, complex or frontier", field("tier"))
+        format!(
+            "{}: `{tier_text}` is not simple, medium, complex or frontier",
+            field("tier")
+        )
     })?;
     let unpriced = |f: &str| {
         format!("{}: missing: every model needs a price (USD per 1M tokens); an unpriced model would be counted as free", field(f))
@@ -118,14 +150,22 @@ fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
     let context_window = m.context_window.unwrap_or(128_000);
     let max_output = m.max_output.unwrap_or(4_096);
     if context_window == 0 || max_output == 0 {
-        return Err(format!("{}: context_window and max_output must be > 0", field("context_window")));
+        return Err(format!(
+            "{}: context_window and max_output must be > 0",
+            field("context_window")
+        ));
     }
     Ok(ModelInfo {
         name: name.to_string(),
         upstream_name: m.upstream_name.clone().unwrap_or_else(|| name.to_string()),
         provider,
         tier,
-        prices: Prices { input, output, cached_input, cache_write },
+        prices: Prices {
+            input,
+            output,
+            cached_input,
+            cache_write,
+        },
         context_window,
         max_output,
         tools: m.tools.unwrap_or(false),
@@ -140,15 +180,21 @@ fn routing(
     providers: &BTreeMap<String, ProviderConfig>,
 ) -> VResult<RoutingConfig> {
     let b = raw.boundaries.unwrap_or_else(|| vec![0.30, 0.55, 0.80]);
-    let boundaries: [f64; 3] = b
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("routing.boundaries: need exactly 3 numbers, got {}", b.len()))?;
-    if !boundaries.iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x))
+    let boundaries: [f64; 3] = b.as_slice().try_into().map_err(|_| {
+        format!(
+            "routing.boundaries: need exactly 3 numbers, got {}",
+            b.len()
+        )
+    })?;
+    if !boundaries
+        .iter()
+        .all(|x| x.is_finite() && (0.0..=1.0).contains(x))
         || boundaries[0] > boundaries[1]
         || boundaries[1] > boundaries[2]
     {
-        return Err(format!("routing.boundaries: {b:?} must be ascending numbers in 0..1"));
+        return Err(format!(
+            "routing.boundaries: {b:?} must be ascending numbers in 0..1"
+        ));
     }
 
     let mut tiers: BTreeMap<Tier, Vec<String>> = BTreeMap::new();
@@ -193,17 +239,31 @@ fn routing(
 
     let mut profiles = BTreeMap::new();
     for (name, p) in raw.profiles {
-        let min_tier = match p.min_tier.as_deref() {
-            None => None,
-            Some(t) => Some(Tier::parse(t).ok_or_else(|| {
-                format!("routing.profiles.{name}.min_tier: `{t}` is not a tier")
-            })?),
-        };
+        let min_tier =
+            match p.min_tier.as_deref() {
+                None => None,
+                Some(t) => Some(Tier::parse(t).ok_or_else(|| {
+                    format!("routing.profiles.{name}.min_tier: `{t}` is not a tier")
+                })?),
+            };
         let shift = p.boundary_shift.unwrap_or(0.0);
         if !shift.is_finite() || shift.abs() > 1.0 {
-            return Err(format!("routing.profiles.{name}.boundary_shift: must be within -1..1"));
+            return Err(format!(
+                "routing.profiles.{name}.boundary_shift: must be within -1..1"
+            ));
         }
-        profiles.insert(name, Profile { boundary_shift: shift, min_tier });
+        profiles.insert(
+            name,
+            Profile {
+                boundary_shift: shift,
+                min_tier,
+            },
+        );
     }
-    Ok(RoutingConfig { boundaries, baseline, tiers, profiles })
+    Ok(RoutingConfig {
+        boundaries,
+        baseline,
+        tiers,
+        profiles,
+    })
 }

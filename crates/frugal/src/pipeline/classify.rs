@@ -112,21 +112,45 @@ pub fn score_text(text: &str) -> (f64, Vec<(&'static str, f64)>) {
     add("code_block", text.contains("```"), 0.10);
     add(
         "math",
-        ["equation", "integral", "prove", "derivative", "theorem", "solve for"]
-            .iter()
-            .any(|k| lower.contains(k)),
+        [
+            "equation",
+            "integral",
+            "prove",
+            "derivative",
+            "theorem",
+            "solve for",
+        ]
+        .iter()
+        .any(|k| lower.contains(k)),
         0.08,
     );
     add(
         "multi_step",
-        ["step by step", "analyze", "analyse", "compare", "design", "architect", "trade-off", "tradeoff"]
-            .iter()
-            .any(|k| lower.contains(k)),
+        [
+            "step by step",
+            "analyze",
+            "analyse",
+            "compare",
+            "design",
+            "architect",
+            "trade-off",
+            "tradeoff",
+        ]
+        .iter()
+        .any(|k| lower.contains(k)),
         0.10,
     );
     add(
         "generate_code",
-        ["write a function", "implement", "refactor", "debug", "write code"].iter().any(|k| lower.contains(k)),
+        [
+            "write a function",
+            "implement",
+            "refactor",
+            "debug",
+            "write code",
+        ]
+        .iter()
+        .any(|k| lower.contains(k)),
         0.08,
     );
     let greeting = chars < 40.0
@@ -145,7 +169,10 @@ mod tests {
 
     fn req(text: &str) -> ChatRequest {
         ChatRequest {
-            messages: vec![Message { role: Role::User, content: vec![Part::text(text)] }],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text(text)],
+            }],
             ..Default::default()
         }
     }
@@ -167,7 +194,10 @@ mod tests {
         let text = "x".repeat(35);
         let s = score_text(&text).0;
         let cl = c.classify(&req(&text), s + 0.01 - 0.30);
-        assert!(cl.tier >= Tier::Medium, "score {s} should be pushed up: {cl:?}");
+        assert!(
+            cl.tier >= Tier::Medium,
+            "score {s} should be pushed up: {cl:?}"
+        );
     }
 
     #[test]

@@ -37,7 +37,10 @@ impl Estimate {
             Some(max) => wanted.min(u64::from(max)),
             None => wanted,
         };
-        Estimate { input_tokens, output_tokens }
+        Estimate {
+            input_tokens,
+            output_tokens,
+        }
     }
 }
 
@@ -45,7 +48,9 @@ fn part_size(p: &Part, chars: &mut u64, images: &mut u64) {
     match p {
         Part::Text { text, .. } => *chars += text.len() as u64,
         Part::Image { .. } => *images += 1,
-        Part::ToolUse { name, input, .. } => *chars += (name.len() + input.to_string().len()) as u64,
+        Part::ToolUse { name, input, .. } => {
+            *chars += (name.len() + input.to_string().len()) as u64
+        }
         Part::ToolResult { content, .. } => {
             for c in content {
                 part_size(c, chars, images);
@@ -69,7 +74,13 @@ fn expected_output(req: &ChatRequest) -> u64 {
         "full implementation",
         "thorough",
     ];
-    const SHORT: [&str; 5] = ["one word", "yes or no", "briefly", "short answer", "just the"];
+    const SHORT: [&str; 5] = [
+        "one word",
+        "yes or no",
+        "briefly",
+        "short answer",
+        "just the",
+    ];
     if LONG.iter().any(|k| last.contains(k)) {
         1_500
     } else if SHORT.iter().any(|k| last.contains(k)) {
@@ -86,7 +97,10 @@ mod tests {
 
     fn req(text: &str, max: Option<u32>) -> ChatRequest {
         ChatRequest {
-            messages: vec![Message { role: Role::User, content: vec![Part::text(text)] }],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text(text)],
+            }],
             max_tokens: max,
             ..Default::default()
         }
@@ -101,7 +115,10 @@ mod tests {
 
     #[test]
     fn max_tokens_caps_the_estimate() {
-        assert_eq!(Estimate::of(&req("write an essay", Some(100))).output_tokens, 100);
+        assert_eq!(
+            Estimate::of(&req("write an essay", Some(100))).output_tokens,
+            100
+        );
         assert_eq!(Estimate::of(&req("abcdefgh", None)).input_tokens, 2);
     }
 }

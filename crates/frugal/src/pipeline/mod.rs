@@ -73,7 +73,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn est_cost_usd(&self) -> Decimal {
-        self.candidates.first().map(|c| c.est_cost_usd).unwrap_or_default()
+        self.candidates
+            .first()
+            .map(|c| c.est_cost_usd)
+            .unwrap_or_default()
     }
 }
 
@@ -85,7 +88,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(config: Arc<Config>) -> Pipeline {
-        Pipeline { classifier: Classifier::new(config.routing.boundaries), config }
+        Pipeline {
+            classifier: Classifier::new(config.routing.boundaries),
+            config,
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -126,7 +132,12 @@ impl Pipeline {
             }
             return select::routed_plan(
                 &self.config,
-                select::RouteInputs { classification, tier, requirements: &requirements, est: &est },
+                select::RouteInputs {
+                    classification,
+                    tier,
+                    requirements: &requirements,
+                    est: &est,
+                },
             );
         }
         select::explicit_plan(&self.config, &req.model, &est)
@@ -134,7 +145,10 @@ impl Pipeline {
 
     /// `Some(profile)` when the model name asks frugal to route; `None` for a concrete model.
     fn routed_profile(&self, model: &str) -> Result<Option<crate::config::Profile>> {
-        let neutral = crate::config::Profile { boundary_shift: 0.0, min_tier: None };
+        let neutral = crate::config::Profile {
+            boundary_shift: 0.0,
+            min_tier: None,
+        };
         if AUTO_ALIASES.contains(&model) {
             return Ok(Some(neutral));
         }
@@ -150,7 +164,13 @@ impl Pipeline {
     /// The routing aliases callers may use as a model name.
     pub fn aliases(&self) -> Vec<String> {
         let mut v: Vec<String> = AUTO_ALIASES.iter().map(|s| s.to_string()).collect();
-        v.extend(self.config.routing.profiles.keys().map(|p| format!("{PROFILE_PREFIX}{p}")));
+        v.extend(
+            self.config
+                .routing
+                .profiles
+                .keys()
+                .map(|p| format!("{PROFILE_PREFIX}{p}")),
+        );
         v
     }
 }

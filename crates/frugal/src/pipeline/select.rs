@@ -23,14 +23,22 @@ pub struct Requirements {
 impl Requirements {
     pub fn of(req: &ChatRequest) -> Requirements {
         let tools = !req.tools.is_empty()
-            || req.messages.iter().flat_map(|m| &m.content).any(|p| {
-                matches!(p, Part::ToolUse { .. } | Part::ToolResult { .. })
+            || req
+                .messages
+                .iter()
+                .flat_map(|m| &m.content)
+                .any(|p| matches!(p, Part::ToolUse { .. } | Part::ToolResult { .. }));
+        let vision = req
+            .messages
+            .iter()
+            .flat_map(|m| &m.content)
+            .any(|p| match p {
+                Part::Image { .. } => true,
+                Part::ToolResult { content, .. } => {
+                    content.iter().any(|c| matches!(c, Part::Image { .. }))
+                }
+                _ => false,
             });
-        let vision = req.messages.iter().flat_map(|m| &m.content).any(|p| match p {
-            Part::Image { .. } => true,
-            Part::ToolResult { content, .. } => content.iter().any(|c| matches!(c, Part::Image { .. })),
-            _ => false,
-        });
         Requirements { tools, vision }
     }
 }
@@ -73,7 +81,11 @@ fn estimated_cost(m: &ModelInfo, est: &Estimate) -> Decimal {
 }
 
 fn candidate(m: &ModelInfo, tier: Tier, est: &Estimate) -> Candidate {
-    Candidate { model: m.name.clone(), tier, est_cost_usd: estimated_cost(m, est) }
+    Candidate {
+        model: m.name.clone(),
+        tier,
+        est_cost_usd: estimated_cost(m, est),
+    }
 }
 
 fn baseline_cost(cfg: &Config, est: &Estimate) -> Option<Decimal> {
@@ -91,7 +103,12 @@ pub struct RouteInputs<'a> {
 /// Candidates for a routed request: the tier's capable models by estimated cost, then
 /// the tiers above, then (last resort) the tiers below.
 pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
-    let RouteInputs { classification, tier, requirements, est } = input;
+    let RouteInputs {
+        classification,
+        tier,
+        requirements,
+        est,
+    } = input;
     let order: Vec<Tier> = Tier::ALL
         .iter()
         .copied()
@@ -102,7 +119,13 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
     let mut rejected: Vec<String> = vec![];
     for t in order {
         let mut in_tier: Vec<Candidate> = vec![];
-        for name in cfg.routing.tiers.get(&t).map(Vec::as_slice).unwrap_or_default() {
+        for name in cfg
+            .routing
+            .tiers
+            .get(&t)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             let Some(m) = cfg.model(name) else { continue };
             if candidates.iter().chain(&in_tier).any(|c| &c.model == name) {
                 continue;
@@ -112,13 +135,21 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
                 Some(why) => rejected.push(format!("{name}: {why}")),
             }
         }
-        in_tier.sort_by(|a, b| a.est_cost_usd.cmp(&b.est_cost_usd).then(a.model.cmp(&b.model)));
+        in_tier.sort_by(|a, b| {
+            a.est_cost_usd
+                .cmp(&b.est_cost_usd)
+                .then(a.model.cmp(&b.model))
+        });
         candidates.extend(in_tier);
     }
     if candidates.is_empty() {
         return Err(GatewayError::NoCandidate(format!(
             "no configured model can serve this request: {}",
-            if rejected.is_empty() { "no models configured".to_string() } else { rejected.join("; ") }
+            if rejected.is_empty() {
+                "no models configured".to_string()
+            } else {
+                rejected.join("; ")
+            }
         )));
     }
     let served = candidates[0].tier;
@@ -143,13 +174,31 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
 
 /// The caller named a model: exactly that model, no fallback to another model.
 pub fn explicit_plan(cfg: &Config, model: &str, est: &Estimate) -> Result<Plan> {
-    let m = cfg.model(model).ok_or_else(|| GatewayError::UnknownModel(model.to_string()))?;
+    let m = cfg
+        .model(model)
+        .ok_or_else(|| GatewayError::UnknownModel(model.to_string()))?;
     // The caller chose this model: capability and size checks are the provider's to make,
     // and `enabled = false` only takes a model out of routing, so only the key matters.
-    let explicit = ModelInfo { enabled: true, ..m.clone() };
-    let requirements = Requirements { tools: false, vision: false };
-    if let Some(why) = unfit(cfg, &explicit, &requirements, &Estimate { input_tokens: 0, ..*est }) {
-        return Err(GatewayError::NoCandidate(format!("model `{model}` cannot be used: {why}")));
+    let explicit = ModelInfo {
+        enabled: true,
+        ..m.clone()
+    };
+    let requirements = Requirements {
+        tools: false,
+        vision: false,
+    };
+    if let Some(why) = unfit(
+        cfg,
+        &explicit,
+        &requirements,
+        &Estimate {
+            input_tokens: 0,
+            ..*est
+        },
+    ) {
+        return Err(GatewayError::NoCandidate(format!(
+            "model `{model}` cannot be used: {why}"
+        )));
     }
     Ok(Plan {
         decision: Decision::Explicit,
@@ -166,10 +215,15 @@ pub fn explicit_plan(cfg: &Config, model: &str, est: &Estimate) -> Result<Plan> 
 /// Routing switched off (`x-frugal-route: off`): the baseline model serves the request.
 pub fn baseline_plan(cfg: &Config, r: &Requirements, est: &Estimate) -> Result<Plan> {
     let m = cfg.baseline_model().ok_or_else(|| {
-        GatewayError::NoCandidate("routing is off for this request but no baseline model is configured".into())
+        GatewayError::NoCandidate(
+            "routing is off for this request but no baseline model is configured".into(),
+        )
     })?;
     if let Some(why) = unfit(cfg, m, r, est) {
-        return Err(GatewayError::NoCandidate(format!("baseline model `{}` cannot be used: {why}", m.name)));
+        return Err(GatewayError::NoCandidate(format!(
+            "baseline model `{}` cannot be used: {why}",
+            m.name
+        )));
     }
     Ok(Plan {
         decision: Decision::RoutingOff,

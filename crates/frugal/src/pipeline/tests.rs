@@ -20,7 +20,10 @@ fn pipeline(keys: &[&'static str]) -> Pipeline {
 fn req(model: &str, text: &str) -> ChatRequest {
     ChatRequest {
         model: model.into(),
-        messages: vec![Message { role: Role::User, content: vec![Part::text(text)] }],
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::text(text)],
+        }],
         ..Default::default()
     }
 }
@@ -28,7 +31,9 @@ fn req(model: &str, text: &str) -> ChatRequest {
 #[test]
 fn auto_routes_a_greeting_to_the_cheapest_simple_model() {
     let p = pipeline(&["OPENAI_API_KEY"]);
-    let plan = p.plan(&mut req("auto", "hi"), &RouteContext::default()).expect("plan");
+    let plan = p
+        .plan(&mut req("auto", "hi"), &RouteContext::default())
+        .expect("plan");
     assert_eq!(plan.decision, Decision::Routed);
     assert_eq!(plan.tier, Tier::Simple);
     assert_eq!(plan.candidates[0].model, "gpt-5-nano");
@@ -38,14 +43,19 @@ fn auto_routes_a_greeting_to_the_cheapest_simple_model() {
     sorted.sort();
     assert_eq!(tiers, sorted);
     // Anthropic has no key: none of its models may appear.
-    assert!(plan.candidates.iter().all(|c| !c.model.starts_with("claude")));
+    assert!(plan
+        .candidates
+        .iter()
+        .all(|c| !c.model.starts_with("claude")));
     assert!(plan.baseline_est_cost_usd.expect("baseline") > plan.est_cost_usd());
 }
 
 #[test]
 fn explicit_model_passes_through_untouched() {
     let p = pipeline(&["OPENAI_API_KEY"]);
-    let plan = p.plan(&mut req("gpt-4o", "hi"), &RouteContext::default()).expect("plan");
+    let plan = p
+        .plan(&mut req("gpt-4o", "hi"), &RouteContext::default())
+        .expect("plan");
     assert_eq!(plan.decision, Decision::Explicit);
     assert_eq!(plan.candidates.len(), 1);
     assert_eq!(plan.candidates[0].model, "gpt-4o");
@@ -54,28 +64,45 @@ fn explicit_model_passes_through_untouched() {
 #[test]
 fn explicit_unknown_model_is_an_error_not_a_reroute() {
     let p = pipeline(&["OPENAI_API_KEY"]);
-    let err = p.plan(&mut req("gpt-99", "hi"), &RouteContext::default()).expect_err("unknown");
+    let err = p
+        .plan(&mut req("gpt-99", "hi"), &RouteContext::default())
+        .expect_err("unknown");
     assert!(matches!(err, GatewayError::UnknownModel(_)));
-    let err = p.plan(&mut req("claude-sonnet-4-5", "hi"), &RouteContext::default()).expect_err("no key");
+    let err = p
+        .plan(
+            &mut req("claude-sonnet-4-5", "hi"),
+            &RouteContext::default(),
+        )
+        .expect_err("no key");
     assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
 }
 
 #[test]
 fn premium_never_below_complex_and_min_tier_header() {
     let p = pipeline(&["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]);
-    let plan = p.plan(&mut req("frugal/premium", "hi"), &RouteContext::default()).expect("plan");
+    let plan = p
+        .plan(&mut req("frugal/premium", "hi"), &RouteContext::default())
+        .expect("plan");
     assert_eq!(plan.tier, Tier::Complex);
-    let ctx = RouteContext { min_tier: Some(Tier::Frontier), route_off: false };
+    let ctx = RouteContext {
+        min_tier: Some(Tier::Frontier),
+        route_off: false,
+    };
     let plan = p.plan(&mut req("auto", "hi"), &ctx).expect("plan");
     assert_eq!(plan.tier, Tier::Frontier);
-    let err = p.plan(&mut req("frugal/nope", "hi"), &RouteContext::default()).expect_err("profile");
+    let err = p
+        .plan(&mut req("frugal/nope", "hi"), &RouteContext::default())
+        .expect_err("profile");
     assert!(matches!(err, GatewayError::UnknownModel(_)));
 }
 
 #[test]
 fn route_off_uses_the_baseline() {
     let p = pipeline(&["ANTHROPIC_API_KEY"]);
-    let ctx = RouteContext { min_tier: None, route_off: true };
+    let ctx = RouteContext {
+        min_tier: None,
+        route_off: true,
+    };
     let plan = p.plan(&mut req("auto", "hi"), &ctx).expect("plan");
     assert_eq!(plan.decision, Decision::RoutingOff);
     assert_eq!(plan.candidates[0].model, "claude-sonnet-4-5");

@@ -32,7 +32,11 @@ pub struct UpstreamRequest {
     pub body: Value,
 }
 
-pub fn build(client: &ClientRequest<'_>, provider: &ProviderConfig, model: &ModelInfo) -> Result<UpstreamRequest> {
+pub fn build(
+    client: &ClientRequest<'_>,
+    provider: &ProviderConfig,
+    model: &ModelInfo,
+) -> Result<UpstreamRequest> {
     let provider_format = provider.kind.format();
     let body = if provider_format == client.format {
         passthrough_body(client, provider_format, &model.upstream_name)
@@ -53,13 +57,18 @@ pub fn build(client: &ClientRequest<'_>, provider: &ProviderConfig, model: &Mode
                 client.format.as_str(),
             )));
         }
-        let opts = wire::BuildOptions { default_max_tokens: model.max_output };
+        let opts = wire::BuildOptions {
+            default_max_tokens: model.max_output,
+        };
         match provider_format {
             Format::OpenAi => wire::openai::build_request(client.req, &model.upstream_name, &opts)?,
-            Format::Anthropic => wire::anthropic::build_request(client.req, &model.upstream_name, &opts)?,
+            Format::Anthropic => {
+                wire::anthropic::build_request(client.req, &model.upstream_name, &opts)?
+            }
         }
     };
-    let mut headers: Vec<(&'static str, String)> = vec![("content-type", "application/json".into())];
+    let mut headers: Vec<(&'static str, String)> =
+        vec![("content-type", "application/json".into())];
     match provider.kind {
         ProviderKind::OpenAi => {
             if let Some(key) = &provider.api_key {

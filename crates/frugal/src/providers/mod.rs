@@ -36,7 +36,10 @@ pub struct Served {
 
 pub enum Reply {
     /// A whole answer: the body to return in the client's format and the parsed response.
-    Complete { body: Value, response: ChatResponse },
+    Complete {
+        body: Value,
+        response: Box<ChatResponse>,
+    },
     /// A stream whose first event has arrived.
     Stream(StreamReply),
 }
@@ -61,7 +64,11 @@ impl Upstreams {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Upstreams { http, config, cooldowns: cooldown::Cooldowns::default() })
+        Ok(Upstreams {
+            http,
+            config,
+            cooldowns: cooldown::Cooldowns::default(),
+        })
     }
 
     /// Try the plan's candidates in order until one answers.
@@ -69,10 +76,9 @@ impl Upstreams {
         let mut failed: Vec<AttemptError> = vec![];
         let mut upstream_time = Duration::ZERO;
         for cand in &plan.candidates {
-            let model = self
-                .config
-                .model(&cand.model)
-                .ok_or_else(|| GatewayError::Internal(format!("planned model {} vanished", cand.model)))?;
+            let model = self.config.model(&cand.model).ok_or_else(|| {
+                GatewayError::Internal(format!("planned model {} vanished", cand.model))
+            })?;
             let provider = self.config.provider_of(model).ok_or_else(|| {
                 GatewayError::Internal(format!("model {} has no provider", model.name))
             })?;
@@ -83,25 +89,43 @@ impl Upstreams {
                 reason,
             };
             if let Some(left) = self.cooldowns.remaining(&model.name) {
-                failed.push(attempt(Some(429), format!("cooling down for {} ms after retry-after", left.as_millis())));
+                failed.push(attempt(
+                    Some(429),
+                    format!("cooling down for {} ms after retry-after", left.as_millis()),
+                ));
                 continue;
             }
             let up = body::build(client, provider, model)?;
             let started = Instant::now();
             let result = if client.req.stream {
-                stream::open(&self.http, &up, provider, client).await.map(Reply::Stream)
+                stream::open(&self.http, &up, provider, client)
+                    .await
+                    .map(Reply::Stream)
             } else {
                 self.complete(&up, provider, client.format).await
             };
             upstream_time += started.elapsed();
             match result {
                 Ok(reply) => {
-                    return Ok(Served { model: model.name.clone(), reply, failed_attempts: failed, upstream_time })
+                    return Ok(Served {
+                        model: model.name.clone(),
+                        reply,
+                        failed_attempts: failed,
+                        upstream_time,
+                    })
                 }
                 Err(Failure::Rejected { status, message }) => {
-                    return Err(GatewayError::UpstreamRejected { provider: provider.name.clone(), status, message })
+                    return Err(GatewayError::UpstreamRejected {
+                        provider: provider.name.clone(),
+                        status,
+                        message,
+                    })
                 }
-                Err(Failure::Retryable { status, reason, retry_after }) => {
+                Err(Failure::Retryable {
+                    status,
+                    reason,
+                    retry_after,
+                }) => {
                     tracing::warn!(provider = %provider.name, model = %model.name, ?status, %reason, "upstream attempt failed; trying next candidate");
                     if let Some(wait) = retry_after {
                         self.cooldowns.set(&model.name, wait);
@@ -123,15 +147,28 @@ impl Upstreams {
         let bytes: Bytes = tokio::time::timeout(provider.timeout, resp.bytes())
             .await
             .map_err(|_| Failure::retryable(None, "timeout reading the response body"))?
-            .map_err(|e| Failure::retryable(None, format!("response body interrupted: {}", outcome::describe(&e))))?;
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Failure::retryable(Some(200), format!("malformed JSON from upstream: {e}")))?;
+            .map_err(|e| {
+                Failure::retryable(
+                    None,
+                    format!("response body interrupted: {}", outcome::describe(&e)),
+                )
+            })?;
+        let json: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::retryable(Some(200), format!("malformed JSON from upstream: {e}"))
+        })?;
         let provider_format = provider.kind.format();
         let response = match provider_format {
             Format::OpenAi => wire::openai::parse_response(&json),
             Format::Anthropic => wire::anthropic::parse_response(&json),
         }
-        .map_err(|e| Failure::retryable(Some(200), format!("unexpected response shape: {e}")))?;
+        .map_err(|e| {
+            // `Internal` hides its detail from clients; the attempt log needs it.
+            let detail = match e {
+                GatewayError::Internal(m) => m,
+                other => other.to_string(),
+            };
+            Failure::retryable(Some(200), format!("unexpected response shape: {detail}"))
+        })?;
         let body = if provider_format == client_format {
             json
         } else {
@@ -140,6 +177,9 @@ impl Upstreams {
                 Format::Anthropic => wire::anthropic::render_response(&response),
             }
         };
-        Ok(Reply::Complete { body, response })
+        Ok(Reply::Complete {
+            body,
+            response: Box::new(response),
+        })
     }
 }

@@ -14,12 +14,20 @@ pub enum Failure {
     /// The request itself is at fault (400, 413, 422...): another model would fail too.
     Rejected { status: u16, message: String },
     /// This upstream failed (429, 5xx, timeout, connection, bad answer): try the next one.
-    Retryable { status: Option<u16>, reason: String, retry_after: Option<Duration> },
+    Retryable {
+        status: Option<u16>,
+        reason: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl Failure {
     pub fn retryable(status: Option<u16>, reason: impl Into<String>) -> Failure {
-        Failure::Retryable { status, reason: reason.into(), retry_after: None }
+        Failure::Retryable {
+            status,
+            reason: reason.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -66,10 +74,10 @@ pub fn describe(e: &reqwest::Error) -> String {
 pub fn redact_keys(text: &str) -> String {
     let looks_like_key = |tok: &str| {
         let t = tok.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-        (t.starts_with("sk-") || t.starts_with("sk_") || t.starts_with("key-"))
-            && t.len() >= 12
+        (t.starts_with("sk-") || t.starts_with("sk_") || t.starts_with("key-")) && t.len() >= 12
             || (t.len() >= 32
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 && t.chars().any(|c| c.is_ascii_digit())
                 && t.chars().any(|c| c.is_ascii_alphabetic()))
     };
@@ -78,7 +86,11 @@ pub fn redact_keys(text: &str) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(if looks_like_key(tok) { "<redacted>" } else { tok });
+        out.push_str(if looks_like_key(tok) {
+            "<redacted>"
+        } else {
+            tok
+        });
     }
     out
 }
@@ -103,7 +115,11 @@ fn raw_upstream_message(body: &[u8]) -> String {
 }
 
 /// Send `up` and return the response if its status is a success.
-pub async fn send(http: &reqwest::Client, up: &UpstreamRequest, timeout: Duration) -> Result<reqwest::Response, Failure> {
+pub async fn send(
+    http: &reqwest::Client,
+    up: &UpstreamRequest,
+    timeout: Duration,
+) -> Result<reqwest::Response, Failure> {
     let mut rb = http.post(&up.url).json(&up.body);
     for (k, v) in &up.headers {
         rb = rb.header(*k, v);
@@ -129,7 +145,11 @@ pub async fn send(http: &reqwest::Client, up: &UpstreamRequest, timeout: Duratio
         upstream_message(&body)
     };
     if classify_status(status) {
-        Err(Failure::Retryable { status: Some(status), reason: message, retry_after: wait })
+        Err(Failure::Retryable {
+            status: Some(status),
+            reason: message,
+            retry_after: wait,
+        })
     } else {
         Err(Failure::Rejected { status, message })
     }
@@ -161,12 +181,20 @@ mod tests {
 
     #[test]
     fn messages() {
-        assert_eq!(upstream_message(br#"{"error":{"message":"bad thing"}}"#), "bad thing");
+        assert_eq!(
+            upstream_message(br#"{"error":{"message":"bad thing"}}"#),
+            "bad thing"
+        );
         assert_eq!(upstream_message(b"oops"), "oops");
         assert_eq!(
-            upstream_message(br#"{"error":{"message":"Incorrect API key provided: sk-proj-abc123****wxyz."}}"#),
+            upstream_message(
+                br#"{"error":{"message":"Incorrect API key provided: sk-proj-abc123****wxyz."}}"#
+            ),
             "Incorrect API key provided: <redacted>"
         );
-        assert_eq!(redact_keys("model gpt-4o-mini is busy"), "model gpt-4o-mini is busy");
+        assert_eq!(
+            redact_keys("model gpt-4o-mini is busy"),
+            "model gpt-4o-mini is busy"
+        );
     }
 }

@@ -83,7 +83,9 @@ impl Relay {
                 Format::Anthropic => Decoder::Anthropic(wire::anthropic::StreamDecoder::new()),
             },
             renderer: match client.format {
-                Format::OpenAi => Renderer::OpenAi(wire::openai::StreamRenderer::new(include_usage)),
+                Format::OpenAi => {
+                    Renderer::OpenAi(wire::openai::StreamRenderer::new(include_usage))
+                }
                 Format::Anthropic => Renderer::Anthropic(wire::anthropic::StreamRenderer::new()),
             },
             passthrough: provider == client.format,
@@ -115,7 +117,9 @@ impl Relay {
                     self.outcome.usage.merge_max(usage);
                     self.started = true;
                 }
-                StreamEvent::Finish { stop_reason, .. } => self.outcome.stop_reason = Some(stop_reason.clone()),
+                StreamEvent::Finish { stop_reason, .. } => {
+                    self.outcome.stop_reason = Some(stop_reason.clone())
+                }
                 StreamEvent::Done => self.outcome.completed = true,
                 StreamEvent::Error { message, .. } => {
                     if !self.started {
@@ -146,7 +150,10 @@ impl Relay {
     /// Frames for an upstream failure after the stream began.
     fn fail(&mut self, message: String) {
         self.outcome.error = Some(message.clone());
-        let frames = self.renderer.render(&StreamEvent::Error { kind: "api_error".into(), message });
+        let frames = self.renderer.render(&StreamEvent::Error {
+            kind: "api_error".into(),
+            message,
+        });
         self.out.extend(frames);
     }
 }
@@ -168,7 +175,9 @@ fn is_usage_only_chunk(data: &str) -> bool {
         return false;
     }
     serde_json::from_str::<Value>(data).is_ok_and(|v| {
-        v.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        v.get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
             && v.get("usage").is_some_and(|u| !u.is_null())
     })
 }
@@ -186,18 +195,34 @@ pub async fn open(
     let mut relay = Relay::new(provider.kind.format(), client);
     let idle = provider.stream_idle_timeout;
     while !relay.started {
-        let next = tokio::time::timeout(idle, body.next())
-            .await
-            .map_err(|_| Failure::retryable(Some(200), "timeout waiting for the first stream event"))?;
+        let next = tokio::time::timeout(idle, body.next()).await.map_err(|_| {
+            Failure::retryable(Some(200), "timeout waiting for the first stream event")
+        })?;
         match next {
-            None => return Err(Failure::retryable(Some(200), "stream ended before its first event")),
-            Some(Err(e)) => {
-                return Err(Failure::retryable(Some(200), format!("stream failed before its first event: {}", outcome::describe(&e))))
+            None => {
+                return Err(Failure::retryable(
+                    Some(200),
+                    "stream ended before its first event",
+                ))
             }
-            Some(Ok(chunk)) => relay.push(&chunk).map_err(|e| Failure::retryable(Some(200), e))?,
+            Some(Err(e)) => {
+                return Err(Failure::retryable(
+                    Some(200),
+                    format!(
+                        "stream failed before its first event: {}",
+                        outcome::describe(&e)
+                    ),
+                ))
+            }
+            Some(Ok(chunk)) => relay
+                .push(&chunk)
+                .map_err(|e| Failure::retryable(Some(200), e))?,
         }
         if let Some(err) = relay.early_error.take() {
-            return Err(Failure::retryable(Some(200), format!("stream error before any content: {err}")));
+            return Err(Failure::retryable(
+                Some(200),
+                format!("stream error before any content: {err}"),
+            ));
         }
     }
     relay.outcome.time_to_first_event = sent.elapsed();
@@ -211,7 +236,12 @@ pub async fn open(
     Ok(StreamReply { frames, outcome })
 }
 
-async fn pump<S>(mut relay: Relay, mut body: S, idle: Duration, tx: mpsc::Sender<Bytes>) -> StreamOutcome
+async fn pump<S>(
+    mut relay: Relay,
+    mut body: S,
+    idle: Duration,
+    tx: mpsc::Sender<Bytes>,
+) -> StreamOutcome
 where
     S: futures::Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
@@ -237,7 +267,10 @@ where
         match tokio::time::timeout(idle, body.next()).await {
             Err(_) => relay.fail("upstream stream stalled (idle timeout)".into()),
             Ok(None) => relay.fail("upstream closed the stream before it finished".into()),
-            Ok(Some(Err(e))) => relay.fail(format!("upstream stream interrupted: {}", outcome::describe(&e))),
+            Ok(Some(Err(e))) => relay.fail(format!(
+                "upstream stream interrupted: {}",
+                outcome::describe(&e)
+            )),
             Ok(Some(Ok(chunk))) => {
                 if let Err(e) = relay.push(&chunk) {
                     relay.fail(e);
@@ -259,8 +292,12 @@ mod tests {
 
     #[test]
     fn usage_only_chunk_detection() {
-        assert!(is_usage_only_chunk(r#"{"choices":[],"usage":{"prompt_tokens":1}}"#));
-        assert!(!is_usage_only_chunk(r#"{"choices":[{"delta":{}}],"usage":null}"#));
+        assert!(is_usage_only_chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!is_usage_only_chunk(
+            r#"{"choices":[{"delta":{}}],"usage":null}"#
+        ));
         assert!(!is_usage_only_chunk(r#"{"choices":[],"usage":null}"#));
     }
 }

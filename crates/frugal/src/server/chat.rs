@@ -29,7 +29,11 @@ pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: BodyRe
     chat(app, Format::OpenAi, h, body).await
 }
 
-pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: BodyResult) -> Response {
+pub async fn anthropic(
+    State(app): State<Arc<AppState>>,
+    h: HeaderMap,
+    body: BodyResult,
+) -> Response {
     chat(app, Format::Anthropic, h, body).await
 }
 
@@ -42,22 +46,38 @@ async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: BodyResult
             let e = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 GatewayError::PayloadTooLarge(app.config.server.max_body_bytes)
             } else {
-                GatewayError::InvalidRequest(format!("cannot read the request body: {}", rejection.body_text()))
+                GatewayError::InvalidRequest(format!(
+                    "cannot read the request body: {}",
+                    rejection.body_text()
+                ))
             };
             return error_response(&e, format, &request_id, started);
         }
     };
-    let incoming = Incoming { format, headers: &h, body: &body, request_id: &request_id, started };
+    let incoming = Incoming {
+        format,
+        headers: &h,
+        body: &body,
+        request_id: &request_id,
+        started,
+    };
     match handle(&app, &incoming).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e, format, &request_id, started),
     }
 }
 
-fn error_response(e: &GatewayError, format: Format, request_id: &str, started: Instant) -> Response {
+fn error_response(
+    e: &GatewayError,
+    format: Format,
+    request_id: &str,
+    started: Instant,
+) -> Response {
     match e {
         GatewayError::Internal(detail) => tracing::error!(%request_id, %detail, "internal error"),
-        _ => tracing::info!(%request_id, status = e.status().as_u16(), error = %e, "request failed"),
+        _ => {
+            tracing::info!(%request_id, status = e.status().as_u16(), error = %e, "request failed")
+        }
     }
     let mut resp = (e.status(), axum::Json(e.body(format))).into_response();
     let info = AnswerInfo {
@@ -74,10 +94,13 @@ fn error_response(e: &GatewayError, format: Format, request_id: &str, started: I
 }
 
 fn parse(format: Format, body: &[u8]) -> Result<(Value, ChatRequest)> {
-    let raw: Value = serde_json::from_slice(body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
+    let raw: Value = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}"))
+    })?;
     if !raw.is_object() {
-        return Err(GatewayError::InvalidRequest("request body must be a JSON object".into()));
+        return Err(GatewayError::InvalidRequest(
+            "request body must be a JSON object".into(),
+        ));
     }
     let req = match format {
         Format::OpenAi => wire::openai::parse_request(&raw)?,
@@ -97,29 +120,59 @@ struct Incoming<'a> {
 }
 
 async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
-    let Incoming { format, headers: h, body, request_id, started } = *incoming;
+    let Incoming {
+        format,
+        headers: h,
+        body,
+        request_id,
+        started,
+    } = *incoming;
     let (raw, mut req) = parse(format, body)?;
     let ctx = headers::route_context(h)?;
     let plan = app.pipeline.plan(&mut req, &ctx)?;
     let passthrough_headers = headers::passthrough(h);
-    let client = ClientRequest { format, req: &req, raw: &raw, passthrough_headers: &passthrough_headers };
+    let client = ClientRequest {
+        format,
+        req: &req,
+        raw: &raw,
+        passthrough_headers: &passthrough_headers,
+    };
     let served = app.upstreams.send(&plan, &client).await?;
     let overhead = started.elapsed().saturating_sub(served.upstream_time);
-    let Served { model, reply, failed_attempts, .. } = served;
+    let Served {
+        model,
+        reply,
+        failed_attempts,
+        ..
+    } = served;
     let info_model = app.config.model(&model).cloned();
     let baseline = app.config.baseline_model().cloned();
 
     let (mut resp, cost, baseline_cost, estimated) = match reply {
         Reply::Complete { body, response } => {
-            let cost = info_model.as_ref().map(|m| cost_usd(&m.prices, &response.usage));
-            let base = baseline.as_ref().map(|b| baseline_cost_usd(&b.prices, &response.usage));
+            let cost = info_model
+                .as_ref()
+                .map(|m| cost_usd(&m.prices, &response.usage));
+            let base = baseline
+                .as_ref()
+                .map(|b| baseline_cost_usd(&b.prices, &response.usage));
             tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
-            ((StatusCode::OK, axum::Json(body)).into_response(), cost, base, false)
+            (
+                (StatusCode::OK, axum::Json(body)).into_response(),
+                cost,
+                base,
+                false,
+            )
         }
         Reply::Stream(stream) => {
             let resp = stream_response(stream, request_id.to_string(), model.clone());
-            (resp, Some(plan.est_cost_usd()), plan.baseline_est_cost_usd, true)
+            (
+                resp,
+                Some(plan.est_cost_usd()),
+                plan.baseline_est_cost_usd,
+                true,
+            )
         }
     };
     let info = AnswerInfo {
@@ -147,7 +200,10 @@ fn stream_response(stream: StreamReply, request_id: String, model: String) -> Re
     let body = Body::from_stream(ReceiverStream::new(frames).map(Ok::<_, Infallible>));
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }

@@ -17,7 +17,9 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
             Some(v) => v
                 .to_str()
                 .map(|s| Some(s.trim().to_ascii_lowercase()))
-                .map_err(|_| GatewayError::InvalidRequest(format!("header {name}: not valid text"))),
+                .map_err(|_| {
+                    GatewayError::InvalidRequest(format!("header {name}: not valid text"))
+                }),
         }
     };
     let min_tier = match text("x-frugal-min-tier")? {
@@ -37,14 +39,21 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
             )))
         }
     };
-    Ok(RouteContext { min_tier, route_off })
+    Ok(RouteContext {
+        min_tier,
+        route_off,
+    })
 }
 
 /// Client headers forwarded upstream when the formats match.
 pub fn passthrough(h: &HeaderMap) -> Vec<(String, String)> {
     ["anthropic-beta"]
         .iter()
-        .filter_map(|n| h.get(*n).and_then(|v| v.to_str().ok()).map(|v| (n.to_string(), v.to_string())))
+        .filter_map(|n| {
+            h.get(*n)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (n.to_string(), v.to_string()))
+        })
         .collect()
 }
 

@@ -12,8 +12,13 @@ use serde_json::json;
 use super::AppState;
 
 pub async fn health(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let usable: Vec<&str> =
-        app.config.providers.values().filter(|p| p.usable()).map(|p| p.name.as_str()).collect();
+    let usable: Vec<&str> = app
+        .config
+        .providers
+        .values()
+        .filter(|p| p.usable())
+        .map(|p| p.name.as_str())
+        .collect();
     Json(json!({ "status": "ok", "providers": usable }))
 }
 

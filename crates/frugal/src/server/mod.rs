@@ -46,7 +46,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serve until ctrl-c or SIGTERM, then finish in-flight requests.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 

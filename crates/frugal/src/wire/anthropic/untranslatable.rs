@@ -97,11 +97,6 @@ fn block_fields(b: &Value, path: &str, out: &mut Vec<String>) {
             out.push(format!("{path}.source (Files API reference)"));
         }
         "tool_result" => {
-            if b.get("is_error").and_then(Value::as_bool) == Some(true) {
-                out.push(format!(
-                    "{path}.is_error (OpenAI tool messages cannot mark an error)"
-                ));
-            }
             let inner = b.get("content").and_then(Value::as_array);
             for (k, c) in inner.into_iter().flatten().enumerate() {
                 let t = c.get("type").and_then(Value::as_str).unwrap_or("");
@@ -168,7 +163,6 @@ mod tests {
                 "messages[0].content[0] (document)",
                 "messages[0].content[1].source (Files API reference)",
                 "messages[0].content[2].citations",
-                "messages[0].content[3].is_error (OpenAI tool messages cannot mark an error)",
                 "messages[0].content[3].content[1] (image in a tool result; OpenAI tool messages carry only text)",
                 "messages[1].content[0] (thinking)",
                 "messages[1] (a final assistant message is a prefill, which OpenAI does not support)",

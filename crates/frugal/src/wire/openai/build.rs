@@ -117,6 +117,9 @@ fn encode_message(m: &Message, path: &str, out: &mut Vec<Value>) -> Result<()> {
     Ok(())
 }
 
+/// Prefix that carries Anthropic's `is_error: true` into an OpenAI tool message.
+pub const TOOL_ERROR_MARKER: &str = "[tool error]";
+
 /// Tool results become `tool` messages, which must directly follow the assistant's tool
 /// calls, so they go first; the rest of the turn follows as one user message.
 fn encode_user(m: &Message, path: &str, out: &mut Vec<Value>) -> Result<()> {
@@ -129,17 +132,19 @@ fn encode_user(m: &Message, path: &str, out: &mut Vec<Value>) -> Result<()> {
                 content,
                 is_error,
             } => {
-                if *is_error {
-                    return Err(untranslatable(
-                        &format!("{ppath}.is_error"),
-                        "OpenAI tool messages cannot mark a result as an error",
-                    ));
-                }
-                let texts = only_text(
+                let mut texts = only_text(
                     content,
                     &format!("{ppath}.content"),
                     "OpenAI tool messages carry only text",
                 )?;
+                // OpenAI tool messages have no error flag; the failure is stated in the text
+                // itself so the model still learns the tool failed.
+                if *is_error {
+                    match texts.first_mut() {
+                        Some(first) => *first = format!("{TOOL_ERROR_MARKER} {first}"),
+                        None => texts.push(TOOL_ERROR_MARKER.to_string()),
+                    }
+                }
                 out.push(json!({"role": "tool", "tool_call_id": tool_use_id, "content": text_content(&texts)}));
             }
             Part::Text { text, .. } => parts.push(json!({"type": "text", "text": text})),
@@ -306,6 +311,27 @@ mod tests {
     }
 
     #[test]
+    fn tool_error_flag_becomes_a_marker() {
+        let req = ChatRequest {
+            messages: vec![msg(
+                Role::User,
+                vec![Part::ToolResult {
+                    tool_use_id: "t1".into(),
+                    content: vec![Part::text("file not found")],
+                    is_error: true,
+                }],
+            )],
+            ..Default::default()
+        };
+        let body = build_request(&req, "m", &OPTS).unwrap();
+        assert_eq!(body["messages"][0]["role"], "tool");
+        assert_eq!(
+            body["messages"][0]["content"],
+            "[tool error] file not found"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let result = |content: Vec<Part>, is_error: bool| Part::ToolResult {
             tool_use_id: "t".into(),
@@ -319,10 +345,6 @@ mod tests {
             detail: None,
         };
         let cases = vec![
-            (
-                msg(Role::User, vec![result(vec![Part::text("boom")], true)]),
-                "messages[0].content[0].is_error",
-            ),
             (
                 msg(Role::User, vec![result(vec![image.clone()], false)]),
                 "messages[0].content[0].content[0]",
