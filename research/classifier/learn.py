@@ -85,6 +85,19 @@ def _fit_predict(model, Xtr, ytr, Xte, gtr=None):
             yb = ytr > 0
         m = LogisticRegression(C=0.1, max_iter=2000).fit(A, yb)
         return (Xte / sd) @ m.coef_[0]
+    if model == "twin":
+        # one logistic model per side: P(strong answers), P(cheap answers); score = difference.
+        # The difference of two sigmoids peaks at medium difficulty (both fail on the hardest).
+        from sklearn.linear_model import LogisticRegression
+        out = []
+        for col in (0, 1):
+            p = np.clip(ytr[:, col], 0, 1)
+            AA = np.vstack([A, A])
+            yy = np.r_[np.ones(len(A)), np.zeros(len(A))]
+            ww = np.r_[p, 1 - p] + 1e-6
+            m = LogisticRegression(C=0.1, max_iter=2000).fit(AA, yy, sample_weight=ww)
+            out.append(m.predict_proba(B)[:, 1])
+        return out[0] - out[1]
     if model == "gbt":
         from sklearn.ensemble import HistGradientBoostingRegressor
         m = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.05, max_leaf_nodes=8,

@@ -256,7 +256,13 @@ pub fn route_batch_command(
     let router = OfflineRouter::new(config, model);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let stats = run_route_batch(input, &|row| router.decide(row), &mut out)?;
+    let stats = match run_route_batch(input, &|row| router.decide(row), &mut out) {
+        Ok(stats) => stats,
+        // `route --batch ... | head` closes the pipe early: that is the reader's choice,
+        // not a failure worth an error message.
+        Err(e) if is_broken_pipe(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     eprintln!(
         "routed {} rows in {:.2}s ({:.0} rows/s)",
         stats.rows,
@@ -264,4 +270,14 @@ pub fn route_batch_command(
         stats.rows_per_second()
     );
     Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == broken
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == broken
+    })
 }

@@ -1,0 +1,71 @@
+//! Decision latency: `Pipeline::plan` (compress → classify → select) per request, next to
+//! the baseline of merely parsing the same request body from JSON, in the same run.
+//! Prompts come from ../shared/data/routing when present, else a built-in set.
+//!
+//!   cargo bench -p frugal --bench pipeline
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use frugal::config::{Config, Env};
+use frugal::pipeline::{Pipeline, RouteContext};
+use frugal::types::ChatRequest;
+
+struct BenchEnv;
+impl Env for BenchEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        name.ends_with("_API_KEY").then(|| "sk-bench".to_string())
+    }
+}
+
+fn prompts() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/routing/routellm_mmlu_dev.jsonl");
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("prompt").and_then(|p| p.as_str()).map(str::to_string))
+            .take(2000)
+            .collect(),
+        Err(_) => ["hi", "What is the capital of France?", "Design a rate limiter and compare algorithms step by step."]
+            .iter()
+            .map(|s| s.repeat(3))
+            .collect(),
+    }
+}
+
+fn percentiles(mut ns: Vec<u128>) -> (f64, f64, f64) {
+    ns.sort_unstable();
+    let q = |p: f64| ns[((ns.len() as f64 * p) as usize).min(ns.len() - 1)] as f64 / 1e3;
+    (q(0.5), q(0.99), ns.iter().sum::<u128>() as f64 / ns.len() as f64 / 1e3)
+}
+
+fn main() {
+    let cfg = Arc::new(Config::load(None, &BenchEnv).expect("catalogue"));
+    let pipeline = Pipeline::new(cfg);
+    let bodies: Vec<String> = prompts()
+        .into_iter()
+        .map(|p| serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": p}]}).to_string())
+        .collect();
+    let rounds = 5;
+    let (mut parse_ns, mut plan_ns) = (vec![], vec![]);
+    for _ in 0..rounds {
+        for body in &bodies {
+            let t = Instant::now();
+            let v: serde_json::Value = serde_json::from_str(body).expect("json");
+            let mut req: ChatRequest = frugal::wire::openai::parse_request(&v).expect("request");
+            parse_ns.push(t.elapsed().as_nanos());
+            let t = Instant::now();
+            let plan = pipeline.plan(&mut req, &RouteContext::default()).expect("plan");
+            plan_ns.push(t.elapsed().as_nanos());
+            std::hint::black_box(plan);
+        }
+    }
+    let (p50a, p99a, meana) = percentiles(parse_ns);
+    let (p50b, p99b, meanb) = percentiles(plan_ns);
+    println!("{} requests x {rounds} rounds", bodies.len());
+    println!("{:<28} {:>9} {:>9} {:>9}", "µs per request", "p50", "p99", "mean");
+    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}", "baseline: parse JSON body", p50a, p99a, meana);
+    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}", "pipeline.plan", p50b, p99b, meanb);
+    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}", "ratio plan / parse", p50b / p50a, p99b / p99a, meanb / meana);
+}
