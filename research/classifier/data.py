@@ -4,6 +4,7 @@ Labels (higher = send to a stronger model):
 - "gain":  score(strong) - score(cheap)      -- what APGR rewards, row by row
 - "hard":  1 - score(cheap)                  -- "the cheap model does not answer well"
 - "sw":    score(strong) * (1 - score(cheap)) -- only the rows where routing up pays
+- "mix":   0.5 * gain + 0.5 * hard
 - "pair":  both columns (strong, cheap), for the "twin" model (one success model per side)
 where, per file,
 - MMLU:        strong = gpt-4-1106-preview, cheap = mixtral-8x7b-instruct-v0.1
@@ -41,7 +42,8 @@ class DS:
         self.group = np.array([r["task"] for r in rows])
         st = np.array([r["scores"][sp["strong"]] for r in rows])
         ch = np.array([np.mean([r["scores"][m] for m in sp["cheap"]]) for r in rows])
-        self.labels = {"gain": st - ch, "hard": 1 - ch, "sw": st * (1 - ch), "pair": np.stack([st, ch], 1)}
+        self.labels = {"gain": st - ch, "hard": 1 - ch, "sw": st * (1 - ch), "pair": np.stack([st, ch], 1),
+                       "mix": 0.5 * (st - ch) + 0.5 * (1 - ch)}
         self.ps = np.array([r["scores"][sp["pair"][0]] for r in rows])
         self.pw = np.array([r["scores"][sp["pair"][1]] for r in rows])
         self.cheap_fails = (ch < 0.5).astype(float)

@@ -19,7 +19,10 @@ impl Env for BenchEnv {
 }
 
 fn prompts() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/routing/routellm_mmlu_dev.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/routing/routellm_mmlu_dev.jsonl"
+    );
     match std::fs::read_to_string(path) {
         Ok(text) => text
             .lines()
@@ -27,17 +30,25 @@ fn prompts() -> Vec<String> {
             .filter_map(|v| v.get("prompt").and_then(|p| p.as_str()).map(str::to_string))
             .take(2000)
             .collect(),
-        Err(_) => ["hi", "What is the capital of France?", "Design a rate limiter and compare algorithms step by step."]
-            .iter()
-            .map(|s| s.repeat(3))
-            .collect(),
+        Err(_) => [
+            "hi",
+            "What is the capital of France?",
+            "Design a rate limiter and compare algorithms step by step.",
+        ]
+        .iter()
+        .map(|s| s.repeat(3))
+        .collect(),
     }
 }
 
 fn percentiles(mut ns: Vec<u128>) -> (f64, f64, f64) {
     ns.sort_unstable();
     let q = |p: f64| ns[((ns.len() as f64 * p) as usize).min(ns.len() - 1)] as f64 / 1e3;
-    (q(0.5), q(0.99), ns.iter().sum::<u128>() as f64 / ns.len() as f64 / 1e3)
+    (
+        q(0.5),
+        q(0.99),
+        ns.iter().sum::<u128>() as f64 / ns.len() as f64 / 1e3,
+    )
 }
 
 fn main() {
@@ -45,7 +56,10 @@ fn main() {
     let pipeline = Pipeline::new(cfg);
     let bodies: Vec<String> = prompts()
         .into_iter()
-        .map(|p| serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": p}]}).to_string())
+        .map(|p| {
+            serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": p}]})
+                .to_string()
+        })
         .collect();
     let rounds = 5;
     let (mut parse_ns, mut plan_ns) = (vec![], vec![]);
@@ -56,7 +70,9 @@ fn main() {
             let mut req: ChatRequest = frugal::wire::openai::parse_request(&v).expect("request");
             parse_ns.push(t.elapsed().as_nanos());
             let t = Instant::now();
-            let plan = pipeline.plan(&mut req, &RouteContext::default()).expect("plan");
+            let plan = pipeline
+                .plan(&mut req, &RouteContext::default())
+                .expect("plan");
             plan_ns.push(t.elapsed().as_nanos());
             std::hint::black_box(plan);
         }
@@ -64,8 +80,23 @@ fn main() {
     let (p50a, p99a, meana) = percentiles(parse_ns);
     let (p50b, p99b, meanb) = percentiles(plan_ns);
     println!("{} requests x {rounds} rounds", bodies.len());
-    println!("{:<28} {:>9} {:>9} {:>9}", "µs per request", "p50", "p99", "mean");
-    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}", "baseline: parse JSON body", p50a, p99a, meana);
-    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}", "pipeline.plan", p50b, p99b, meanb);
-    println!("{:<28} {:>9.2} {:>9.2} {:>9.2}", "ratio plan / parse", p50b / p50a, p99b / p99a, meanb / meana);
+    println!(
+        "{:<28} {:>9} {:>9} {:>9}",
+        "µs per request", "p50", "p99", "mean"
+    );
+    println!(
+        "{:<28} {:>9.2} {:>9.2} {:>9.2}",
+        "baseline: parse JSON body", p50a, p99a, meana
+    );
+    println!(
+        "{:<28} {:>9.2} {:>9.2} {:>9.2}",
+        "pipeline.plan", p50b, p99b, meanb
+    );
+    println!(
+        "{:<28} {:>9.2} {:>9.2} {:>9.2}",
+        "ratio plan / parse",
+        p50b / p50a,
+        p99b / p99a,
+        meanb / meana
+    );
 }

@@ -135,7 +135,15 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
     if let Some(batch) = &args.batch {
         return crate::eval::route_batch_command(batch, &args.model, args.config.load()?);
     }
-    let cfg = Arc::new(args.config.load()?);
+    let mut cfg = args.config.load()?;
+    if !cfg.providers.values().any(|p| p.usable()) {
+        // Explaining a decision needs no upstream: plan as if every provider had a key.
+        eprintln!("note: no provider API key is set; planning as if every provider had one");
+        for p in cfg.providers.values_mut() {
+            p.keyless = true;
+        }
+    }
+    let cfg = Arc::new(cfg);
     let pipeline = crate::pipeline::Pipeline::new(cfg.clone());
     let mut req = crate::types::ChatRequest {
         model: args.model.clone(),

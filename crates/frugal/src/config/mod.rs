@@ -73,7 +73,8 @@ pub struct Profile {
 pub struct RoutingConfig {
     /// Three ascending score boundaries between the four tiers.
     pub boundaries: [f64; 3],
-    /// The model savings are measured against (`None` when no preferred baseline is usable).
+    /// The model savings are measured against: the first preferred baseline whose provider
+    /// has a key, else the first preferred one.
     pub baseline: Option<String>,
     /// Tier → models serving it, in configured order.
     pub tiers: BTreeMap<Tier, Vec<String>>,
