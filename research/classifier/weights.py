@@ -1,7 +1,8 @@
 """The recommended stage-1 model trained on all rows of the three files, and its weights.
 
-Run: python3 weights.py [LABEL]      (default mix)   -> prints weights, writes /tmp/frugal_stage1.json
-Ridge (alpha by RidgeCV) on standardised hand features, label "mix" (data.py), trained on
+Run: python3 weights.py [LABEL] [all]   (default: gain, the 15 CORE features)
+     -> prints weights, writes /tmp/frugal_stage1.json
+Ridge (alpha by RidgeCV) on standardised hand features, label "gain" (data.py), trained on
 routellm_mmlu_dev + llmrouter_train + routerbench_train. score = sum_i w_i * (x_i - mu_i) / sd_i.
 Shown sorted by |w|: this is also what `frugal route` should print as "features that weighed most"
 (w_i * z_i per prompt). Also prints a leave-one-file-out check of each file (APGR of its pair).
@@ -16,8 +17,14 @@ from common import apgr, auc
 from data import DS
 from learn import feats
 
-lab = sys.argv[1] if len(sys.argv) > 1 else "mix"
+CORE = ["log_chars", "log_numbers", "digit_rate", "math_symbols", "latex", "steps", "code", "analyse",
+        "opt_similarity", "opt_numeric", "oov_rate", "quotes", "scenario", "negation", "lookup_q"]
+lab = sys.argv[1] if len(sys.argv) > 1 else "gain"
 ds = [DS(n) for n in ("mmlu", "llmrouter", "routerbench")]
+allnames = feats(ds[0])[1]
+cols = list(range(len(allnames))) if "all" in sys.argv else [allnames.index(c) for c in CORE]
+_feats = feats
+feats = lambda d: (_feats(d)[0][:, cols], [allnames[c] for c in cols])
 X = np.vstack([feats(d)[0] for d in ds])
 names = feats(ds[0])[1]
 y = np.concatenate([d.labels[lab] for d in ds])

@@ -42,6 +42,11 @@ pub enum GatewayError {
     /// Every candidate failed with a retryable error.
     #[error("all {} upstream attempts failed: {}", .0.len(), summarize(.0))]
     AllAttemptsFailed(Vec<AttemptError>),
+    /// `auth.require_key` is on and the request's key is not one of `[keys.*]`.
+    #[error(
+        "missing or unrecognised API key: this gateway requires one of its configured client keys"
+    )]
+    Unauthorized,
     #[error("not found: {0}")]
     NotFound(String),
     /// The body is larger than `server.max_body_bytes`.
@@ -71,6 +76,7 @@ impl GatewayError {
             }
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NoCandidate(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UpstreamRejected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)

@@ -2,6 +2,7 @@
 //! (`raw`), then checked into the runtime `Config` (`validate`). Errors name the file,
 //! the field and what is wrong. Secrets are read from the environment, never from files.
 
+mod ledger;
 mod raw;
 mod validate;
 
@@ -79,6 +80,17 @@ pub struct RoutingConfig {
     /// Tier → models serving it, in configured order.
     pub tiers: BTreeMap<Tier, Vec<String>>,
     pub profiles: BTreeMap<String, Profile>,
+    /// How long a session's tier may only rise (zero: no stickiness).
+    pub session_ttl: Duration,
+}
+
+/// A client key frugal recognises and the routing policy of its project.
+#[derive(Debug, Clone)]
+pub struct ClientKey {
+    pub project: String,
+    pub key: Secret,
+    pub never_route_down: bool,
+    pub min_tier: Option<Tier>,
 }
 
 /// The validated runtime configuration.
@@ -88,8 +100,16 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     pub models: BTreeMap<String, ModelInfo>,
     pub routing: RoutingConfig,
+    /// Recognised client keys (from `[keys.*]`, whose env vars were set).
+    pub keys: Vec<ClientKey>,
+    /// Refuse requests without a recognised key.
+    pub require_key: bool,
     /// Where the user part came from, if anywhere (for messages).
     pub source: Option<PathBuf>,
+    /// `[ledger]`: request recording.
+    pub ledger: crate::ledger::LedgerConfig,
+    /// `[feedback]`: the quality loop.
+    pub feedback: crate::ledger::quality::LoopConfig,
 }
 
 /// Reads environment variables; a trait so tests can supply their own.
@@ -148,12 +168,24 @@ impl Config {
         model.enabled && self.provider_of(model).is_some_and(ProviderConfig::usable)
     }
 
+    /// The project whose key the client presented, if any.
+    pub fn client_key(&self, presented: &str) -> Option<&ClientKey> {
+        self.keys
+            .iter()
+            .find(|k| constant_time_eq(k.key.expose().as_bytes(), presented.as_bytes()))
+    }
+
     pub fn baseline_model(&self) -> Option<&ModelInfo> {
         self.routing
             .baseline
             .as_deref()
             .and_then(|b| self.models.get(b))
     }
+}
+
+/// Compare secrets without an early exit that would leak their common prefix by timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

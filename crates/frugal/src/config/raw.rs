@@ -39,6 +39,32 @@ pub struct RawConfig {
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
     pub routing: Option<RawRouting>,
+    /// Client API keys frugal recognises, by project name.
+    #[serde(default)]
+    pub keys: BTreeMap<String, RawKey>,
+    pub auth: Option<RawAuth>,
+    /// `[ledger]`: where requests are recorded (config/ledger.rs).
+    pub ledger: Option<super::ledger::RawLedger>,
+    /// `[feedback]`: the quality loop (config/ledger.rs).
+    pub feedback: Option<super::ledger::RawFeedback>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    /// Environment variable holding the key this project's clients send.
+    pub key_env: Option<String>,
+    /// Always serve this project's routed requests with the top tier's models.
+    pub never_route_down: Option<bool>,
+    /// Never route this project's requests below this tier.
+    pub min_tier: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Refuse requests whose key is not one of `[keys.*]` (401).
+    pub require_key: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -94,6 +120,8 @@ pub struct RawRouting {
     pub tiers: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub profiles: BTreeMap<String, RawProfile>,
+    /// Within a session the tier may rise but not fall for this long (0 disables).
+    pub session_ttl_secs: Option<u64>,
 }
 
 /// One baseline model, or a preference list (first whose provider has a key wins).
@@ -163,9 +191,17 @@ impl RawConfig {
                 enabled
             );
         }
+        for (name, over) in &user.keys {
+            let base = self.keys.entry(name.clone()).or_default();
+            overlay!(base, over, key_env, never_route_down, min_tier);
+        }
+        if let Some(over) = &user.auth {
+            let base = self.auth.get_or_insert_with(RawAuth::default);
+            overlay!(base, over, require_key);
+        }
         if let Some(over) = &user.routing {
             let base = self.routing.get_or_insert_with(RawRouting::default);
-            overlay!(base, over, boundaries, baseline);
+            overlay!(base, over, boundaries, baseline, session_ttl_secs);
             for (tier, list) in &over.tiers {
                 base.tiers.insert(tier.clone(), list.clone());
             }
@@ -174,6 +210,8 @@ impl RawConfig {
                 overlay!(bp, p, boundary_shift, min_tier);
             }
         }
+        super::ledger::merge_ledger(&mut self.ledger, &user.ledger);
+        super::ledger::merge_feedback(&mut self.feedback, &user.feedback);
         self
     }
 }

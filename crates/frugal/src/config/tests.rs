@@ -131,3 +131,30 @@ fn load_error_names_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn client_keys_and_require_key() {
+    let env = MapEnv(HashMap::from([
+        ("OPENAI_API_KEY", "k"),
+        ("APP_KEY", "fk-app"),
+    ]));
+    let cfg = Config::from_toml_str(
+        "[keys.app]\nkey_env = \"APP_KEY\"\nnever_route_down = true\n\
+         [keys.unset]\nkey_env = \"NOT_SET\"\n[auth]\nrequire_key = true\n",
+        &env,
+    )
+    .expect("valid");
+    assert_eq!(
+        cfg.keys.len(),
+        1,
+        "a project whose variable is unset is not recognised"
+    );
+    assert_eq!(
+        cfg.client_key("fk-app").map(|k| k.project.as_str()),
+        Some("app")
+    );
+    assert!(cfg.client_key("fk-ap").is_none());
+    assert!(format!("{cfg:?}").contains("Secret(<redacted>)"));
+    let err = Config::from_toml_str("[auth]\nrequire_key = true\n", &env).expect_err("no keys");
+    assert!(err.to_string().contains("auth.require_key"), "{err}");
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::raw::{BaselineSpec, RawConfig, RawDecimal, RawModel, RawProvider};
-use super::{Config, Env, Profile, ProviderConfig, RoutingConfig, Secret, ServerConfig};
+use super::{ClientKey, Config, Env, Profile, ProviderConfig, RoutingConfig, Secret, ServerConfig};
 use crate::catalog::{ModelInfo, Prices, ProviderKind};
 use crate::types::Tier;
 
@@ -43,12 +43,23 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
     }
 
     let routing = routing(raw.routing.unwrap_or_default(), &models, &providers)?;
+    let keys = client_keys(&raw.keys, env)?;
+    let require_key = raw.auth.and_then(|a| a.require_key).unwrap_or(false);
+    if require_key && keys.is_empty() {
+        return Err("auth.require_key: true but no [keys.*] entry has its key_env variable set; every request would be refused".into());
+    }
+    let ledger = super::ledger::validate_ledger(raw.ledger)?;
+    let feedback = super::ledger::validate_feedback(raw.feedback)?;
     Ok(Config {
         server,
         providers,
         models,
         routing,
+        keys,
+        require_key,
         source,
+        ledger,
+        feedback,
     })
 }
 
@@ -260,10 +271,41 @@ fn routing(
             },
         );
     }
+    let session_ttl = Duration::from_secs(raw.session_ttl_secs.unwrap_or(1800));
     Ok(RoutingConfig {
         boundaries,
         baseline,
         tiers,
         profiles,
+        session_ttl,
     })
+}
+
+fn client_keys(
+    raw: &BTreeMap<String, super::raw::RawKey>,
+    env: &dyn Env,
+) -> VResult<Vec<ClientKey>> {
+    let mut keys = vec![];
+    for (project, k) in raw {
+        let var = k.key_env.as_deref().ok_or_else(|| {
+            format!("keys.{project}.key_env: missing (the environment variable holding this project's key)")
+        })?;
+        let min_tier = match k.min_tier.as_deref() {
+            None => None,
+            Some(t) => Some(
+                Tier::parse(t)
+                    .ok_or_else(|| format!("keys.{project}.min_tier: `{t}` is not a tier"))?,
+            ),
+        };
+        // An unset variable leaves the project unrecognised rather than matching "".
+        if let Some(key) = env.var(var) {
+            keys.push(ClientKey {
+                project: project.clone(),
+                key: Secret::new(key),
+                never_route_down: k.never_route_down.unwrap_or(false),
+                min_tier,
+            });
+        }
+    }
+    Ok(keys)
 }

@@ -1,10 +1,12 @@
 //! The routing pipeline: compress → classify → select ⇒ `Plan`. Pure functions of the
 //! request, the configuration and the route context; it never touches the network.
 
+pub mod cache;
 pub mod classify;
 pub mod compress;
 pub mod estimate;
 pub mod select;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub struct RouteContext {
     pub min_tier: Option<Tier>,
     /// `x-frugal-route: off`: treat an alias as the baseline model, no classification.
     pub route_off: bool,
+    /// The tier this request's session has already reached (stickiness).
+    pub session_floor: Option<Tier>,
 }
 
 /// How the model was chosen.
@@ -119,17 +123,11 @@ impl Pipeline {
                 return select::baseline_plan(&self.config, &requirements, &est);
             }
             let classification = self.classifier.classify(req, profile.boundary_shift);
-            let mut tier = classification.tier;
-            let mut floors = vec![];
-            if let Some(min) = profile.min_tier {
-                floors.push(min);
-            }
-            if let Some(min) = ctx.min_tier {
-                floors.push(min);
-            }
-            for f in floors {
-                tier = tier.max(f);
-            }
+            // Floors only ever raise the tier: profile, caller header, key policy, session.
+            let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
+                .into_iter()
+                .flatten()
+                .fold(classification.tier, Tier::max);
             return select::routed_plan(
                 &self.config,
                 select::RouteInputs {

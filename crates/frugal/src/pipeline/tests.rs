@@ -128,3 +128,16 @@ fn capabilities_are_respected() {
     assert_ne!(plan.candidates[0].tier, Tier::Simple, "{plan:?}");
     assert!(plan.reason.contains("served by"), "{}", plan.reason);
 }
+
+#[test]
+fn session_floor_keeps_a_follow_up_up() {
+    let p = pipeline(&["OPENAI_API_KEY"]);
+    let ctx = RouteContext {
+        session_floor: Some(Tier::Complex),
+        ..Default::default()
+    };
+    let plan = p
+        .plan(&mut req("auto", "now commit it"), &ctx)
+        .expect("plan");
+    assert_eq!(plan.tier, Tier::Complex);
+}

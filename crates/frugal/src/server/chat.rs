@@ -18,8 +18,11 @@ use super::headers::{self, AnswerInfo};
 use super::AppState;
 use crate::cost::{baseline_cost_usd, cost_usd};
 use crate::error::{GatewayError, Result};
+use crate::ledger::{Draft, StreamMeter};
+use crate::pipeline::session::{continues_session, session_key};
+use crate::pipeline::Decision;
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
-use crate::types::{ChatRequest, Format};
+use crate::types::{ChatRequest, Format, Tier};
 use crate::wire;
 
 /// The body, or why it could not be read (too large, interrupted).
@@ -40,6 +43,8 @@ pub async fn anthropic(
 async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: BodyResult) -> Response {
     let started = Instant::now();
     let request_id = format!("frg_{}", uuid::Uuid::new_v4().simple());
+    let mut draft = Draft::start(&request_id, format, &h);
+    super::feedback::from_header(&app.ledger, &h);
     let body = match body {
         Ok(b) => b,
         Err(rejection) => {
@@ -51,6 +56,8 @@ async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: BodyResult
                     rejection.body_text()
                 ))
             };
+            draft.error(&e);
+            app.ledger.finish(draft);
             return error_response(&e, format, &request_id, started);
         }
     };
@@ -61,7 +68,12 @@ async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: BodyResult
         request_id: &request_id,
         started,
     };
-    match handle(&app, &incoming).await {
+    let result = handle(&app, &incoming, &mut draft).await;
+    if let Err(e) = &result {
+        draft.error(e);
+    }
+    app.ledger.finish(draft);
+    match result {
         Ok(resp) => resp,
         Err(e) => error_response(&e, format, &request_id, started),
     }
@@ -119,7 +131,7 @@ struct Incoming<'a> {
     started: Instant,
 }
 
-async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
+async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> Result<Response> {
     let Incoming {
         format,
         headers: h,
@@ -128,8 +140,30 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
         started,
     } = *incoming;
     let (raw, mut req) = parse(format, body)?;
-    let ctx = headers::route_context(h)?;
+    draft.request(&req, app.ledger.config().store_prompts);
+    let mut ctx = headers::route_context(h)?;
+    let client_key = headers::presented_key(h).and_then(|k| app.config.client_key(k));
+    draft.key_project(client_key.map(|k| k.project.as_str()));
+    if app.config.require_key && client_key.is_none() {
+        return Err(GatewayError::Unauthorized);
+    }
+    if let Some(k) = client_key {
+        let policy = if k.never_route_down {
+            Some(Tier::Frontier)
+        } else {
+            k.min_tier
+        };
+        ctx.min_tier = ctx.min_tier.max(policy);
+    }
+    let session = session_key(headers::session_id(h), &req);
+    if continues_session(headers::session_id(h), &req) {
+        ctx.session_floor = app.sessions.floor(session);
+    }
     let plan = app.pipeline.plan(&mut req, &ctx)?;
+    draft.plan(&plan);
+    if plan.decision == Decision::Routed {
+        app.sessions.record(session, plan.tier);
+    }
     let passthrough_headers = headers::passthrough(h);
     let client = ClientRequest {
         format,
@@ -145,6 +179,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
         failed_attempts,
         ..
     } = served;
+    draft.served(&model, &failed_attempts);
     let info_model = app.config.model(&model).cloned();
     let baseline = app.config.baseline_model().cloned();
 
@@ -156,6 +191,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
             let base = baseline
                 .as_ref()
                 .map(|b| baseline_cost_usd(&b.prices, &response.usage));
+            draft.usage(&app.config, &response.usage);
             tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
             (
@@ -166,7 +202,8 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
             )
         }
         Reply::Stream(stream) => {
-            let resp = stream_response(stream, request_id.to_string(), model.clone());
+            let meter = StreamMeter::new(draft, &app.ledger, app.config.clone());
+            let resp = stream_response(stream, request_id.to_string(), model.clone(), meter);
             (
                 resp,
                 Some(plan.est_cost_usd()),
@@ -188,14 +225,21 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>) -> Result<Response> {
     Ok(resp)
 }
 
-fn stream_response(stream: StreamReply, request_id: String, model: String) -> Response {
+fn stream_response(
+    stream: StreamReply,
+    request_id: String,
+    model: String,
+    meter: StreamMeter,
+) -> Response {
     let StreamReply { frames, outcome } = stream;
     tokio::spawn(async move {
-        if let Ok(o) = outcome.await {
+        let o = outcome.await.ok();
+        if let Some(o) = &o {
             tracing::info!(%request_id, %model, input_tokens = o.usage.input_tokens,
                 output_tokens = o.usage.output_tokens, completed = o.completed,
                 error = o.error.as_deref().unwrap_or(""), "stream finished");
         }
+        meter.finish(o.as_ref());
     });
     let body = Body::from_stream(ReceiverStream::new(frames).map(Ok::<_, Infallible>));
     let mut resp = Response::new(body);

@@ -42,7 +42,30 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
     Ok(RouteContext {
         min_tier,
         route_off,
+        session_floor: None,
     })
+}
+
+/// The API key the client presented (`Authorization: Bearer …` or `x-api-key`).
+pub fn presented_key(h: &HeaderMap) -> Option<&str> {
+    let bearer = h
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer
+        .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+/// `x-session-id`, when the client names its session.
+pub fn session_id(h: &HeaderMap) -> Option<&str> {
+    h.get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
 }
 
 /// Client headers forwarded upstream when the formats match.

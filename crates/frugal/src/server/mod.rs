@@ -2,6 +2,7 @@
 //! client's format, call the pipeline and the upstreams, render in the same format.
 
 mod chat;
+mod feedback;
 mod headers;
 mod info;
 
@@ -12,6 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::config::Config;
+use crate::pipeline::session::SessionTracker;
 use crate::pipeline::Pipeline;
 use crate::providers::Upstreams;
 
@@ -20,13 +22,26 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub pipeline: Pipeline,
     pub upstreams: Upstreams,
+    pub sessions: SessionTracker,
+    /// Request rows and feedback (never waited on by the request path).
+    pub ledger: crate::ledger::Ledger,
 }
 
 impl AppState {
+    /// State without a ledger (nothing is recorded).
     pub fn new(config: Arc<Config>) -> anyhow::Result<Arc<AppState>> {
+        AppState::with_ledger(config, crate::ledger::Ledger::disabled())
+    }
+
+    pub fn with_ledger(
+        config: Arc<Config>,
+        ledger: crate::ledger::Ledger,
+    ) -> anyhow::Result<Arc<AppState>> {
         Ok(Arc::new(AppState {
+            ledger,
             pipeline: Pipeline::new(config.clone()),
             upstreams: Upstreams::new(config.clone())?,
+            sessions: SessionTracker::new(config.routing.session_ttl),
             config,
         }))
     }
@@ -39,6 +54,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(chat::anthropic))
         .route("/v1/models", get(info::models))
         .route("/health", get(info::health))
+        .route("/v1/feedback", post(feedback::submit))
+        .route("/metrics", get(feedback::metrics))
         .fallback(info::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -46,9 +63,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serve until ctrl-c or SIGTERM, then finish in-flight requests.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+    let ledger = state.ledger.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // Streams still finishing get a grace period; then every queued row is written.
+    ledger.shutdown(std::time::Duration::from_secs(30)).await;
     Ok(())
 }
 

@@ -1,0 +1,350 @@
+//! Building a ledger `Record` along the request path: a `Draft` is started when a request
+//! arrives, filled in as the request is parsed, planned and served, priced once usage is
+//! known, and handed to the ledger when the answer (or the stream) ends. Costs and the
+//! three savings sources are computed here, in exact decimals. Never stores an API key.
+
+use axum::http::HeaderMap;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::Record;
+use crate::config::Config;
+use crate::cost::{baseline_cost_usd, cost_usd};
+use crate::error::{AttemptError, GatewayError};
+use crate::pipeline::{Decision, Plan};
+use crate::types::{ChatRequest, Format, Usage};
+
+const PER_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// A record under construction. `None` once it has been handed over (see `take`).
+#[derive(Debug, Default)]
+pub struct Draft {
+    record: Option<Box<Record>>,
+    started: Option<std::time::Instant>,
+}
+
+/// `k_` + 12 hex digits of SHA-256: enough to tell keys apart in a report, useless to an
+/// attacker. The key itself never leaves this function.
+pub fn key_hash(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    format!("k_{}", hex(&digest[..6]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 prefix of what the model is asked (system prompt, messages, tools), so that a
+/// regenerate of the same conversation is recognised without storing it.
+pub fn conversation_hash(req: &ChatRequest) -> String {
+    let mut h = Sha256::new();
+    // Serialising our own types cannot fail; an empty hash would only miss a retry.
+    h.update(serde_json::to_vec(&req.system).unwrap_or_default());
+    h.update(serde_json::to_vec(&req.messages).unwrap_or_default());
+    h.update(serde_json::to_vec(&req.tools).unwrap_or_default());
+    format!("c_{}", hex(&h.finalize()[..12]))
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().chars().take(128).collect::<String>())
+        .filter(|s| !s.is_empty())
+}
+
+/// The client's API key, from `Authorization: Bearer` or `x-api-key`.
+fn client_key(h: &HeaderMap) -> Option<String> {
+    if let Some(v) = header(h, "x-api-key") {
+        return Some(v);
+    }
+    let auth = h.get("authorization")?.to_str().ok()?;
+    let key = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))?;
+    Some(key.trim().to_string()).filter(|k| !k.is_empty())
+}
+
+/// A short, secret-free name for what went wrong (by status, so new error variants need
+/// no change here).
+pub fn error_kind(e: &GatewayError) -> &'static str {
+    if let GatewayError::AllAttemptsFailed(_) = e {
+        return "all_upstreams_failed";
+    }
+    if let GatewayError::UpstreamRejected { .. } = e {
+        return "upstream_rejected";
+    }
+    match e.status().as_u16() {
+        400 => "invalid_request",
+        401 | 403 => "unauthorized",
+        404 => "not_found",
+        413 => "payload_too_large",
+        422 => "no_candidate",
+        429 => "rate_limited",
+        500 => "internal",
+        _ => "error",
+    }
+}
+
+fn attempts_text(attempts: &[AttemptError]) -> String {
+    attempts
+        .iter()
+        .map(|a| match a.status {
+            Some(s) => format!("{}/{}:{s}", a.provider, a.model),
+            None => format!("{}/{}:-", a.provider, a.model),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+impl Draft {
+    /// Start a record for a request that just arrived.
+    pub fn start(request_id: &str, format: Format, h: &HeaderMap) -> Draft {
+        let record = Record {
+            request_id: request_id.to_string(),
+            ts_ms: super::now_ms(),
+            project: header(h, "x-frugal-project").unwrap_or_default(),
+            key_hash: client_key(h).map(|k| key_hash(&k)).unwrap_or_default(),
+            session: header(h, "x-session-id")
+                .or_else(|| header(h, "x-frugal-session"))
+                .unwrap_or_default(),
+            format: format.as_str().to_string(),
+            decision: "none".into(),
+            status: 200,
+            ..Default::default()
+        };
+        Draft {
+            record: Some(Box::new(record)),
+            started: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// Move the record out (to a stream's completion task), leaving an empty draft behind.
+    pub fn take(&mut self) -> Draft {
+        std::mem::take(self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.record.is_none()
+    }
+
+    fn with(&mut self, f: impl FnOnce(&mut Record)) {
+        if let Some(r) = self.record.as_deref_mut() {
+            f(r);
+        }
+    }
+
+    /// The project of the client's recognised key, unless `x-frugal-project` named one.
+    pub fn key_project(&mut self, project: Option<&str>) {
+        self.with(|r| {
+            if let (true, Some(p)) = (r.project.is_empty(), project) {
+                r.project = p.to_string();
+            }
+        });
+    }
+
+    /// The parsed request: requested model, session fallback, conversation hash and (opt-in)
+    /// the conversation itself.
+    pub fn request(&mut self, req: &ChatRequest, store_prompts: bool) {
+        self.with(|r| {
+            r.requested_model = req.model.chars().take(200).collect();
+            r.stream = req.stream;
+            if r.session.is_empty() {
+                r.session = req.user.clone().unwrap_or_default();
+            }
+            r.conversation_hash = conversation_hash(req);
+            if store_prompts {
+                r.prompt = serde_json::to_string(&serde_json::json!({
+                    "system": req.system, "messages": req.messages,
+                }))
+                .ok();
+            }
+        });
+    }
+
+    pub fn plan(&mut self, plan: &Plan) {
+        self.with(|r| {
+            r.decision = match plan.decision {
+                Decision::Routed => "routed",
+                Decision::Explicit => "explicit",
+                Decision::RoutingOff => "routing_off",
+            }
+            .into();
+            r.tier = Some(plan.tier.as_str().to_string());
+            if let Some(c) = &plan.classification {
+                r.score = Some(c.score);
+                r.confidence = Some(c.confidence);
+                r.stage = Some(c.stage.to_string());
+            }
+            r.model = plan.candidates.first().map(|c| c.model.clone());
+        });
+    }
+
+    /// Which model answered, after which failed attempts.
+    pub fn served(&mut self, model: &str, failed: &[AttemptError]) {
+        self.with(|r| {
+            r.model = Some(model.to_string());
+            r.fallback_attempts = failed.len() as i64;
+            r.failed_models = attempts_text(failed);
+        });
+    }
+
+    /// Prompt tokens compression removed (from the compression report, when wired).
+    pub fn compression(&mut self, tokens_saved: u64) {
+        self.with(|r| r.compression_tokens_saved = tokens_saved as i64);
+    }
+
+    /// Price the usage: cost on the model that answered, baseline cost, savings by source.
+    pub fn usage(&mut self, cfg: &Config, usage: &Usage) {
+        self.with(|r| price(r, cfg, usage));
+    }
+
+    /// Time to the first upstream event of a stream.
+    pub fn ttft(&mut self, ttft: std::time::Duration) {
+        self.with(|r| r.ttft_ms = Some(ttft.as_secs_f64() * 1e3));
+    }
+
+    /// The request failed with `e` (returned to the client as its status).
+    pub fn error(&mut self, e: &GatewayError) {
+        self.with(|r| {
+            r.status = i64::from(e.status().as_u16());
+            r.error = Some(error_kind(e).to_string());
+            if let GatewayError::AllAttemptsFailed(a) = e {
+                r.fallback_attempts = a.len() as i64;
+                r.failed_models = attempts_text(a);
+            }
+        });
+    }
+
+    /// A stream that began and then failed (the client already got its 200).
+    pub fn stream_error(&mut self, message: &str) {
+        let kind = if message.contains("client disconnected") {
+            "client_disconnected"
+        } else {
+            "stream_interrupted"
+        };
+        self.with(|r| r.error = Some(kind.to_string()));
+    }
+
+    /// The finished record (latency measured now), or `None` when it was taken.
+    pub fn finish(mut self) -> Option<Record> {
+        let started = self.started;
+        let mut r = *self.record.take()?;
+        if let Some(s) = started {
+            r.latency_ms = s.elapsed().as_secs_f64() * 1e3;
+        }
+        Some(r)
+    }
+}
+
+/// What a stream's completion task needs to finish its record when the stream ends.
+pub struct StreamMeter {
+    draft: Draft,
+    ledger: super::Ledger,
+    config: std::sync::Arc<Config>,
+    _hold: super::writer::Hold,
+}
+
+impl StreamMeter {
+    /// Take the record out of `draft`; graceful shutdown waits for this meter to finish.
+    pub fn new(draft: &mut Draft, ledger: &super::Ledger, config: std::sync::Arc<Config>) -> Self {
+        StreamMeter {
+            draft: draft.take(),
+            _hold: ledger.hold(),
+            ledger: ledger.clone(),
+            config,
+        }
+    }
+
+    /// The stream ended (`None`: its relay vanished without reporting).
+    pub fn finish(mut self, outcome: Option<&crate::providers::StreamOutcome>) {
+        match outcome {
+            Some(o) => {
+                self.draft.usage(&self.config, &o.usage);
+                self.draft.ttft(o.time_to_first_event);
+                if let Some(e) = &o.error {
+                    self.draft.stream_error(e);
+                }
+            }
+            None => self.draft.stream_error("stream outcome lost"),
+        }
+        self.ledger.finish(std::mem::take(&mut self.draft));
+    }
+}
+
+/// Cost and savings of `usage` on the record's model.
+///
+/// - caching: what the model would have cost without prompt caching, minus the actual cost;
+/// - routing: the baseline model (uncached) minus the model (uncached); 0 for a request
+///   that named its model or had routing off (frugal chose nothing, so the baseline is
+///   the model itself);
+/// - compression: the prompt tokens compression removed, at the baseline's input price
+///   (they were never sent, so the baseline cost counts them back in).
+fn price(r: &mut Record, cfg: &Config, usage: &Usage) {
+    r.input_tokens = usage.input_tokens as i64;
+    r.output_tokens = usage.output_tokens as i64;
+    r.cached_tokens = usage.cache_read_tokens as i64;
+    r.cache_write_tokens = usage.cache_write_tokens as i64;
+    let Some(model) = r.model.as_deref().and_then(|m| cfg.model(m)) else {
+        return;
+    };
+    let cost = cost_usd(&model.prices, usage);
+    let uncached = baseline_cost_usd(&model.prices, usage);
+    let baseline = match (r.decision.as_str(), cfg.baseline_model()) {
+        ("routed", Some(b)) => b,
+        _ => model,
+    };
+    let compressed = Decimal::from(r.compression_tokens_saved.max(0));
+    r.savings_compression_usd = compressed * baseline.prices.input / PER_MILLION;
+    r.cost_usd = cost;
+    r.savings_caching_usd = uncached - cost;
+    r.savings_routing_usd = baseline_cost_usd(&baseline.prices, usage) - uncached;
+    r.baseline_cost_usd = baseline_cost_usd(&baseline.prices, usage) + r.savings_compression_usd;
+    r.baseline_model = Some(baseline.name.clone());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn key_is_hashed_never_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-live-SECRET"),
+        );
+        h.insert("x-frugal-project", HeaderValue::from_static("billing"));
+        let d = Draft::start("frg_1", Format::OpenAi, &h);
+        let r = d.finish().expect("record");
+        assert_eq!(r.project, "billing");
+        assert!(r.key_hash.starts_with("k_") && r.key_hash.len() == 14);
+        assert!(!format!("{r:?}").contains("SECRET"));
+        assert_eq!(r.key_hash, key_hash("sk-live-SECRET"));
+    }
+
+    #[test]
+    fn conversation_hash_ignores_model_and_sampling() {
+        let mut a = ChatRequest {
+            messages: vec![crate::types::Message {
+                role: crate::types::Role::User,
+                content: vec![crate::types::Part::text("hi")],
+            }],
+            ..Default::default()
+        };
+        let h1 = conversation_hash(&a);
+        a.model = "gpt-x".into();
+        a.temperature = Some(0.3);
+        assert_eq!(conversation_hash(&a), h1);
+        a.messages[0].content = vec![crate::types::Part::text("hi!")];
+        assert_ne!(conversation_hash(&a), h1);
+    }
+
+    #[test]
+    fn taken_draft_finishes_empty() {
+        let mut d = Draft::start("frg_2", Format::Anthropic, &HeaderMap::new());
+        let moved = d.take();
+        assert!(d.is_empty() && d.finish().is_none());
+        assert_eq!(moved.finish().map(|r| r.format), Some("anthropic".into()));
+    }
+}

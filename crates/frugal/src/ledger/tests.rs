@@ -1,0 +1,1 @@
+//! Ledger tests against both backends.

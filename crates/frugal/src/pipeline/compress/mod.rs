@@ -1,0 +1,177 @@
+//! Stage one of the pipeline: lossless prompt compression of the client's raw JSON body,
+//! in place and before parsing, so the classifier scores — and the provider receives, on
+//! the raw-forwarding and the translated path alike — the same compact bytes.
+//!
+//! Every pass rewrites one string at a time (see `walk`) and depends only on that string
+//! and, for `dedup`, on earlier ones: the result is deterministic, idempotent and
+//! prefix-stable (compressing turns 1..k gives the first k turns of compressing 1..k+1),
+//! which keeps provider prompt caches hitting. It must not touch the network or anything
+//! but text (ids, names, schemas and unknown fields are never visited).
+
+pub mod check;
+pub mod dedup;
+pub mod json_min;
+pub mod walk;
+pub mod whitespace;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::types::{ChatRequest, Format};
+use walk::{Slot, SlotKind};
+
+/// The `[compression]` configuration (all passes switchable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressConfig {
+    /// Master switch for the passes below.
+    pub enabled: bool,
+    /// Minify tool results and tool-call arguments that are JSON documents.
+    pub json_minify: bool,
+    /// Normalise whitespace outside code fences, tables and indented blocks.
+    pub whitespace: bool,
+    /// Replace exact duplicate tool results by a reference (off by default: see `dedup`).
+    pub dedup: bool,
+    /// Count the tokens saved (o200k) for headers and the ledger; costs tokenizer time on
+    /// the changed strings only.
+    pub count_tokens: bool,
+    /// Anthropic upstreams: place `cache_control` breakpoints automatically.
+    pub cache_breakpoints: bool,
+    /// OpenAI upstreams: send a `prompt_cache_key` derived from the conversation's start.
+    pub prompt_cache_key: bool,
+}
+
+impl Default for CompressConfig {
+    fn default() -> Self {
+        CompressConfig {
+            enabled: true,
+            json_minify: true,
+            whitespace: true,
+            dedup: false,
+            count_tokens: true,
+            cache_breakpoints: true,
+            prompt_cache_key: true,
+        }
+    }
+}
+
+/// One pass's effect on a request. Bytes and tokens cover only the strings it changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Strings the pass rewrote.
+    pub changed: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// o200k tokens (0 when `count_tokens` is off).
+    pub tokens_before: u64,
+    pub tokens_after: u64,
+}
+
+impl PassReport {
+    pub fn bytes_saved(&self) -> u64 {
+        self.bytes_before.saturating_sub(self.bytes_after)
+    }
+    pub fn tokens_saved(&self) -> u64 {
+        self.tokens_before.saturating_sub(self.tokens_after)
+    }
+    fn add(&mut self, before: &str, after: &str, count: bool) {
+        self.changed += 1;
+        self.bytes_before += before.len() as u64;
+        self.bytes_after += after.len() as u64;
+        if count {
+            self.tokens_before += crate::tokens::count_reference(before);
+            self.tokens_after += crate::tokens::count_reference(after);
+        }
+    }
+}
+
+/// What compression did, pass by pass (the ledger records these as savings from
+/// compression).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CompressReport {
+    pub json_minify: PassReport,
+    pub whitespace: PassReport,
+    pub dedup: PassReport,
+}
+
+impl CompressReport {
+    pub fn passes(&self) -> [(&'static str, &PassReport); 3] {
+        [
+            ("json_minify", &self.json_minify),
+            ("whitespace", &self.whitespace),
+            ("dedup", &self.dedup),
+        ]
+    }
+    pub fn tokens_saved(&self) -> u64 {
+        self.passes().iter().map(|(_, p)| p.tokens_saved()).sum()
+    }
+    pub fn bytes_saved(&self) -> u64 {
+        self.passes().iter().map(|(_, p)| p.bytes_saved()).sum()
+    }
+}
+
+/// Compress a raw request body of `format` in place.
+pub fn compress_body(format: Format, body: &mut Value, cfg: &CompressConfig) -> CompressReport {
+    let mut report = CompressReport::default();
+    if !cfg.enabled {
+        return report;
+    }
+    let mut seen = dedup::Seen::default();
+    walk::visit(format, body, &mut |slot: &Slot, text: &mut String| {
+        compress_slot(slot, text, cfg, &mut seen, &mut report);
+    });
+    report
+}
+
+fn compress_slot(
+    slot: &Slot,
+    text: &mut String,
+    cfg: &CompressConfig,
+    seen: &mut dedup::Seen,
+    report: &mut CompressReport,
+) {
+    let count = cfg.count_tokens;
+    let is_tool = matches!(slot.kind, SlotKind::ToolResult | SlotKind::ToolArgs);
+    let mut is_json = false;
+    if cfg.json_minify && is_tool {
+        if let Some(min) = json_min::minify(text) {
+            report.json_minify.add(text, &min, count);
+            *text = min;
+            is_json = true;
+        }
+    }
+    // Arguments are JSON (or a model's broken attempt at it): never reformat them as text.
+    if cfg.whitespace && !is_json && slot.kind != SlotKind::ToolArgs {
+        let mode = if slot.kind == SlotKind::ToolResult {
+            whitespace::Mode::ToolOutput
+        } else {
+            whitespace::Mode::Prose
+        };
+        if let Some(norm) = whitespace::normalize(text, mode) {
+            report.whitespace.add(text, &norm, count);
+            *text = norm;
+        }
+    }
+    if cfg.dedup && slot.kind == SlotKind::ToolResult {
+        if let Some(r) = seen.check(text, slot.call_id.as_deref()) {
+            report.dedup.add(text, &r, count);
+            *text = r;
+        }
+    }
+}
+
+/// The former `ChatRequest`-level hook. Compression now runs on the raw body before
+/// parsing (`compress_body`, called by the server), so there is nothing left to do here;
+/// kept so the pipeline's stage order stays visible in `Pipeline::plan`.
+pub fn compress(_req: &mut ChatRequest) -> CompressStats {
+    CompressStats::default()
+}
+
+/// Kept for `Pipeline::plan`'s signature; see `compress`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompressStats {
+    pub bytes_before: usize,
+    pub bytes_after: usize,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! Ledger endpoints: `POST /v1/feedback` (a score for an earlier answer), the
+//! `x-frugal-feedback` request header, and `GET /metrics` (ledger counters as Prometheus
+//! text). Thin: parsing and storage live in `ledger/`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::AppState;
+use crate::ledger::feedback::{about, parse_body, parse_header, FeedbackInput};
+use crate::ledger::{Ledger, Signal};
+
+fn error(status: StatusCode, message: String, code: Option<&str>) -> Response {
+    let kind = match status {
+        StatusCode::UNAUTHORIZED => "authentication_error",
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::INTERNAL_SERVER_ERROR => "server_error",
+        _ => "invalid_request_error",
+    };
+    let body =
+        json!({ "error": { "message": message, "type": kind, "param": null, "code": code } });
+    (status, Json(body)).into_response()
+}
+
+/// `POST /v1/feedback {request_id, score 0..1 | thumbs: "up"|"down", comment?}`.
+pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
+    if app.config.require_key
+        && super::headers::presented_key(&h)
+            .and_then(|k| app.config.client_key(k))
+            .is_none()
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "a recognised API key is required".into(),
+            Some("unauthorized"),
+        );
+    }
+    let input = match parse_body(&body) {
+        Ok(i) => i,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, msg, None),
+    };
+    if app.ledger.store().is_none() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ledger is disabled ([ledger] enabled = false)".into(),
+            Some("ledger_disabled"),
+        );
+    }
+    let record = match app.ledger.lookup(&input.request_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no request with id `{}` in the ledger", input.request_id),
+                Some("not_found"),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "feedback lookup failed");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".into(),
+                None,
+            );
+        }
+    };
+    let id = input.request_id.clone();
+    let score = input.score;
+    if !app.ledger.feedback(about(&record, input, Signal::Explicit)) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ledger is overloaded; feedback dropped".into(),
+            Some("ledger_full"),
+        );
+    }
+    (
+        StatusCode::OK,
+        Json(json!({ "object": "feedback", "request_id": id, "score": score, "recorded": true })),
+    )
+        .into_response()
+}
+
+/// `x-frugal-feedback: <request_id>=<score>` on any chat request: looked up and queued in
+/// the background (the request never waits); a malformed header is logged and ignored.
+pub fn from_header(ledger: &Ledger, h: &HeaderMap) {
+    let Some(value) = h.get("x-frugal-feedback").and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let inputs = match parse_header(value) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(error = %e, "ignoring x-frugal-feedback");
+            return;
+        }
+    };
+    if ledger.store().is_none() {
+        return;
+    }
+    let ledger = ledger.clone();
+    tokio::spawn(async move {
+        for input in inputs {
+            submit_one(&ledger, input).await;
+        }
+    });
+}
+
+async fn submit_one(ledger: &Ledger, input: FeedbackInput) {
+    match ledger.lookup(&input.request_id).await {
+        Ok(Some(r)) => {
+            ledger.feedback(about(&r, input, Signal::Header));
+        }
+        Ok(None) => {
+            tracing::info!(request_id = %input.request_id, "x-frugal-feedback: unknown request id")
+        }
+        Err(e) => tracing::warn!(error = %e, "x-frugal-feedback lookup failed"),
+    }
+}
+
+/// `GET /metrics`: ledger counters in the Prometheus text format.
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let s = app.ledger.stats();
+    let lines = [
+        (
+            "frugal_ledger_rows_written_total",
+            "counter",
+            "Request rows written to the ledger.",
+            s.written as f64,
+        ),
+        (
+            "frugal_ledger_feedback_written_total",
+            "counter",
+            "Feedback rows written to the ledger.",
+            s.feedback_written as f64,
+        ),
+        (
+            "frugal_ledger_rows_dropped_total",
+            "counter",
+            "Rows lost: ledger channel full or writes failing.",
+            s.dropped as f64,
+        ),
+        (
+            "frugal_ledger_write_errors_total",
+            "counter",
+            "Failed ledger write attempts.",
+            s.write_errors as f64,
+        ),
+        (
+            "frugal_ledger_rows_pruned_total",
+            "counter",
+            "Rows deleted by retention.",
+            s.pruned as f64,
+        ),
+        (
+            "frugal_ledger_queue_depth",
+            "gauge",
+            "Rows waiting for the ledger writer.",
+            s.queued as f64,
+        ),
+        (
+            "frugal_ledger_queue_capacity",
+            "gauge",
+            "Ledger channel capacity.",
+            s.capacity as f64,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, v) in lines {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{backend=\"{}\"}} {v}\n",
+            s.backend
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
