@@ -2,6 +2,7 @@
 //! (`raw`), then checked into the runtime `Config` (`validate`). Errors name the file,
 //! the field and what is wrong. Secrets are read from the environment, never from files.
 
+mod compression;
 mod ledger;
 mod raw;
 mod validate;
@@ -110,6 +111,8 @@ pub struct Config {
     pub ledger: crate::ledger::LedgerConfig,
     /// `[feedback]`: the quality loop.
     pub feedback: crate::ledger::quality::LoopConfig,
+    /// `[compression]`: prompt compression passes and automatic prompt caching.
+    pub compression: crate::pipeline::compress::CompressConfig,
 }
 
 /// Reads environment variables; a trait so tests can supply their own.

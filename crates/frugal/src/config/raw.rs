@@ -47,6 +47,8 @@ pub struct RawConfig {
     pub ledger: Option<super::ledger::RawLedger>,
     /// `[feedback]`: the quality loop (config/ledger.rs).
     pub feedback: Option<super::ledger::RawFeedback>,
+    /// `[compression]`: compression passes and prompt caching (config/compression.rs).
+    pub compression: Option<super::compression::RawCompression>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -212,6 +214,7 @@ impl RawConfig {
         }
         super::ledger::merge_ledger(&mut self.ledger, &user.ledger);
         super::ledger::merge_feedback(&mut self.feedback, &user.feedback);
+        super::compression::merge_compression(&mut self.compression, &user.compression);
         self
     }
 }

@@ -50,6 +50,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
     }
     let ledger = super::ledger::validate_ledger(raw.ledger)?;
     let feedback = super::ledger::validate_feedback(raw.feedback)?;
+    let compression = super::compression::validate_compression(raw.compression)?;
     Ok(Config {
         server,
         providers,

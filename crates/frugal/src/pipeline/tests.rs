@@ -86,7 +86,7 @@ fn premium_never_below_complex_and_min_tier_header() {
     assert_eq!(plan.tier, Tier::Complex);
     let ctx = RouteContext {
         min_tier: Some(Tier::Frontier),
-        route_off: false,
+        ..Default::default()
     };
     let plan = p.plan(&mut req("auto", "hi"), &ctx).expect("plan");
     assert_eq!(plan.tier, Tier::Frontier);
@@ -100,8 +100,8 @@ fn premium_never_below_complex_and_min_tier_header() {
 fn route_off_uses_the_baseline() {
     let p = pipeline(&["ANTHROPIC_API_KEY"]);
     let ctx = RouteContext {
-        min_tier: None,
         route_off: true,
+        ..Default::default()
     };
     let plan = p.plan(&mut req("auto", "hi"), &ctx).expect("plan");
     assert_eq!(plan.decision, Decision::RoutingOff);
