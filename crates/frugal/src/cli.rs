@@ -50,6 +50,20 @@ pub enum Command {
     Route(RouteArgs),
     /// Score the router on routing data: RouteLLM's APGR/CPT, or cost–quality over N models.
     Eval(crate::eval::EvalArgs),
+    /// Summarise the ledger: requests, cost, baseline, savings by source, quality.
+    Report(crate::ledger::report::ReportArgs),
+    /// Write the raw ledger rows.
+    Export(crate::ledger::report::ExportArgs),
+    /// Replay a routing data set through the router and the feedback loop.
+    Simulate(crate::ledger::simulate::SimulateArgs),
+    /// Compress a request or conversation losslessly; report tokens per pass; `--check` it.
+    Compress(crate::compress_cli::CompressArgs),
+    /// Learn the router model (stage-1 and stage-2 heads) from routing data.
+    Train(crate::train::TrainArgs),
+    /// Measure a freshly trained router on task groups it never saw (APGR per fold).
+    Crossval(crate::train::crossval::CrossvalArgs),
+    /// Distil a sentence-transformers model into a static embedding table.
+    Distill(crate::embed::distill::DistillArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -64,6 +78,9 @@ pub struct ServeArgs {
     /// Address to listen on (overrides server.listen); port 0 picks a free port.
     #[arg(long, env = "FRUGAL_LISTEN")]
     pub listen: Option<String>,
+    /// Ledger: a SQLite file or a postgres:// URL (overrides [ledger] in the config).
+    #[arg(long, env = "FRUGAL_LEDGER")]
+    pub ledger: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -96,6 +113,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Route(args) => route(args),
         Command::Eval(args) => crate::eval::eval_command(&args),
+        Command::Report(args) => crate::ledger::report::report_command(&args),
+        Command::Export(args) => crate::ledger::report::export_command(&args),
+        Command::Simulate(args) => crate::ledger::simulate::simulate_command(&args),
+        Command::Compress(args) => crate::compress_cli::run(&args),
+        Command::Train(args) => crate::train::run(&args),
+        Command::Crossval(args) => crate::train::crossval::run(&args),
+        Command::Distill(args) => crate::embed::distill::distill_command(&args),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check(args),
@@ -103,7 +127,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let cfg = args.config.load()?;
+    let mut cfg = args.config.load()?;
+    if let Some(target) = &args.ledger {
+        cfg.ledger.target = target.clone();
+    }
     if !cfg.providers.values().any(|p| p.usable()) {
         anyhow::bail!(
             "no provider can be called: set OPENAI_API_KEY and/or ANTHROPIC_API_KEY, \
@@ -114,6 +141,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .listen
         .clone()
         .unwrap_or_else(|| cfg.server.listen.clone());
+    // Load the tokenizers before the first request, not during it.
+    crate::tokens::warm_up();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -122,7 +151,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let state = crate::server::AppState::new(Arc::new(cfg))?;
+        let ledger = crate::ledger::Ledger::open(&cfg.ledger).await?;
+        let state = crate::server::AppState::with_ledger(Arc::new(cfg), ledger)?;
         // Scripts and tests read this line to learn the port.
         println!("frugal listening on http://{addr}");
         std::io::stdout().flush()?;
@@ -144,7 +174,7 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
         }
     }
     let cfg = Arc::new(cfg);
-    let pipeline = crate::pipeline::Pipeline::new(cfg.clone());
+    let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
     let mut req = crate::types::ChatRequest {
         model: args.model.clone(),
         messages: vec![crate::types::Message {

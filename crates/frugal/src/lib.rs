@@ -6,8 +6,10 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod compress_cli;
 pub mod config;
 pub mod cost;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod ledger;
@@ -15,5 +17,6 @@ pub mod pipeline;
 pub mod providers;
 pub mod server;
 pub mod tokens;
+pub mod train;
 pub mod types;
 pub mod wire;

@@ -218,7 +218,7 @@ fn route_batch_runs_the_real_pipeline_offline() {
         "{\"id\":\"a\",\"prompt\":\"hi\"}\n\n{\"id\":\"b\",\"prompt\":\"Design a distributed rate limiter and compare trade-offs step by step\",\"turns\":[\"earlier\",\"answer\"]}\n",
     );
     let config = frugal::config::Config::load(None, &NoEnv).unwrap();
-    let router = OfflineRouter::new(config, "auto");
+    let router = OfflineRouter::new(config, "auto").expect("router");
     let mut out = Vec::new();
     let stats = run_route_batch(&input, &|row| router.decide(row), &mut out).unwrap();
     assert_eq!(stats.rows, 2);

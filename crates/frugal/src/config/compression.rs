@@ -66,16 +66,14 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        assert_eq!(
-            validate_compression(None),
-            Ok(CompressConfig::default())
-        );
+        assert_eq!(validate_compression(None), Ok(CompressConfig::default()));
         let mut base = Some(RawCompression {
             dedup: Some(true),
             ..Default::default()
         });
-        let user: Option<RawCompression> =
-            toml::from_str("whitespace = false").map(Some).expect("toml");
+        let user: Option<RawCompression> = toml::from_str("whitespace = false")
+            .map(Some)
+            .expect("toml");
         merge_compression(&mut base, &user);
         let c = validate_compression(base).expect("valid");
         assert!(c.dedup && !c.whitespace && c.json_minify);

@@ -83,6 +83,8 @@ pub struct RoutingConfig {
     pub profiles: BTreeMap<String, Profile>,
     /// How long a session's tier may only rise (zero: no stickiness).
     pub session_ttl: Duration,
+    /// Router model file from `routing.router_model`; `None` means the built-in one.
+    pub router_model: Option<PathBuf>,
 }
 
 /// A client key frugal recognises and the routing policy of its project.

@@ -110,6 +110,8 @@ pub struct RawModel {
     pub vision: Option<bool>,
     /// `false` removes a model from routing and from `/v1/models`; callers may still name it.
     pub enabled: Option<bool>,
+    /// Shortest prompt prefix the provider caches (Anthropic: 1,024–4,096 by model).
+    pub min_cache_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -124,6 +126,8 @@ pub struct RawRouting {
     pub profiles: BTreeMap<String, RawProfile>,
     /// Within a session the tier may rise but not fall for this long (0 disables).
     pub session_ttl_secs: Option<u64>,
+    /// A router model written by `frugal train` (default: the built-in one).
+    pub router_model: Option<std::path::PathBuf>,
 }
 
 /// One baseline model, or a preference list (first whose provider has a key wins).
@@ -190,7 +194,8 @@ impl RawConfig {
                 max_output,
                 tools,
                 vision,
-                enabled
+                enabled,
+                min_cache_tokens
             );
         }
         for (name, over) in &user.keys {
@@ -203,7 +208,7 @@ impl RawConfig {
         }
         if let Some(over) = &user.routing {
             let base = self.routing.get_or_insert_with(RawRouting::default);
-            overlay!(base, over, boundaries, baseline, session_ttl_secs);
+            overlay!(base, over, boundaries, baseline, session_ttl_secs, router_model);
             for (tier, list) in &over.tiers {
                 base.tiers.insert(tier.clone(), list.clone());
             }

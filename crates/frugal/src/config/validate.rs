@@ -61,6 +61,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
         source,
         ledger,
         feedback,
+        compression,
     })
 }
 
@@ -183,6 +184,7 @@ fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
         tools: m.tools.unwrap_or(false),
         vision: m.vision.unwrap_or(false),
         enabled: m.enabled.unwrap_or(true),
+        min_cache_tokens: m.min_cache_tokens,
     })
 }
 
@@ -273,12 +275,14 @@ fn routing(
         );
     }
     let session_ttl = Duration::from_secs(raw.session_ttl_secs.unwrap_or(1800));
+    let router_model = raw.router_model.clone();
     Ok(RoutingConfig {
         boundaries,
         baseline,
         tiers,
         profiles,
         session_ttl,
+        router_model,
     })
 }
 

@@ -98,14 +98,14 @@ pub struct OfflineRouter {
 }
 
 impl OfflineRouter {
-    pub fn new(mut config: Config, model: &str) -> OfflineRouter {
+    pub fn new(mut config: Config, model: &str) -> Result<OfflineRouter> {
         for p in config.providers.values_mut() {
             p.keyless = true;
         }
-        OfflineRouter {
-            pipeline: Pipeline::new(Arc::new(config)),
+        Ok(OfflineRouter {
+            pipeline: Pipeline::new(Arc::new(config))?,
             model: model.to_string(),
-        }
+        })
     }
 
     pub fn decide(&self, row: &Row) -> Result<RouteDecision> {

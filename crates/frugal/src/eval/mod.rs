@@ -239,7 +239,7 @@ pub(crate) fn progress_bar(len: Option<usize>, what: &str) -> ProgressBar {
 /// `frugal eval` as the CLI runs it: the real pipeline as the router (unless `--scores`),
 /// catalogue prices from the configuration, report on stdout.
 pub fn eval_command(args: &EvalArgs) -> Result<()> {
-    let router = OfflineRouter::new(args.config.load()?, "auto");
+    let router = OfflineRouter::new(args.config.load()?, "auto")?;
     let catalog = router.catalog_prices();
     let report = run_eval(args, &|row| router.score(row), Some(&catalog))?;
     let stdout = std::io::stdout();
@@ -253,7 +253,7 @@ pub fn route_batch_command(
     model: &str,
     config: crate::config::Config,
 ) -> Result<()> {
-    let router = OfflineRouter::new(config, model);
+    let router = OfflineRouter::new(config, model)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stats = match run_route_batch(input, &|row| router.decide(row), &mut out) {

@@ -125,10 +125,31 @@ pub fn about(record: &Record, input: FeedbackInput, source: Signal) -> Feedback 
     }
 }
 
+/// What is remembered of a request: enough for feedback and retry detection (a full
+/// record would cost ~1 KB each at 100,000 entries).
 struct Entry {
-    record: Record,
+    ts_ms: i64,
+    tier: Option<String>,
+    model: Option<String>,
+    decision: String,
+    answered: bool,
+    conversation: Option<String>,
     /// Whether a retry signal may still be raised against it (once per request).
     retry_open: bool,
+}
+
+impl Entry {
+    fn record(&self, request_id: &str) -> Record {
+        Record {
+            request_id: request_id.to_string(),
+            ts_ms: self.ts_ms,
+            tier: self.tier.clone(),
+            model: self.model.clone(),
+            decision: self.decision.clone(),
+            status: if self.answered { 200 } else { 0 },
+            ..Record::default()
+        }
+    }
 }
 
 #[derive(Default)]
@@ -166,7 +187,7 @@ impl Recent {
     /// A copy of a remembered request.
     pub fn get(&self, request_id: &str) -> Option<Record> {
         let s = self.state.lock().ok()?;
-        s.by_id.get(request_id).map(|e| e.record.clone())
+        s.by_id.get(request_id).map(|e| e.record(request_id))
     }
 
     /// Remember a finished request; if it repeats a conversation the same client had
@@ -177,12 +198,10 @@ impl Recent {
         let key = conversation_key(record);
         let mut signal = None;
         if let Some(prev_id) = key.as_ref().and_then(|k| s.by_conversation.get(k)).cloned() {
-            if let Some(prev) = s.by_id.get_mut(&prev_id) {
-                let p = &prev.record;
-                let answered = p.status == 200 && p.error.is_none();
+            if let Some(p) = s.by_id.get_mut(&prev_id) {
                 let within = record.ts_ms - p.ts_ms <= self.window_ms;
-                if prev.retry_open && answered && within && prev_id != record.request_id {
-                    prev.retry_open = false;
+                if p.retry_open && p.answered && within && prev_id != record.request_id {
+                    p.retry_open = false;
                     let source = if record.decision == "explicit" && p.decision == "routed" {
                         Signal::Escalation
                     } else {
@@ -200,16 +219,20 @@ impl Recent {
                 }
             }
         }
-        if let Some(k) = key {
-            s.by_conversation.insert(k, record.request_id.clone());
+        if let Some(k) = &key {
+            s.by_conversation
+                .insert(k.clone(), record.request_id.clone());
         }
         s.order.push_back((record.ts_ms, record.request_id.clone()));
-        let mut stored = record.clone();
-        stored.prompt = None;
         s.by_id.insert(
             record.request_id.clone(),
             Entry {
-                record: stored,
+                ts_ms: record.ts_ms,
+                tier: record.tier.clone(),
+                model: record.model.clone(),
+                decision: record.decision.clone(),
+                answered: record.status == 200 && record.error.is_none(),
+                conversation: key,
                 retry_open: true,
             },
         );
@@ -234,7 +257,7 @@ fn evict(s: &mut State, now_ms: i64) {
             break;
         };
         if let Some(e) = s.by_id.remove(&id) {
-            if let Some(k) = conversation_key(&e.record) {
+            if let Some(k) = e.conversation {
                 if s.by_conversation.get(&k) == Some(&id) {
                     s.by_conversation.remove(&k);
                 }

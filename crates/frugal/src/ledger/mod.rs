@@ -5,6 +5,7 @@
 //! channel to a batching writer (`writer.rs`), and a full channel drops (and counts) a row.
 
 pub mod columns;
+pub mod control;
 pub mod feedback;
 pub mod postgres;
 pub mod quality;

@@ -125,6 +125,15 @@ impl Controller {
         }
     }
 
+    /// Note a move of boundary `i` (keeps the latest).
+    pub fn record_move(&mut self, i: usize, ts_ms: i64, dir: i8) {
+        if let Some(slot) = self.last_move.get_mut(i) {
+            if slot.is_none_or(|(t, _)| t <= ts_ms) {
+                *slot = Some((ts_ms, dir));
+            }
+        }
+    }
+
     /// Feedback counts for a tier only from after its boundary's last move: older answers
     /// were routed with other boundaries.
     pub fn since(&self, now_ms: i64) -> BTreeMap<Tier, i64> {

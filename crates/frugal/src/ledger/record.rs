@@ -179,6 +179,14 @@ impl Draft {
         });
     }
 
+    /// Set the decision and model directly (tests, simulation).
+    pub fn plan_for_tests(&mut self, decision: &str, model: &str) {
+        self.with(|r| {
+            r.decision = decision.to_string();
+            r.model = Some(model.to_string());
+        });
+    }
+
     /// Which model answered, after which failed attempts.
     pub fn served(&mut self, model: &str, failed: &[AttemptError]) {
         self.with(|r| {

@@ -39,6 +39,8 @@ struct Spot {
     area: Area,
     index: usize,
     cum_tokens: u64,
+    /// Already carries a (caller's or earlier) breakpoint.
+    marked: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +78,8 @@ pub fn anthropic_breakpoints(body: &mut Value, min_tokens: u64) -> Placement {
         if chosen.len() == budget {
             break;
         }
-        if candidate.cum_tokens >= min_tokens && !chosen.contains(&candidate) {
+        // A candidate that already holds a marker is satisfied: nothing to add there.
+        if !candidate.marked && candidate.cum_tokens >= min_tokens && !chosen.contains(&candidate) {
             chosen.push(candidate);
         }
     }
@@ -105,11 +108,12 @@ fn spots(body: &Value) -> Vec<Spot> {
                 area,
                 index,
                 cum_tokens: cum,
+                marked: block.get("cache_control").is_some(),
             });
         }
     };
     for (j, t) in arr(body, "tools").iter().enumerate() {
-        push(Area::Tools, j, t, t.get("cache_control").is_none());
+        push(Area::Tools, j, t, true);
     }
     match body.get("system") {
         Some(s @ Value::String(text)) => push(Area::System, 0, s, !text.is_empty()),
@@ -140,11 +144,11 @@ fn arr<'a>(body: &'a Value, key: &str) -> &'a [Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-/// A block without a marker, of a type that may carry one, and not an empty text.
+/// A block of a type that may carry a marker, and not an empty text.
 fn markable(b: &Value) -> bool {
     let ty = b.get("type").and_then(Value::as_str).unwrap_or("");
     let empty_text = ty == "text" && b.get("text").and_then(Value::as_str) == Some("");
-    CACHEABLE.contains(&ty) && !empty_text && b.get("cache_control").is_none()
+    CACHEABLE.contains(&ty) && !empty_text
 }
 
 /// Breakpoint positions in priority order: the whole prompt, the static prefix, the end

@@ -88,14 +88,53 @@ impl Plan {
 pub struct Pipeline {
     config: Arc<Config>,
     classifier: Classifier,
+    live: LiveBoundaries,
+}
+
+/// The tier boundaries in force, shared between the feedback loop (which moves them, and
+/// loads them from the ledger so replicas agree) and the classifier (which should read
+/// them on every request). Starts at `routing.boundaries`.
+#[derive(Debug, Clone)]
+pub struct LiveBoundaries(Arc<std::sync::RwLock<[f64; 3]>>);
+
+impl LiveBoundaries {
+    pub fn new(b: [f64; 3]) -> LiveBoundaries {
+        LiveBoundaries(Arc::new(std::sync::RwLock::new(b)))
+    }
+
+    pub fn get(&self) -> [f64; 3] {
+        // A poisoned lock still holds valid numbers (writers only store whole arrays).
+        *self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set(&self, b: [f64; 3]) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = b;
+    }
 }
 
 impl Pipeline {
-    pub fn new(config: Arc<Config>) -> Pipeline {
-        Pipeline {
-            classifier: Classifier::new(config.routing.boundaries),
+    /// Build the pipeline, loading the router model named by `routing.router_model` (or the
+    /// built-in one). A model that does not load is an error: never a silent fallback.
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Pipeline> {
+        let model = match &config.routing.router_model {
+            Some(path) => classify::model::RouterModel::load(path)?,
+            None => classify::model::RouterModel::embedded()?,
+        };
+        let signals = classify::text::Signals::builtin()?;
+        Ok(Pipeline {
+            classifier: Classifier::new(model, signals),
+            live: LiveBoundaries::new(config.routing.boundaries),
             config,
-        }
+        })
+    }
+
+    /// The live boundaries handle (the feedback loop holds a clone).
+    pub fn boundaries(&self) -> &LiveBoundaries {
+        &self.live
+    }
+
+    pub fn set_boundaries(&self, b: [f64; 3]) {
+        self.live.set(b);
     }
 
     pub fn config(&self) -> &Config {
@@ -122,7 +161,7 @@ impl Pipeline {
             if ctx.route_off {
                 return select::baseline_plan(&self.config, &requirements, &est);
             }
-            let classification = self.classifier.classify(req, profile.boundary_shift);
+            let classification = self.classifier.classify(req, self.live.get(), profile.boundary_shift);
             // Floors only ever raise the tier: profile, caller header, key policy, session.
             let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
                 .into_iter()

@@ -14,7 +14,7 @@ impl Env for MapEnv {
 
 fn pipeline(keys: &[&'static str]) -> Pipeline {
     let env = MapEnv(keys.iter().map(|k| (*k, "secret")).collect());
-    Pipeline::new(Arc::new(Config::load(None, &env).expect("catalogue")))
+    Pipeline::new(Arc::new(Config::load(None, &env).expect("catalogue"))).expect("pipeline")
 }
 
 fn req(model: &str, text: &str) -> ChatRequest {
@@ -116,7 +116,7 @@ fn capabilities_are_respected() {
         &env,
     )
     .expect("cfg");
-    let p = Pipeline::new(Arc::new(cfg));
+    let p = Pipeline::new(Arc::new(cfg)).expect("pipeline");
     let mut r = req("auto", "hi");
     r.tools = vec![ToolDef {
         name: "f".into(),

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use crate::catalog::{ModelInfo, ProviderKind};
 use crate::config::ProviderConfig;
 use crate::error::{GatewayError, Result};
+use crate::pipeline::cache;
+use crate::pipeline::compress::CompressConfig;
 use crate::types::{ChatRequest, Format};
 use crate::wire;
 
@@ -36,9 +38,10 @@ pub fn build(
     client: &ClientRequest<'_>,
     provider: &ProviderConfig,
     model: &ModelInfo,
+    caching: &CompressConfig,
 ) -> Result<UpstreamRequest> {
     let provider_format = provider.kind.format();
-    let body = if provider_format == client.format {
+    let mut body = if provider_format == client.format {
         passthrough_body(client, provider_format, &model.upstream_name)
     } else {
         let untranslatable = match client.format {
@@ -93,6 +96,7 @@ pub fn build(
         ProviderKind::OpenAi => format!("{}/chat/completions", provider.base_url),
         ProviderKind::Anthropic => format!("{}/v1/messages", provider.base_url),
     };
+    add_cache_hints(&mut body, provider, model, caching);
     Ok(UpstreamRequest { url, headers, body })
 }
 
@@ -110,4 +114,29 @@ fn passthrough_body(client: &ClientRequest<'_>, format: Format, upstream_model: 
         }
     }
     body
+}
+
+/// Automatic prompt caching on the finished body: Anthropic breakpoints above the model's
+/// minimum cacheable length; a session `prompt_cache_key` for OpenAI itself (the
+/// provider named `openai` or api.openai.com: other compatible servers may reject the field).
+fn add_cache_hints(
+    body: &mut Value,
+    provider: &ProviderConfig,
+    model: &ModelInfo,
+    caching: &CompressConfig,
+) {
+    match provider.kind {
+        ProviderKind::Anthropic if caching.cache_breakpoints => {
+            // Unset: Anthropic's smallest current minimum; a breakpoint on a prefix below the
+            // model's real minimum is harmless (nothing is cached, nothing is billed extra).
+            cache::anthropic_breakpoints(body, model.min_cache_tokens.unwrap_or(1024));
+        }
+        ProviderKind::OpenAi
+            if caching.prompt_cache_key
+                && (provider.name == "openai" || provider.base_url.contains("api.openai.com")) =>
+        {
+            cache::openai_cache_key(body);
+        }
+        _ => {}
+    }
 }

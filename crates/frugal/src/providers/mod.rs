@@ -95,7 +95,7 @@ impl Upstreams {
                 ));
                 continue;
             }
-            let up = body::build(client, provider, model)?;
+            let up = body::build(client, provider, model, &self.config.compression)?;
             let started = Instant::now();
             let result = if client.req.stream {
                 stream::open(&self.http, &up, provider, client)

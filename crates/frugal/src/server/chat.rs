@@ -19,6 +19,7 @@ use super::AppState;
 use crate::cost::{baseline_cost_usd, cost_usd};
 use crate::error::{GatewayError, Result};
 use crate::ledger::{Draft, StreamMeter};
+use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending};
 use crate::pipeline::session::{continues_session, session_key};
 use crate::pipeline::Decision;
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
@@ -105,8 +106,12 @@ fn error_response(
     resp
 }
 
-fn parse(format: Format, body: &[u8]) -> Result<(Value, ChatRequest)> {
-    let raw: Value = serde_json::from_slice(body).map_err(|e| {
+fn parse(
+    format: Format,
+    body: &[u8],
+    cc: &CompressConfig,
+) -> Result<(Value, ChatRequest, Pending)> {
+    let mut raw: Value = serde_json::from_slice(body).map_err(|e| {
         GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}"))
     })?;
     if !raw.is_object() {
@@ -114,11 +119,13 @@ fn parse(format: Format, body: &[u8]) -> Result<(Value, ChatRequest)> {
             "request body must be a JSON object".into(),
         ));
     }
+    // Compress the raw body before parsing: the classifier and the provider see the same bytes.
+    let compressed = compress_body_deferred(format, &mut raw, cc);
     let req = match format {
         Format::OpenAi => wire::openai::parse_request(&raw)?,
         Format::Anthropic => wire::anthropic::parse_request(&raw)?,
     };
-    Ok((raw, req))
+    Ok((raw, req, compressed))
 }
 
 /// One request as it arrived.
@@ -139,7 +146,9 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         request_id,
         started,
     } = *incoming;
-    let (raw, mut req) = parse(format, body)?;
+    let (raw, mut req, compressed) = parse(format, body, &app.config.compression)?;
+    // Token accounting of the compression runs beside the upstream call, off the request path.
+    let compressed = tokio::task::spawn_blocking(move || compressed.finish());
     draft.request(&req, app.ledger.config().store_prompts);
     let mut ctx = headers::route_context(h)?;
     let client_key = headers::presented_key(h).and_then(|k| app.config.client_key(k));
@@ -222,6 +231,10 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         overhead_ms: overhead.as_secs_f64() * 1e3,
     };
     headers::write(resp.headers_mut(), &info);
+    resp.headers_mut().insert(
+        "x-frugal-compression-saved-tokens",
+        HeaderValue::from(compressed.await.unwrap_or_default().tokens_saved()),
+    );
     Ok(resp)
 }
 

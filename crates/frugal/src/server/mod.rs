@@ -39,7 +39,7 @@ impl AppState {
     ) -> anyhow::Result<Arc<AppState>> {
         Ok(Arc::new(AppState {
             ledger,
-            pipeline: Pipeline::new(config.clone()),
+            pipeline: Pipeline::new(config.clone())?,
             upstreams: Upstreams::new(config.clone())?,
             sessions: SessionTracker::new(config.routing.session_ttl),
             config,
@@ -64,10 +64,18 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Serve until ctrl-c or SIGTERM, then finish in-flight requests.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
     let ledger = state.ledger.clone();
+    let feedback_loop = crate::ledger::control::spawn(
+        ledger.clone(),
+        state.pipeline.boundaries().clone(),
+        state.config.feedback.clone(),
+    );
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     // Streams still finishing get a grace period; then every queued row is written.
+    if let Some(task) = feedback_loop {
+        task.abort();
+    }
     ledger.shutdown(std::time::Duration::from_secs(30)).await;
     Ok(())
 }

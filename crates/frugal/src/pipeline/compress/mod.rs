@@ -73,14 +73,10 @@ impl PassReport {
     pub fn tokens_saved(&self) -> u64 {
         self.tokens_before.saturating_sub(self.tokens_after)
     }
-    fn add(&mut self, before: &str, after: &str, count: bool) {
+    fn add_bytes(&mut self, before: &str, after: &str) {
         self.changed += 1;
         self.bytes_before += before.len() as u64;
         self.bytes_after += after.len() as u64;
-        if count {
-            self.tokens_before += crate::tokens::count_reference(before);
-            self.tokens_after += crate::tokens::count_reference(after);
-        }
     }
 }
 
@@ -107,19 +103,75 @@ impl CompressReport {
     pub fn bytes_saved(&self) -> u64 {
         self.passes().iter().map(|(_, p)| p.bytes_saved()).sum()
     }
+    fn pass_mut(&mut self, pass: Pass) -> &mut PassReport {
+        match pass {
+            Pass::Json => &mut self.json_minify,
+            Pass::Whitespace => &mut self.whitespace,
+            Pass::Dedup => &mut self.dedup,
+        }
+    }
 }
 
-/// Compress a raw request body of `format` in place.
+#[derive(Debug, Clone, Copy)]
+enum Pass {
+    Json,
+    Whitespace,
+    Dedup,
+}
+
+/// A report whose token counts are still to be made: the texts each pass changed, before
+/// and after. Counting 100k tokens takes ~25 ms on one core, so the server runs
+/// [`Pending::finish`] on a blocking thread while the upstream call is in flight, keeping
+/// the request path to the passes themselves.
+#[derive(Debug, Default)]
+pub struct Pending {
+    report: CompressReport,
+    changed: Vec<(Pass, String, String)>,
+}
+
+impl Pending {
+    /// The report with bytes only (tokens not counted yet).
+    pub fn bytes_report(&self) -> CompressReport {
+        self.report
+    }
+
+    /// Count the tokens (o200k) and return the full report.
+    pub fn finish(self) -> CompressReport {
+        let mut report = self.report;
+        for (pass, before, after) in &self.changed {
+            let p = report.pass_mut(*pass);
+            p.tokens_before += crate::tokens::count_reference(before);
+            p.tokens_after += crate::tokens::count_reference(after);
+        }
+        report
+    }
+
+    fn record(&mut self, pass: Pass, text: &mut String, new: String, keep: bool) {
+        self.report.pass_mut(pass).add_bytes(text, &new);
+        let old = std::mem::replace(text, new);
+        if keep {
+            self.changed.push((pass, old, text.clone()));
+        }
+    }
+}
+
+/// Compress a raw request body of `format` in place; tokens are counted before returning
+/// when `cfg.count_tokens` is set.
 pub fn compress_body(format: Format, body: &mut Value, cfg: &CompressConfig) -> CompressReport {
-    let mut report = CompressReport::default();
+    compress_body_deferred(format, body, cfg).finish()
+}
+
+/// Compress in place now; count the saved tokens later (see [`Pending`]).
+pub fn compress_body_deferred(format: Format, body: &mut Value, cfg: &CompressConfig) -> Pending {
+    let mut pending = Pending::default();
     if !cfg.enabled {
-        return report;
+        return pending;
     }
     let mut seen = dedup::Seen::default();
     walk::visit(format, body, &mut |slot: &Slot, text: &mut String| {
-        compress_slot(slot, text, cfg, &mut seen, &mut report);
+        compress_slot(slot, text, cfg, &mut seen, &mut pending);
     });
-    report
+    pending
 }
 
 fn compress_slot(
@@ -127,15 +179,14 @@ fn compress_slot(
     text: &mut String,
     cfg: &CompressConfig,
     seen: &mut dedup::Seen,
-    report: &mut CompressReport,
+    pending: &mut Pending,
 ) {
-    let count = cfg.count_tokens;
+    let keep = cfg.count_tokens;
     let is_tool = matches!(slot.kind, SlotKind::ToolResult | SlotKind::ToolArgs);
     let mut is_json = false;
     if cfg.json_minify && is_tool {
         if let Some(min) = json_min::minify(text) {
-            report.json_minify.add(text, &min, count);
-            *text = min;
+            pending.record(Pass::Json, text, min, keep);
             is_json = true;
         }
     }
@@ -147,14 +198,12 @@ fn compress_slot(
             whitespace::Mode::Prose
         };
         if let Some(norm) = whitespace::normalize(text, mode) {
-            report.whitespace.add(text, &norm, count);
-            *text = norm;
+            pending.record(Pass::Whitespace, text, norm, keep);
         }
     }
     if cfg.dedup && slot.kind == SlotKind::ToolResult {
         if let Some(r) = seen.check(text, slot.call_id.as_deref()) {
-            report.dedup.add(text, &r, count);
-            *text = r;
+            pending.record(Pass::Dedup, text, r, keep);
         }
     }
 }

@@ -196,7 +196,7 @@ mod tests {
             (
                 "def f():\n    x  =  1   \n\n\n    return x",
                 Mode::Prose,
-                Some("def f():\n    x  =  1   \n\n\n    return x"),
+                None,
             ),
             ("| a  | b |\n|---|---|\n| 1  | 2 |", Mode::Prose, None),
             ("use `a  b` here  ", Mode::Prose, None),

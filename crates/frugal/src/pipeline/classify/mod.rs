@@ -1,0 +1,174 @@
+//! Stage two of the pipeline: score a request's complexity (0..1, higher needs a stronger
+//! model), place it in a tier, and say how sure that is and which stage decided.
+//!
+//! The cascade: hand rules (greetings, code) → stage 1, a learned linear score over fifteen
+//! features, which decides unless its score sits within the model's abstain margin of a
+//! tier boundary → stage 2, the same features plus a local sentence embedding, when a model
+//! with an embedding head is loaded → otherwise, or when stage 2 is also unsure, the request
+//! is marked `abstained`: the server may ask the LLM judge (stage 3); without one the tier
+//! goes up one step ("route up when unsure"). Scores are calibrated to the training rows'
+//! distribution, so a boundary of 0.55 means "above 55 % of training prompts".
+
+pub mod features;
+pub mod model;
+pub mod text;
+pub mod wordpiece;
+
+use serde::Serialize;
+
+use crate::types::{ChatRequest, Tier};
+use features::HandRule;
+use model::RouterModel;
+use text::{request_texts, Signals};
+
+/// A follow-up keeps this share of the earlier conversation's score ("now commit it" after
+/// a design discussion is not a greeting).
+const CONTEXT_WEIGHT: f64 = 0.8;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub score: f64,
+    /// The tier by score, after hand rules and "route up when unsure".
+    pub tier: Tier,
+    /// 0..1: how far the score is from the nearest boundary, relative to the abstain margin.
+    pub confidence: f64,
+    /// Which stage decided: "rules", "embedding", "judge", or "unsure" (routed up).
+    pub stage: &'static str,
+    /// True when no local stage was confident: a judge may decide; without one the tier
+    /// was already raised one step.
+    pub abstained: bool,
+    /// The inputs that moved the score most (name, contribution), for explanations.
+    pub signals: Vec<(&'static str, f64)>,
+}
+
+pub struct Classifier {
+    model: RouterModel,
+    signals: Signals,
+}
+
+impl Classifier {
+    pub fn new(model: RouterModel, signals: Signals) -> Classifier {
+        Classifier { model, signals }
+    }
+
+    pub fn model(&self) -> &RouterModel {
+        &self.model
+    }
+
+    /// Stage-1 calibrated score of one text, with per-feature contributions.
+    pub fn stage1(&self, text: &str) -> (f64, Vec<f64>) {
+        let x = features::extract(text, self.signals.vocab());
+        let contributions = self.model.stage1.contributions(&x);
+        (self.model.stage1.calibrate(contributions.iter().sum()), contributions)
+    }
+
+    /// Score and tier a request against the tier `boundaries`; `shift` moves every boundary
+    /// (profiles).
+    pub fn classify(&self, req: &ChatRequest, boundaries: [f64; 3], shift: f64) -> Classification {
+        let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
+        let texts = request_texts(req);
+        let (mut score, contributions) = self.stage1(&texts.last_user);
+        let mut signals: Vec<(&'static str, f64)> =
+            features::NAMES.iter().copied().zip(contributions).filter(|(_, c)| c.abs() > 1e-9).collect();
+        if !texts.earlier_user.is_empty() {
+            let inherited = CONTEXT_WEIGHT * self.stage1(&texts.earlier_user).0;
+            if inherited > score {
+                signals.push(("conversation", inherited - score));
+                score = inherited;
+            }
+        }
+        signals.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
+        signals.truncate(5);
+
+        let rule = features::hand_rule(&texts.last_user);
+        match rule {
+            Some(HandRule::Greeting) if texts.earlier_user.is_empty() => {
+                return Classification {
+                    score: score.min(b[0] / 2.0),
+                    tier: Tier::Simple,
+                    confidence: 1.0,
+                    stage: "rules",
+                    abstained: false,
+                    signals: vec![("greeting", -1.0)],
+                };
+            }
+            Some(HandRule::Code) => signals.insert(0, ("code_request", 0.0)),
+            _ => {}
+        }
+        let floor = if rule == Some(HandRule::Code) { Tier::Medium } else { Tier::Simple };
+        let margin = self.model.abstain_margin;
+        let idx = b.iter().filter(|x| score >= **x).count();
+        let nearest = b.iter().map(|x| (score - x).abs()).fold(f64::INFINITY, f64::min);
+        let abstained = nearest < margin;
+        let mut tier = Tier::ALL[idx.min(3)].max(floor);
+        // Unsure and below a boundary it is close to: go up one tier rather than risk the answer.
+        let just_below = b.get(idx).is_some_and(|up| up - score < margin);
+        if abstained && just_below {
+            tier = tier.up();
+        }
+        Classification {
+            score,
+            tier,
+            confidence: if margin > 0.0 { (nearest / (2.0 * margin)).min(1.0) } else { 1.0 },
+            stage: if abstained { "unsure" } else { "rules" },
+            abstained,
+            signals,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Message, Part, Role};
+
+    const B: [f64; 3] = [0.30, 0.55, 0.80];
+
+    fn classifier() -> Classifier {
+        Classifier::new(RouterModel::embedded().expect("model"), Signals::builtin().expect("signals"))
+    }
+
+    fn req(turns: &[&str]) -> ChatRequest {
+        ChatRequest {
+            messages: turns
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Message {
+                    role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+                    content: vec![Part::text(*t)],
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn greeting_is_simple_with_full_confidence() {
+        let c = classifier().classify(&req(&["hi!"]), B, 0.0);
+        assert_eq!((c.tier, c.stage, c.abstained), (Tier::Simple, "rules", false));
+    }
+
+    #[test]
+    fn code_is_never_simple() {
+        let c = classifier().classify(&req(&["fix it:\n```py\nprint(1)\n```"]), 0.0);
+        assert!(c.tier >= Tier::Medium, "{c:?}");
+    }
+
+    #[test]
+    fn follow_up_inherits_its_conversation() {
+        let hard = "Suppose a firm's marginal cost is 2q + 5 and demand is p = 100 - q. First compute \
+                    the profit-maximising quantity, then the price, then the deadweight loss compared to \
+                    perfect competition, and explain each step.";
+        let k = classifier();
+        let alone = k.classify(&req(&["and the other one?"]), B, 0.0);
+        let inherited = k.classify(&req(&[hard, "Here you go.", "and the other one?"]), B, 0.0);
+        assert!(inherited.score > alone.score, "{inherited:?} vs {alone:?}");
+    }
+
+    #[test]
+    fn shift_makes_routing_cheaper() {
+        let k = classifier();
+        let r = req(&["Explain the difference between processes and threads, and when to use each."]);
+        assert!(k.classify(&r, B, 0.2).tier <= k.classify(&r, B, 0.0).tier);
+    }
+}

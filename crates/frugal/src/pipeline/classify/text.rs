@@ -1,0 +1,92 @@
+//! What the classifier reads from a conversation: the latest user text (what is being asked
+//! now) and the earlier user turns (what the conversation is about, so a short follow-up
+//! inherits its weight). System prompts are left out on purpose: they are the same for every
+//! request of an application and would make every request of an agent look "long".
+//! Also owns the shared lexical resources (the WordPiece vocabulary).
+
+use std::collections::HashSet;
+
+use crate::types::{ChatRequest, Part, Role};
+
+use super::features::Vocabulary;
+use super::wordpiece::WordPiece;
+
+/// The vocabulary of all-MiniLM-L6-v2 (Apache-2.0), shipped for word-rarity and tokenising.
+pub const MINILM_VOCAB: &str = include_str!("../../../assets/minilm-vocab.txt");
+
+pub struct RequestTexts {
+    /// The text of the last user message (tool results excluded).
+    pub last_user: String,
+    /// Earlier user messages, oldest first, joined.
+    pub earlier_user: String,
+}
+
+fn user_text(content: &[Part]) -> String {
+    content
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn request_texts(req: &ChatRequest) -> RequestTexts {
+    let users: Vec<String> = req
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| user_text(&m.content))
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    match users.split_last() {
+        Some((last, earlier)) => RequestTexts { last_user: last.clone(), earlier_user: earlier.join("\n") },
+        None => RequestTexts { last_user: String::new(), earlier_user: String::new() },
+    }
+}
+
+/// Shared lexical resources, loaded once.
+pub struct Signals {
+    words: HashSet<String>,
+    wordpiece: WordPiece,
+}
+
+impl Signals {
+    /// The shipped MiniLM vocabulary.
+    pub fn builtin() -> anyhow::Result<Signals> {
+        let tokens: Vec<String> = MINILM_VOCAB.lines().map(str::to_string).collect();
+        let wordpiece = WordPiece::from_tokens(&tokens)?;
+        let words = tokens.into_iter().filter(|t| !t.starts_with("##") && !t.starts_with('[')).collect();
+        Ok(Signals { words, wordpiece })
+    }
+
+    pub fn vocab(&self) -> &dyn Vocabulary {
+        &self.words
+    }
+
+    pub fn wordpiece(&self) -> &WordPiece {
+        &self.wordpiece
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Message;
+
+    #[test]
+    fn last_and_earlier_user_turns() {
+        let m = |role, t: &str| Message { role, content: vec![Part::text(t)] };
+        let req = ChatRequest {
+            messages: vec![m(Role::User, "design a schema"), m(Role::Assistant, "ok"), m(Role::User, "now commit it")],
+            ..Default::default()
+        };
+        let t = request_texts(&req);
+        assert_eq!(t.last_user, "now commit it");
+        assert_eq!(t.earlier_user, "design a schema");
+        let s = Signals::builtin().expect("vocab");
+        assert!(s.vocab().contains_word("capital"));
+        assert!(!s.vocab().contains_word("##s"));
+    }
+}

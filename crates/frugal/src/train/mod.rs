@@ -1,0 +1,168 @@
+//! `frugal train`: learn the router's stage-1 (features) and stage-2 (features ‖ embedding)
+//! heads from rows with per-model scores, and `frugal crossval`: measure a router trained
+//! on some task groups on the groups it never saw, fold by fold.
+
+pub mod crossval;
+pub mod labels;
+pub mod ridge;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::eval::{load_rows, PriceTable, Row};
+use crate::pipeline::classify::features::{self, NAMES};
+use crate::pipeline::classify::model::{LinearHead, Provenance, RouterModel, FORMAT};
+use crate::pipeline::classify::text::{request_texts, Signals};
+use labels::LabelOverrides;
+
+/// Ridge strengths tried; the one with the lowest grouped-CV error wins.
+const ALPHAS: [f64; 6] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
+/// Stage 1 abstains within this distance (in calibrated score) of a tier boundary.
+pub const DEFAULT_ABSTAIN_MARGIN: f64 = 0.08;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Routing data files (JSONL rows with per-model `scores`), one or more.
+    #[arg(long = "data", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Where to write the router model (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Prices (models.json shape) used to tell cheap models from strong ones.
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+    /// Use this model as "strong" in every file (default: each file's best model).
+    #[arg(long)]
+    pub strong: Option<String>,
+    /// Use these models as "cheap" in every file (default: priced near each file's cheapest).
+    #[arg(long, value_delimiter = ',')]
+    pub cheap: Vec<String>,
+}
+
+/// One training example: the classifier's inputs and its label.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub x: Vec<f64>,
+    pub y: f64,
+    pub group: String,
+}
+
+/// Feature vectors of rows, exactly as the serving classifier computes them.
+pub fn featurize(rows: &[Row], signals: &Signals) -> Result<Vec<Vec<f64>>> {
+    rows.iter()
+        .map(|r| {
+            let req = r.to_chat_request("auto")?;
+            let texts = request_texts(&req);
+            Ok(features::extract(&texts.last_user, signals.vocab()).to_vec())
+        })
+        .collect()
+}
+
+/// Load files and turn them into labelled examples (rows lacking a needed score are skipped).
+pub fn examples(paths: &[PathBuf], prices: Option<&PriceTable>, o: &LabelOverrides, signals: &Signals) -> Result<(Vec<Example>, Vec<String>)> {
+    let mut out = vec![];
+    let mut notes = vec![];
+    for path in paths {
+        let rows = load_rows(path)?;
+        let spec = labels::choose(&rows, prices, o).with_context(|| format!("{}", path.display()))?;
+        let gains = labels::gains(&rows, &spec);
+        let xs = featurize(&rows, signals)?;
+        let before = out.len();
+        for ((row, x), g) in rows.iter().zip(xs).zip(gains) {
+            if let Some(y) = g {
+                let group = format!("{}:{}", file_name(path), row.task.clone().unwrap_or_default());
+                out.push(Example { x, y, group });
+            }
+        }
+        notes.push(format!(
+            "{} ({} rows; strong {}, cheap {})",
+            file_name(path),
+            out.len() - before,
+            spec.strong,
+            spec.cheap.join(" + ")
+        ));
+    }
+    if out.is_empty() {
+        bail!("no usable training rows");
+    }
+    Ok((out, notes))
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Fit a head: alpha by grouped cross-validation (mean squared error), then on all rows.
+pub fn fit_head(ex: &[Example]) -> Result<(LinearHead, f64)> {
+    let x: Vec<Vec<f64>> = ex.iter().map(|e| e.x.clone()).collect();
+    let y: Vec<f64> = ex.iter().map(|e| e.y).collect();
+    let folds = crossval::group_folds(ex.iter().map(|e| e.group.as_str()), 5, 0);
+    let mut best = (f64::INFINITY, ALPHAS[0]);
+    for alpha in ALPHAS {
+        let mut sse = 0.0;
+        for k in 0..5 {
+            let (tr, te): (Vec<usize>, Vec<usize>) = (0..ex.len()).partition(|i| folds[*i] != k);
+            if tr.is_empty() || te.is_empty() {
+                continue;
+            }
+            let xt: Vec<Vec<f64>> = tr.iter().map(|i| x[*i].clone()).collect();
+            let yt: Vec<f64> = tr.iter().map(|i| y[*i]).collect();
+            let (mu, sd) = ridge::standardiser(&xt);
+            let w = ridge::fit(&xt, &yt, &mu, &sd, alpha)?;
+            let y_mean = yt.iter().sum::<f64>() / yt.len() as f64;
+            let xs: Vec<Vec<f64>> = te.iter().map(|i| x[*i].clone()).collect();
+            for (p, i) in ridge::predict(&xs, &mu, &sd, &w).iter().zip(&te) {
+                sse += (p + y_mean - y[*i]).powi(2);
+            }
+        }
+        if sse < best.0 {
+            best = (sse, alpha);
+        }
+    }
+    let (mu, sd) = ridge::standardiser(&x);
+    let w = ridge::fit(&x, &y, &mu, &sd, best.1)?;
+    let quantiles = ridge::percentiles(&ridge::predict(&x, &mu, &sd, &w));
+    Ok((LinearHead { mu, sd, w, quantiles }, best.1))
+}
+
+/// Train a router model from examples.
+pub fn train_model(ex: &[Example], files: Vec<String>) -> Result<RouterModel> {
+    let (stage1, alpha) = fit_head(ex)?;
+    Ok(RouterModel {
+        format: FORMAT,
+        features: NAMES.iter().map(|s| s.to_string()).collect(),
+        stage1,
+        abstain_margin: DEFAULT_ABSTAIN_MARGIN,
+        stage2: None,
+        embedding_id: None,
+        provenance: Provenance { files, rows: ex.len(), label: "gain = strong − mean(cheap)".into(), alpha },
+    })
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let spinner = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")?);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner.set_message("computing features and labels");
+    let prices = args.prices.as_deref().map(PriceTable::load).transpose()?;
+    let overrides = LabelOverrides { strong: args.strong.clone(), cheap: args.cheap.clone() };
+    let signals = Signals::builtin()?;
+    let (ex, notes) = examples(&args.data, prices.as_ref(), &overrides, &signals)?;
+    spinner.set_message(format!("fitting on {} rows", ex.len()));
+    let model = train_model(&ex, notes.clone())?;
+    spinner.finish_and_clear();
+    std::fs::write(&args.out, model.to_json()?).with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!("trained on {} rows (ridge alpha {}):", ex.len(), model.provenance.alpha);
+    for n in &notes {
+        eprintln!("  {n}");
+    }
+    let mut order: Vec<usize> = (0..NAMES.len()).collect();
+    order.sort_by(|a, b| model.stage1.w[*b].abs().total_cmp(&model.stage1.w[*a].abs()));
+    eprintln!("stage-1 weights (per standard deviation):");
+    for i in order {
+        eprintln!("  {:<16} {:+.4}", NAMES[i], model.stage1.w[i]);
+    }
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
