@@ -85,6 +85,15 @@ pub struct RoutingConfig {
     pub session_ttl: Duration,
     /// Router model file from `routing.router_model`; `None` means the built-in one.
     pub router_model: Option<PathBuf>,
+    /// The LLM judge (stage 3), off unless configured.
+    pub judge: Option<JudgeConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JudgeConfig {
+    /// A catalogue model.
+    pub model: String,
+    pub timeout: Duration,
 }
 
 /// A client key frugal recognises and the routing policy of its project.

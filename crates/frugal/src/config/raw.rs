@@ -128,6 +128,15 @@ pub struct RawRouting {
     pub session_ttl_secs: Option<u64>,
     /// A router model written by `frugal train` (default: the built-in one).
     pub router_model: Option<std::path::PathBuf>,
+    /// Stage 3: a cheap model that rates the requests the local stages are unsure of.
+    pub judge: Option<RawJudge>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJudge {
+    pub model: Option<String>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// One baseline model, or a preference list (first whose provider has a key wins).
@@ -208,7 +217,7 @@ impl RawConfig {
         }
         if let Some(over) = &user.routing {
             let base = self.routing.get_or_insert_with(RawRouting::default);
-            overlay!(base, over, boundaries, baseline, session_ttl_secs, router_model);
+            overlay!(base, over, boundaries, baseline, session_ttl_secs, router_model, judge);
             for (tier, list) in &over.tiers {
                 base.tiers.insert(tier.clone(), list.clone());
             }

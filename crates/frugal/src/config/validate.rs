@@ -276,6 +276,20 @@ fn routing(
     }
     let session_ttl = Duration::from_secs(raw.session_ttl_secs.unwrap_or(1800));
     let router_model = raw.router_model.clone();
+    let judge = match &raw.judge {
+        None => None,
+        Some(j) => {
+            let model = j.model.clone().ok_or("routing.judge.model: missing (a catalogue model)")?;
+            if !models.contains_key(&model) {
+                return Err(format!("routing.judge.model: unknown model `{model}`"));
+            }
+            let ms = j.timeout_ms.unwrap_or(2_000);
+            if ms == 0 {
+                return Err("routing.judge.timeout_ms: must be greater than 0".into());
+            }
+            Some(super::JudgeConfig { model, timeout: Duration::from_millis(ms) })
+        }
+    };
     Ok(RoutingConfig {
         boundaries,
         baseline,
@@ -283,6 +297,7 @@ fn routing(
         profiles,
         session_ttl,
         router_model,
+        judge,
     })
 }
 

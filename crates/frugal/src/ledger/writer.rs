@@ -23,6 +23,11 @@ const PRUNE_BATCH: usize = 5_000;
 const PRUNE_BATCHES_PER_TICK: usize = 20;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const WRITE_RETRIES: u32 = 3;
+/// After a partial batch the writer waits this long before reading again: rows gather
+/// into larger batches, and `try_send` on the request path rarely has to wake a parked
+/// writer thread (a futex syscall, the largest part of its cost). Bounds how long a row
+/// waits to be written.
+const LINGER: Duration = Duration::from_millis(5);
 
 enum Msg {
     Record(Box<Record>),
@@ -289,6 +294,9 @@ async fn run(mut ctx: WriterCtx) {
                 }
                 write(&ctx, std::mem::take(&mut buf)).await;
                 buf.reserve(ctx.batch);
+                if n < ctx.batch {
+                    tokio::time::sleep(LINGER).await;
+                }
             }
             _ = prune.tick(), if ctx.retention_days > 0 => prune_old(&ctx).await,
         }

@@ -33,6 +33,8 @@ pub struct RouteContext {
     pub route_off: bool,
     /// The tier this request's session has already reached (stickiness).
     pub session_floor: Option<Tier>,
+    /// The LLM judge's verdict, when the server asked it about an abstained request.
+    pub judge: Option<classify::JudgeOutcome>,
 }
 
 /// How the model was chosen.
@@ -161,7 +163,8 @@ impl Pipeline {
             if ctx.route_off {
                 return select::baseline_plan(&self.config, &requirements, &est);
             }
-            let classification = self.classifier.classify(req, self.live.get(), profile.boundary_shift);
+            let classification =
+                self.classifier.classify(req, self.live.get(), profile.boundary_shift, ctx.judge);
             // Floors only ever raise the tier: profile, caller header, key policy, session.
             let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
                 .into_iter()

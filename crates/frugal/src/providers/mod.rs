@@ -4,6 +4,7 @@
 
 mod body;
 mod cooldown;
+pub mod judge;
 mod outcome;
 mod stream;
 

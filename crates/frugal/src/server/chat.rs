@@ -21,6 +21,7 @@ use crate::error::{GatewayError, Result};
 use crate::ledger::{Draft, StreamMeter};
 use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending};
 use crate::pipeline::session::{continues_session, session_key};
+use crate::pipeline::classify::JudgeOutcome;
 use crate::pipeline::Decision;
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
 use crate::types::{ChatRequest, Format, Tier};
@@ -168,7 +169,18 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
     if continues_session(headers::session_id(h), &req) {
         ctx.session_floor = app.sessions.floor(session);
     }
-    let plan = app.pipeline.plan(&mut req, &ctx)?;
+    let mut plan = app.pipeline.plan(&mut req, &ctx)?;
+    // Stage 3: only the requests the local stages were unsure of reach the judge.
+    if let (Some(judge), true) = (&app.judge, plan.classification.as_ref().is_some_and(|c| c.abstained)) {
+        ctx.judge = Some(match judge.rate(&req).await {
+            Ok(r) => JudgeOutcome::Rating(r),
+            Err(e) => {
+                tracing::warn!(%request_id, error = %e, "judge failed; routing one tier up");
+                JudgeOutcome::Failed
+            }
+        });
+        plan = app.pipeline.plan(&mut req, &ctx)?;
+    }
     draft.plan(&plan);
     if plan.decision == Decision::Routed {
         app.sessions.record(session, plan.tier);

@@ -43,6 +43,7 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
         min_tier,
         route_off,
         session_floor: None,
+        judge: None,
     })
 }
 

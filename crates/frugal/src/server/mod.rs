@@ -21,8 +21,10 @@ use crate::providers::Upstreams;
 pub struct AppState {
     pub config: Arc<Config>,
     pub pipeline: Pipeline,
-    pub upstreams: Upstreams,
+    pub upstreams: Arc<Upstreams>,
     pub sessions: SessionTracker,
+    /// Stage 3 of the classifier, when `routing.judge` is configured.
+    pub judge: Option<Arc<dyn crate::pipeline::classify::judge::Judge>>,
     /// Request rows and feedback (never waited on by the request path).
     pub ledger: crate::ledger::Ledger,
 }
@@ -37,11 +39,17 @@ impl AppState {
         config: Arc<Config>,
         ledger: crate::ledger::Ledger,
     ) -> anyhow::Result<Arc<AppState>> {
+        let upstreams = Arc::new(Upstreams::new(config.clone())?);
+        let judge = config.routing.judge.clone().map(|j| {
+            let judge = crate::providers::judge::ProviderJudge::new(upstreams.clone(), config.clone(), j);
+            Arc::new(judge) as Arc<dyn crate::pipeline::classify::judge::Judge>
+        });
         Ok(Arc::new(AppState {
             ledger,
             pipeline: Pipeline::new(config.clone())?,
-            upstreams: Upstreams::new(config.clone())?,
+            upstreams,
             sessions: SessionTracker::new(config.routing.session_ttl),
+            judge,
             config,
         }))
     }

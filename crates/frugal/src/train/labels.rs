@@ -140,7 +140,7 @@ mod tests {
         let costs = [("big", 10.0), ("small", 0.1), ("small2", 0.3), ("mid", 1.0), ("broken", 0.1)];
         let rows = vec![
             row(&[("big", 1.0), ("small", 1.0), ("small2", 0.0), ("mid", 1.0), ("broken", 0.0)], &costs),
-            row(&[("big", 1.0), ("small", 0.0), ("small2", 1.0), ("mid", 1.0), ("broken", 0.0)], &costs),
+            row(&[("big", 1.0), ("small", 0.0), ("small2", 1.0), ("mid", 0.0), ("broken", 0.0)], &costs),
         ];
         let spec = choose(&rows, None, &LabelOverrides::default()).expect("spec");
         assert_eq!(spec.strong, "big");

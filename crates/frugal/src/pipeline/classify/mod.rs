@@ -10,6 +10,7 @@
 //! distribution, so a boundary of 0.55 means "above 55 % of training prompts".
 
 pub mod features;
+pub mod judge;
 pub mod model;
 pub mod text;
 pub mod wordpiece;
@@ -20,6 +21,14 @@ use crate::types::{ChatRequest, Tier};
 use features::HandRule;
 use model::RouterModel;
 use text::{request_texts, Signals};
+
+/// What the LLM judge (stage 3) said about an abstained request, when one was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JudgeOutcome {
+    Rating(u8),
+    /// Error or timeout: the request goes one tier up, never down.
+    Failed,
+}
 
 /// A follow-up keeps this share of the earlier conversation's score ("now commit it" after
 /// a design discussion is not a greeting).
@@ -63,8 +72,14 @@ impl Classifier {
     }
 
     /// Score and tier a request against the tier `boundaries`; `shift` moves every boundary
-    /// (profiles).
-    pub fn classify(&self, req: &ChatRequest, boundaries: [f64; 3], shift: f64) -> Classification {
+    /// (profiles); `judge` is the stage-3 verdict when the server asked for one.
+    pub fn classify(
+        &self,
+        req: &ChatRequest,
+        boundaries: [f64; 3],
+        shift: f64,
+        judge: Option<JudgeOutcome>,
+    ) -> Classification {
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
         let (mut score, contributions) = self.stage1(&texts.last_user);
@@ -100,20 +115,20 @@ impl Classifier {
         let idx = b.iter().filter(|x| score >= **x).count();
         let nearest = b.iter().map(|x| (score - x).abs()).fold(f64::INFINITY, f64::min);
         let abstained = nearest < margin;
-        let mut tier = Tier::ALL[idx.min(3)].max(floor);
-        // Unsure and below a boundary it is close to: go up one tier rather than risk the answer.
-        let just_below = b.get(idx).is_some_and(|up| up - score < margin);
-        if abstained && just_below {
-            tier = tier.up();
-        }
-        Classification {
-            score,
-            tier,
-            confidence: if margin > 0.0 { (nearest / (2.0 * margin)).min(1.0) } else { 1.0 },
-            stage: if abstained { "unsure" } else { "rules" },
-            abstained,
-            signals,
-        }
+        let by_score = Tier::ALL[idx.min(3)].max(floor);
+        let confidence = if margin > 0.0 { (nearest / (2.0 * margin)).min(1.0) } else { 1.0 };
+        let (tier, stage) = match (abstained, judge) {
+            (false, _) => (by_score, "rules"),
+            (true, Some(JudgeOutcome::Rating(r))) => {
+                (judge::judged_tier(Some(r), b, by_score).max(floor), "judge")
+            }
+            (true, Some(JudgeOutcome::Failed)) => (by_score.up(), "judge_failed"),
+            // Unsure and below a boundary it is close to: go up one tier rather than risk
+            // the answer; just above one, the score already chose the higher tier.
+            (true, None) if b.get(idx).is_some_and(|up| up - score < margin) => (by_score.up(), "unsure"),
+            (true, None) => (by_score, "unsure"),
+        };
+        Classification { score, tier, confidence, stage, abstained, signals }
     }
 }
 
@@ -144,13 +159,13 @@ mod tests {
 
     #[test]
     fn greeting_is_simple_with_full_confidence() {
-        let c = classifier().classify(&req(&["hi!"]), B, 0.0);
+        let c = classifier().classify(&req(&["hi!"]), B, 0.0, None);
         assert_eq!((c.tier, c.stage, c.abstained), (Tier::Simple, "rules", false));
     }
 
     #[test]
     fn code_is_never_simple() {
-        let c = classifier().classify(&req(&["fix it:\n```py\nprint(1)\n```"]), 0.0);
+        let c = classifier().classify(&req(&["fix it:\n```py\nprint(1)\n```"]), B, 0.0, None);
         assert!(c.tier >= Tier::Medium, "{c:?}");
     }
 
@@ -160,8 +175,8 @@ mod tests {
                     the profit-maximising quantity, then the price, then the deadweight loss compared to \
                     perfect competition, and explain each step.";
         let k = classifier();
-        let alone = k.classify(&req(&["and the other one?"]), B, 0.0);
-        let inherited = k.classify(&req(&[hard, "Here you go.", "and the other one?"]), B, 0.0);
+        let alone = k.classify(&req(&["and the other one?"]), B, 0.0, None);
+        let inherited = k.classify(&req(&[hard, "Here you go.", "and the other one?"]), B, 0.0, None);
         assert!(inherited.score > alone.score, "{inherited:?} vs {alone:?}");
     }
 
@@ -169,6 +184,6 @@ mod tests {
     fn shift_makes_routing_cheaper() {
         let k = classifier();
         let r = req(&["Explain the difference between processes and threads, and when to use each."]);
-        assert!(k.classify(&r, B, 0.2).tier <= k.classify(&r, B, 0.0).tier);
+        assert!(k.classify(&r, B, 0.2, None).tier <= k.classify(&r, B, 0.0, None).tier);
     }
 }
