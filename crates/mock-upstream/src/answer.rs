@@ -68,6 +68,10 @@ pub(crate) struct Usage {
 
 /// Decides the answer for a prompt; the same prompt always gets the same answer (ids aside).
 pub(crate) fn answer(prompt: &Prompt) -> Answer {
+    // A model named `…rating-N…` plays an LLM judge: it answers just "N".
+    if let Some(n) = rating_token(&prompt.model) {
+        return limit_text(n.to_string(), prompt);
+    }
     if let Some(result) = &prompt.tool_result {
         let text = format!(
             "mock answer from {}: tool result was {}",
@@ -99,6 +103,13 @@ pub(crate) fn answer(prompt: &Prompt) -> Answer {
         first_chars(&prompt.last_user_text, ECHO_CHARS)
     );
     limit_text(text, prompt)
+}
+
+/// The N of a `rating-N` token in a model name (N in 1..=10).
+fn rating_token(model: &str) -> Option<u8> {
+    let at = model.find("rating-")?;
+    let digits: String = model[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|n| (1..=10).contains(n))
 }
 
 /// Applies stop sequences and `max_tokens`, whichever the "generation" reaches first.
@@ -218,6 +229,19 @@ pub(crate) fn json_pieces(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
     let size = (chars.len() / 3).clamp(1, 8);
     chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+#[cfg(test)]
+mod rating_tests {
+    use super::rating_token;
+
+    #[test]
+    fn rating_tokens() {
+        assert_eq!(rating_token("judge-rating-8"), Some(8));
+        assert_eq!(rating_token("judge-rating-10x"), Some(10));
+        assert_eq!(rating_token("judge-rating-0"), None);
+        assert_eq!(rating_token("gpt-4o"), None);
+    }
 }
 
 #[cfg(test)]

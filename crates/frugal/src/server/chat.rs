@@ -243,6 +243,9 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         overhead_ms: overhead.as_secs_f64() * 1e3,
     };
     headers::write(resp.headers_mut(), &info);
+    if let Some(c) = &plan.classification {
+        headers::write_classification(resp.headers_mut(), c);
+    }
     resp.headers_mut().insert(
         "x-frugal-compression-saved-tokens",
         HeaderValue::from(compressed.await.unwrap_or_default().tokens_saved()),

@@ -134,3 +134,11 @@ mod tests {
         assert!(route_context(&h).is_err());
     }
 }
+
+/// `x-frugal-score` and `x-frugal-stage`: why a routed request got its tier.
+pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classification) {
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.4}", c.score)) {
+        h.insert(HeaderName::from_static("x-frugal-score"), v);
+    }
+    h.insert(HeaderName::from_static("x-frugal-stage"), HeaderValue::from_static(c.stage));
+}

@@ -1,0 +1,53 @@
+"""Stage 3, the LLM judge: asked only about requests the local stages are unsure of; its
+rating decides the tier; when it fails the request goes one tier up, never down."""
+
+from __future__ import annotations
+
+from support import MAIN_BASELINE, MAIN_MODELS, MAIN_TIERS, model, render_config
+
+PROMPT = [{"role": "user", "content": "Summarise the plot of Hamlet in three sentences."}]
+
+
+def _score(gw) -> float:
+    raw = gw.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
+    return float(raw.headers["x-frugal-score"])
+
+
+def _judged_instance(frugal_instance, mock, name, judge_model, score):
+    # Put the first boundary just above this prompt's score, so the local stages abstain.
+    models = dict(MAIN_MODELS, **{judge_model: model("openai", "simple", 0.01, 0.02)})
+    text = render_config(mock.url, models, MAIN_TIERS, MAIN_BASELINE)
+    b0 = min(score + 0.01, 0.95)
+    text = text.replace("[routing]\n", f"[routing]\nboundaries = [{b0:.4f}, 0.97, 0.98]\n", 1)
+    text += f"\n[routing.judge]\nmodel = \"{judge_model}\"\ntimeout_ms = 2000\n"
+    return frugal_instance(name, text)
+
+
+def test_unsure_request_goes_up_without_a_judge_and_the_judge_decides_with_one(gw, mock, frugal_instance):
+    s = _score(gw)
+    judged = _judged_instance(frugal_instance, mock, "judge-ok", "judge-rating-1", s)
+    mock.clear()
+    raw = judged.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
+    assert raw.headers["x-frugal-stage"] == "judge"
+    assert raw.headers["x-frugal-tier"] == "simple"  # rating 1 → the cheapest tier
+    assert mock.models_called()[0] == "judge-rating-1"  # the judge was asked first
+    judge_body = mock.chat_requests()[0]["body"]
+    assert judge_body["max_completion_tokens"] <= 4 and judge_body["temperature"] == 0
+
+
+def test_failing_judge_routes_up_never_down(gw, mock, frugal_instance):
+    s = _score(gw)
+    judged = _judged_instance(frugal_instance, mock, "judge-broken", "judge-fail-500", s)
+    raw = judged.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
+    assert raw.headers["x-frugal-stage"] == "judge_failed"
+    assert raw.headers["x-frugal-tier"] == "medium"  # one above the score's tier
+
+
+def test_confident_requests_never_reach_the_judge(gw, mock, frugal_instance):
+    s = _score(gw)
+    judged = _judged_instance(frugal_instance, mock, "judge-ok", "judge-rating-1", s)
+    mock.clear()
+    raw = judged.openai().chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert raw.headers["x-frugal-stage"] == "rules"
+    assert "judge-rating-1" not in mock.models_called()
