@@ -62,13 +62,18 @@ fn main() {
         })
         .collect();
     let rounds = 5;
-    let (mut parse_ns, mut plan_ns) = (vec![], vec![]);
+    let (mut parse_ns, mut plan_ns, mut classify_ns) = (vec![], vec![], vec![]);
+    let boundaries = pipeline.config().routing.boundaries;
     for _ in 0..rounds {
         for body in &bodies {
             let t = Instant::now();
             let v: serde_json::Value = serde_json::from_str(body).expect("json");
             let mut req: ChatRequest = frugal::wire::openai::parse_request(&v).expect("request");
             parse_ns.push(t.elapsed().as_nanos());
+            let t = Instant::now();
+            let c = pipeline.classifier().classify(&req, boundaries, 0.0, None);
+            classify_ns.push(t.elapsed().as_nanos());
+            std::hint::black_box(c);
             let t = Instant::now();
             let plan = pipeline
                 .plan(&mut req, &RouteContext::default())
@@ -79,6 +84,7 @@ fn main() {
     }
     let (p50a, p99a, meana) = percentiles(parse_ns);
     let (p50b, p99b, meanb) = percentiles(plan_ns);
+    let (p50c, p99c, meanc) = percentiles(classify_ns);
     println!("{} requests x {rounds} rounds", bodies.len());
     println!(
         "{:<28} {:>9} {:>9} {:>9}",
@@ -87,6 +93,10 @@ fn main() {
     println!(
         "{:<28} {:>9.2} {:>9.2} {:>9.2}",
         "baseline: parse JSON body", p50a, p99a, meana
+    );
+    println!(
+        "{:<28} {:>9.2} {:>9.2} {:>9.2}",
+        "classify (stage 1 + rules)", p50c, p99c, meanc
     );
     println!(
         "{:<28} {:>9.2} {:>9.2} {:>9.2}",

@@ -222,6 +222,7 @@ fn matches_numpy_on_real_minilm() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         let cos: f32 = e.iter().zip(&want).map(|(a, b)| a * b).sum();
+        eprintln!("{:?}: max abs {max_abs:e}, cosine {cos}", case["text"]);
         assert!(
             max_abs < 1e-4 && cos > 0.9999,
             "{:?}: max abs {max_abs}, cosine {cos}",

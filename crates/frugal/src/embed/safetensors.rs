@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(t.shape, vec![2, 3]);
         assert_eq!(t.data, a);
         assert!(st.f32_shaped("a.w", &[3, 2]).is_err());
-        let err = st.f32("missing").err().expect("error").to_string();
+        let err = st.f32("missing").expect_err("error").to_string();
         assert!(err.contains("mem") && err.contains("missing"), "{err}");
     }
 

@@ -259,7 +259,7 @@ mod tests {
         assert!(ev[0].reason.contains("below the floor"), "{}", ev[0].reason);
         // Same evidence right after: no move (cool-down), and old feedback no longer counts.
         let q = estimate(&feedback, &c.since(2_000));
-        assert!(q.get(&Tier::Simple).is_none());
+        assert!(!q.contains_key(&Tier::Simple));
         let (b2, ev) = c.step(2_000, b, &estimate(&feedback, &BTreeMap::new()));
         assert!(ev.is_empty() && b2 == b);
     }

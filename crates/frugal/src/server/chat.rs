@@ -201,6 +201,9 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         ..
     } = served;
     draft.served(&model, &failed_attempts);
+    // The upstream call has given the background token count time to finish.
+    let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
+    draft.compression(saved_tokens);
     let info_model = app.config.model(&model).cloned();
     let baseline = app.config.baseline_model().cloned();
 
@@ -248,7 +251,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
     }
     resp.headers_mut().insert(
         "x-frugal-compression-saved-tokens",
-        HeaderValue::from(compressed.await.unwrap_or_default().tokens_saved()),
+        HeaderValue::from(saved_tokens),
     );
     Ok(resp)
 }

@@ -48,7 +48,7 @@ pub fn request_texts(req: &ChatRequest) -> RequestTexts {
 
 /// Shared lexical resources, loaded once.
 pub struct Signals {
-    words: HashSet<String>,
+    words: HashSet<String, super::features::FnvBuild>,
     wordpiece: WordPiece,
 }
 
