@@ -108,7 +108,10 @@ pub(crate) fn answer(prompt: &Prompt) -> Answer {
 /// The N of a `rating-N` token in a model name (N in 1..=10).
 fn rating_token(model: &str) -> Option<u8> {
     let at = model.find("rating-")?;
-    let digits: String = model[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = model[at + 7..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok().filter(|n| (1..=10).contains(n))
 }
 

@@ -217,7 +217,15 @@ impl RawConfig {
         }
         if let Some(over) = &user.routing {
             let base = self.routing.get_or_insert_with(RawRouting::default);
-            overlay!(base, over, boundaries, baseline, session_ttl_secs, router_model, judge);
+            overlay!(
+                base,
+                over,
+                boundaries,
+                baseline,
+                session_ttl_secs,
+                router_model,
+                judge
+            );
             for (tier, list) in &over.tiers {
                 base.tiers.insert(tier.clone(), list.clone());
             }

@@ -279,7 +279,10 @@ fn routing(
     let judge = match &raw.judge {
         None => None,
         Some(j) => {
-            let model = j.model.clone().ok_or("routing.judge.model: missing (a catalogue model)")?;
+            let model = j
+                .model
+                .clone()
+                .ok_or("routing.judge.model: missing (a catalogue model)")?;
             if !models.contains_key(&model) {
                 return Err(format!("routing.judge.model: unknown model `{model}`"));
             }
@@ -287,7 +290,10 @@ fn routing(
             if ms == 0 {
                 return Err("routing.judge.timeout_ms: must be greater than 0".into());
             }
-            Some(super::JudgeConfig { model, timeout: Duration::from_millis(ms) })
+            Some(super::JudgeConfig {
+                model,
+                timeout: Duration::from_millis(ms),
+            })
         }
     };
     Ok(RoutingConfig {

@@ -62,7 +62,9 @@ fn part_size(p: &Part, chars: &mut u64, images: &mut u64) {
 /// Expected answer length from what the last user turn asks for: a request for a
 /// detailed, long or step-by-step answer costs its output tokens.
 fn expected_output(req: &ChatRequest) -> u64 {
-    let last = crate::pipeline::classify::text::request_texts(req).last_user.to_lowercase();
+    let last = crate::pipeline::classify::text::request_texts(req)
+        .last_user
+        .to_lowercase();
     const LONG: [&str; 9] = [
         "step by step",
         "step-by-step",

@@ -164,7 +164,8 @@ impl Pipeline {
                 return select::baseline_plan(&self.config, &requirements, &est);
             }
             let classification =
-                self.classifier.classify(req, self.live.get(), profile.boundary_shift, ctx.judge);
+                self.classifier
+                    .classify(req, self.live.get(), profile.boundary_shift, ctx.judge);
             // Floors only ever raise the tier: profile, caller header, key policy, session.
             let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
                 .into_iter()

@@ -29,8 +29,18 @@ pub struct ProviderJudge {
 }
 
 impl ProviderJudge {
-    pub fn new(upstreams: Arc<Upstreams>, config: Arc<Config>, judge: JudgeConfig) -> ProviderJudge {
-        ProviderJudge { upstreams, config, judge, spent: std::sync::Mutex::new(Decimal::ZERO), calls: Default::default() }
+    pub fn new(
+        upstreams: Arc<Upstreams>,
+        config: Arc<Config>,
+        judge: JudgeConfig,
+    ) -> ProviderJudge {
+        ProviderJudge {
+            upstreams,
+            config,
+            judge,
+            spent: std::sync::Mutex::new(Decimal::ZERO),
+            calls: Default::default(),
+        }
     }
 
     /// (calls, USD spent) so far.
@@ -42,21 +52,46 @@ impl ProviderJudge {
     async fn ask(&self, request: &ChatRequest) -> JudgeResult {
         let text = request_texts(request).last_user;
         let req = judge_request(&text, &self.judge.model);
-        let model = self.config.model(&self.judge.model).ok_or("judge model vanished from the catalogue")?;
-        let format = self.config.provider_of(model).ok_or("judge model has no provider")?.kind.format();
-        let opts = wire::BuildOptions { default_max_tokens: model.max_output };
+        let model = self
+            .config
+            .model(&self.judge.model)
+            .ok_or("judge model vanished from the catalogue")?;
+        let format = self
+            .config
+            .provider_of(model)
+            .ok_or("judge model has no provider")?
+            .kind
+            .format();
+        let opts = wire::BuildOptions {
+            default_max_tokens: model.max_output,
+        };
         let raw = match format {
-            crate::types::Format::OpenAi => wire::openai::build_request(&req, &model.upstream_name, &opts),
-            crate::types::Format::Anthropic => wire::anthropic::build_request(&req, &model.upstream_name, &opts),
+            crate::types::Format::OpenAi => {
+                wire::openai::build_request(&req, &model.upstream_name, &opts)
+            }
+            crate::types::Format::Anthropic => {
+                wire::anthropic::build_request(&req, &model.upstream_name, &opts)
+            }
         }
         .map_err(|e| format!("cannot build the judge request: {e}"))?;
-        let plan = explicit_plan(&self.config, &self.judge.model, &Estimate::of(&req)).map_err(|e| e.to_string())?;
-        let client = ClientRequest { format, req: &req, raw: &raw, passthrough_headers: &[] };
-        let served = self.upstreams.send(&plan, &client).await.map_err(|e| e.to_string())?;
+        let plan = explicit_plan(&self.config, &self.judge.model, &Estimate::of(&req))
+            .map_err(|e| e.to_string())?;
+        let client = ClientRequest {
+            format,
+            req: &req,
+            raw: &raw,
+            passthrough_headers: &[],
+        };
+        let served = self
+            .upstreams
+            .send(&plan, &client)
+            .await
+            .map_err(|e| e.to_string())?;
         let Reply::Complete { response, .. } = served.reply else {
             return Err("judge answered with a stream".into());
         };
-        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut spent) = self.spent.lock() {
             *spent += cost_usd(&model.prices, &response.usage);
         }
@@ -68,16 +103,27 @@ impl ProviderJudge {
                 _ => None,
             })
             .collect();
-        parse_rating(&answer).ok_or_else(|| format!("judge answered `{}`, not a rating 1-10", answer.chars().take(40).collect::<String>()))
+        parse_rating(&answer).ok_or_else(|| {
+            format!(
+                "judge answered `{}`, not a rating 1-10",
+                answer.chars().take(40).collect::<String>()
+            )
+        })
     }
 }
 
 impl Judge for ProviderJudge {
-    fn rate<'a>(&'a self, request: &'a ChatRequest) -> Pin<Box<dyn Future<Output = JudgeResult> + Send + 'a>> {
+    fn rate<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = JudgeResult> + Send + 'a>> {
         Box::pin(async move {
             match tokio::time::timeout(self.judge.timeout, self.ask(request)).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("judge timed out after {} ms", self.judge.timeout.as_millis())),
+                Err(_) => Err(format!(
+                    "judge timed out after {} ms",
+                    self.judge.timeout.as_millis()
+                )),
             }
         })
     }

@@ -19,9 +19,9 @@ use super::AppState;
 use crate::cost::{baseline_cost_usd, cost_usd};
 use crate::error::{GatewayError, Result};
 use crate::ledger::{Draft, StreamMeter};
+use crate::pipeline::classify::JudgeOutcome;
 use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending};
 use crate::pipeline::session::{continues_session, session_key};
-use crate::pipeline::classify::JudgeOutcome;
 use crate::pipeline::Decision;
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
 use crate::types::{ChatRequest, Format, Tier};
@@ -171,7 +171,10 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
     }
     let mut plan = app.pipeline.plan(&mut req, &ctx)?;
     // Stage 3: only the requests the local stages were unsure of reach the judge.
-    if let (Some(judge), true) = (&app.judge, plan.classification.as_ref().is_some_and(|c| c.abstained)) {
+    if let (Some(judge), true) = (
+        &app.judge,
+        plan.classification.as_ref().is_some_and(|c| c.abstained),
+    ) {
         ctx.judge = Some(match judge.rate(&req).await {
             Ok(r) => JudgeOutcome::Rating(r),
             Err(e) => {

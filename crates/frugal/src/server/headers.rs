@@ -140,5 +140,8 @@ pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classificati
     if let Ok(v) = HeaderValue::from_str(&format!("{:.4}", c.score)) {
         h.insert(HeaderName::from_static("x-frugal-score"), v);
     }
-    h.insert(HeaderName::from_static("x-frugal-stage"), HeaderValue::from_static(c.stage));
+    h.insert(
+        HeaderName::from_static("x-frugal-stage"),
+        HeaderValue::from_static(c.stage),
+    );
 }

@@ -41,7 +41,8 @@ impl AppState {
     ) -> anyhow::Result<Arc<AppState>> {
         let upstreams = Arc::new(Upstreams::new(config.clone())?);
         let judge = config.routing.judge.clone().map(|j| {
-            let judge = crate::providers::judge::ProviderJudge::new(upstreams.clone(), config.clone(), j);
+            let judge =
+                crate::providers::judge::ProviderJudge::new(upstreams.clone(), config.clone(), j);
             Arc::new(judge) as Arc<dyn crate::pipeline::classify::judge::Judge>
         });
         Ok(Arc::new(AppState {

@@ -58,11 +58,16 @@ pub fn group_folds<'a>(groups: impl Iterator<Item = &'a str>, k: usize, seed: u6
         load[f] += n;
         fold_of.insert(g, f);
     }
-    items.iter().map(|g| fold_of.get(g).copied().unwrap_or(0)).collect()
+    items
+        .iter()
+        .map(|g| fold_of.get(g).copied().unwrap_or(0))
+        .collect()
 }
 
 fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -76,7 +81,14 @@ fn apgr(scores: &[f64], rows: &[&Row], strong: &str, weak: &str) -> Result<f64> 
     let s: Vec<f64> = rows.iter().map(|r| r.scores[strong]).collect();
     let w: Vec<f64> = rows.iter().map(|r| r.scores[weak]).collect();
     let (sm, wm) = (mean(&s), mean(&w));
-    let curve = router_curve(scores, PairQuality { strong: &s, weak: &w }, 10);
+    let curve = router_curve(
+        scores,
+        PairQuality {
+            strong: &s,
+            weak: &w,
+        },
+        10,
+    );
     Ok(pair_metrics(&curve, wm, sm)?.apgr)
 }
 
@@ -97,17 +109,30 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
         .filter(|r| r.scores.contains_key(&args.strong) && r.scores.contains_key(&args.weak))
         .collect();
     if rows.is_empty() {
-        bail!("no row of {} scores both {} and {}", args.data.display(), args.strong, args.weak);
+        bail!(
+            "no row of {} scores both {} and {}",
+            args.data.display(),
+            args.strong,
+            args.weak
+        );
     }
     let o = LabelOverrides::default();
     let spec = labels::choose(&rows, prices.as_ref(), &o)?;
     let gains = labels::gains(&rows, &spec);
     let xs = featurize(&rows, &signals)?;
-    let (extra, _) = if args.extra.is_empty() { (vec![], vec![]) } else { examples(&args.extra, prices.as_ref(), &o, &signals)? };
-    let groups: Vec<String> = rows.iter().map(|r| r.task.clone().unwrap_or_default()).collect();
+    let (extra, _) = if args.extra.is_empty() {
+        (vec![], vec![])
+    } else {
+        examples(&args.extra, prices.as_ref(), &o, &signals)?
+    };
+    let groups: Vec<String> = rows
+        .iter()
+        .map(|r| r.task.clone().unwrap_or_default())
+        .collect();
 
-    let bar = ProgressBar::new(args.seeds * args.folds as u64)
-        .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} folds [{elapsed}]")?);
+    let bar = ProgressBar::new(args.seeds * args.folds as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} folds [{elapsed}]")?,
+    );
     let (mut router, mut length) = (vec![], vec![]);
     for seed in 0..args.seeds {
         let folds = group_folds(groups.iter().map(String::as_str), args.folds, seed);
@@ -116,7 +141,11 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
             for (i, x) in xs.iter().enumerate() {
                 if folds[i] != k {
                     if let Some(y) = gains[i] {
-                        train.push(super::Example { x: x.clone(), y, group: groups[i].clone() });
+                        train.push(super::Example {
+                            x: x.clone(),
+                            y,
+                            group: groups[i].clone(),
+                        });
                     }
                 }
             }
@@ -127,7 +156,10 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
             let model = train_model(&train, vec![])?;
             let test_rows: Vec<&Row> = test.iter().map(|i| &rows[*i]).collect();
             let scores: Vec<f64> = test.iter().map(|i| model.stage1.raw(&xs[*i])).collect();
-            let lens: Vec<f64> = test_rows.iter().map(|r| r.prompt.chars().count() as f64).collect();
+            let lens: Vec<f64> = test_rows
+                .iter()
+                .map(|r| r.prompt.chars().count() as f64)
+                .collect();
             router.push(apgr(&scores, &test_rows, &args.strong, &args.weak)?);
             length.push(apgr(&lens, &test_rows, &args.strong, &args.weak)?);
             bar.inc(1);
@@ -144,11 +176,21 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
         spec.cheap.join(" + "),
         if args.extra.is_empty() { String::new() } else { format!(", plus {} extra rows", extra.len()) }
     );
-    println!("{:<28} {:>10} {:>8} {:>8} {:>8}", "router", "APGR mean", "sd", "min", "max");
-    for (name, v) in [("frugal stage 1 (learned)", &router), ("prompt length", &length)] {
+    println!(
+        "{:<28} {:>10} {:>8} {:>8} {:>8}",
+        "router", "APGR mean", "sd", "min", "max"
+    );
+    for (name, v) in [
+        ("frugal stage 1 (learned)", &router),
+        ("prompt length", &length),
+    ] {
         let min = v.iter().copied().fold(f64::INFINITY, f64::min);
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        println!("{name:<28} {:>10.3} {:>8.3} {min:>8.3} {max:>8.3}", mean(v), sd(v));
+        println!(
+            "{name:<28} {:>10.3} {:>8.3} {min:>8.3} {max:>8.3}",
+            mean(v),
+            sd(v)
+        );
     }
     Ok(())
 }
@@ -173,6 +215,10 @@ mod tests {
             sizes[*k] += 1;
         }
         assert!(sizes.iter().all(|s| *s == 200), "{sizes:?}");
-        assert_ne!(f, group_folds(groups.iter().map(String::as_str), 5, 2), "seed changes the split");
+        assert_ne!(
+            f,
+            group_folds(groups.iter().map(String::as_str), 5, 2),
+            "seed changes the split"
+        );
     }
 }

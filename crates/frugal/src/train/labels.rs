@@ -40,7 +40,9 @@ fn mean_scores(rows: &[Row]) -> BTreeMap<String, f64> {
             e.1 += 1;
         }
     }
-    sum.into_iter().map(|(m, (s, n))| (m, s / n as f64)).collect()
+    sum.into_iter()
+        .map(|(m, (s, n))| (m, s / n as f64))
+        .collect()
 }
 
 /// Relative price of each model: the prices file, else the mean of the rows' `cost_usd`.
@@ -80,13 +82,19 @@ pub fn choose(rows: &[Row], table: Option<&PriceTable>, o: &LabelOverrides) -> R
             .ok_or_else(|| anyhow::anyhow!("no model scores in the data"))?,
     };
     if !o.cheap.is_empty() {
-        return Ok(LabelSpec { strong, cheap: o.cheap.clone() });
+        return Ok(LabelSpec {
+            strong,
+            cheap: o.cheap.clone(),
+        });
     }
     let strong_mean = means.get(&strong).copied().unwrap_or(0.0);
     let others: Vec<&String> = means.keys().filter(|m| **m != strong).collect();
     if let [only] = others.as_slice() {
         // A strong/weak pair needs no prices.
-        return Ok(LabelSpec { strong, cheap: vec![only.to_string()] });
+        return Ok(LabelSpec {
+            strong,
+            cheap: vec![only.to_string()],
+        });
     }
     let price = prices(rows, table);
     let candidates: Vec<(&String, f64)> = price
@@ -137,10 +145,34 @@ mod tests {
 
     #[test]
     fn strong_is_best_and_cheap_are_priced_near_the_cheapest() {
-        let costs = [("big", 10.0), ("small", 0.1), ("small2", 0.3), ("mid", 1.0), ("broken", 0.1)];
+        let costs = [
+            ("big", 10.0),
+            ("small", 0.1),
+            ("small2", 0.3),
+            ("mid", 1.0),
+            ("broken", 0.1),
+        ];
         let rows = vec![
-            row(&[("big", 1.0), ("small", 1.0), ("small2", 0.0), ("mid", 1.0), ("broken", 0.0)], &costs),
-            row(&[("big", 1.0), ("small", 0.0), ("small2", 1.0), ("mid", 0.0), ("broken", 0.0)], &costs),
+            row(
+                &[
+                    ("big", 1.0),
+                    ("small", 1.0),
+                    ("small2", 0.0),
+                    ("mid", 1.0),
+                    ("broken", 0.0),
+                ],
+                &costs,
+            ),
+            row(
+                &[
+                    ("big", 1.0),
+                    ("small", 0.0),
+                    ("small2", 1.0),
+                    ("mid", 0.0),
+                    ("broken", 0.0),
+                ],
+                &costs,
+            ),
         ];
         let spec = choose(&rows, None, &LabelOverrides::default()).expect("spec");
         assert_eq!(spec.strong, "big");

@@ -61,18 +61,28 @@ pub fn featurize(rows: &[Row], signals: &Signals) -> Result<Vec<Vec<f64>>> {
 }
 
 /// Load files and turn them into labelled examples (rows lacking a needed score are skipped).
-pub fn examples(paths: &[PathBuf], prices: Option<&PriceTable>, o: &LabelOverrides, signals: &Signals) -> Result<(Vec<Example>, Vec<String>)> {
+pub fn examples(
+    paths: &[PathBuf],
+    prices: Option<&PriceTable>,
+    o: &LabelOverrides,
+    signals: &Signals,
+) -> Result<(Vec<Example>, Vec<String>)> {
     let mut out = vec![];
     let mut notes = vec![];
     for path in paths {
         let rows = load_rows(path)?;
-        let spec = labels::choose(&rows, prices, o).with_context(|| format!("{}", path.display()))?;
+        let spec =
+            labels::choose(&rows, prices, o).with_context(|| format!("{}", path.display()))?;
         let gains = labels::gains(&rows, &spec);
         let xs = featurize(&rows, signals)?;
         let before = out.len();
         for ((row, x), g) in rows.iter().zip(xs).zip(gains) {
             if let Some(y) = g {
-                let group = format!("{}:{}", file_name(path), row.task.clone().unwrap_or_default());
+                let group = format!(
+                    "{}:{}",
+                    file_name(path),
+                    row.task.clone().unwrap_or_default()
+                );
                 out.push(Example { x, y, group });
             }
         }
@@ -91,7 +101,9 @@ pub fn examples(paths: &[PathBuf], prices: Option<&PriceTable>, o: &LabelOverrid
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Fit a head: alpha by grouped cross-validation (mean squared error), then on all rows.
@@ -124,7 +136,15 @@ pub fn fit_head(ex: &[Example]) -> Result<(LinearHead, f64)> {
     let (mu, sd) = ridge::standardiser(&x);
     let w = ridge::fit(&x, &y, &mu, &sd, best.1)?;
     let quantiles = ridge::percentiles(&ridge::predict(&x, &mu, &sd, &w));
-    Ok((LinearHead { mu, sd, w, quantiles }, best.1))
+    Ok((
+        LinearHead {
+            mu,
+            sd,
+            w,
+            quantiles,
+        },
+        best.1,
+    ))
 }
 
 /// Train a router model from examples.
@@ -137,28 +157,46 @@ pub fn train_model(ex: &[Example], files: Vec<String>) -> Result<RouterModel> {
         abstain_margin: DEFAULT_ABSTAIN_MARGIN,
         stage2: None,
         embedding_id: None,
-        provenance: Provenance { files, rows: ex.len(), label: "gain = strong − mean(cheap)".into(), alpha },
+        provenance: Provenance {
+            files,
+            rows: ex.len(),
+            label: "gain = strong − mean(cheap)".into(),
+            alpha,
+        },
     })
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let spinner = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")?);
+    let spinner = ProgressBar::new_spinner()
+        .with_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")?);
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     spinner.set_message("computing features and labels");
     let prices = args.prices.as_deref().map(PriceTable::load).transpose()?;
-    let overrides = LabelOverrides { strong: args.strong.clone(), cheap: args.cheap.clone() };
+    let overrides = LabelOverrides {
+        strong: args.strong.clone(),
+        cheap: args.cheap.clone(),
+    };
     let signals = Signals::builtin()?;
     let (ex, notes) = examples(&args.data, prices.as_ref(), &overrides, &signals)?;
     spinner.set_message(format!("fitting on {} rows", ex.len()));
     let model = train_model(&ex, notes.clone())?;
     spinner.finish_and_clear();
-    std::fs::write(&args.out, model.to_json()?).with_context(|| format!("cannot write {}", args.out.display()))?;
-    eprintln!("trained on {} rows (ridge alpha {}):", ex.len(), model.provenance.alpha);
+    std::fs::write(&args.out, model.to_json()?)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "trained on {} rows (ridge alpha {}):",
+        ex.len(),
+        model.provenance.alpha
+    );
     for n in &notes {
         eprintln!("  {n}");
     }
     let mut order: Vec<usize> = (0..NAMES.len()).collect();
-    order.sort_by(|a, b| model.stage1.w[*b].abs().total_cmp(&model.stage1.w[*a].abs()));
+    order.sort_by(|a, b| {
+        model.stage1.w[*b]
+            .abs()
+            .total_cmp(&model.stage1.w[*a].abs())
+    });
     eprintln!("stage-1 weights (per standard deviation):");
     for i in order {
         eprintln!("  {:<16} {:+.4}", NAMES[i], model.stage1.w[i]);

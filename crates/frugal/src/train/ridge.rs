@@ -19,13 +19,22 @@ pub fn standardiser(x: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
             *s += (v - m) * (v - m) / n;
         }
     }
-    let sd = sd.into_iter().map(|v| if v > 1e-18 { v.sqrt() } else { 1.0 }).collect();
+    let sd = sd
+        .into_iter()
+        .map(|v| if v > 1e-18 { v.sqrt() } else { 1.0 })
+        .collect();
     (mu, sd)
 }
 
 /// Ridge weights for standardised inputs and a centred target (no intercept: a router's
 /// constant shifts every score alike and carries no ranking information).
-pub fn fit(x: &[Vec<f64>], y: &[f64], mu: &[f64], sd: &[f64], alpha: f64) -> anyhow::Result<Vec<f64>> {
+pub fn fit(
+    x: &[Vec<f64>],
+    y: &[f64],
+    mu: &[f64],
+    sd: &[f64],
+    alpha: f64,
+) -> anyhow::Result<Vec<f64>> {
     let d = mu.len();
     if x.len() != y.len() || x.is_empty() {
         bail!("ridge: {} rows but {} labels", x.len(), y.len());
@@ -95,7 +104,14 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], d: usize) -> anyhow::Result<()> 
 /// Raw scores of rows under weights `w`.
 pub fn predict(x: &[Vec<f64>], mu: &[f64], sd: &[f64], w: &[f64]) -> Vec<f64> {
     x.iter()
-        .map(|row| row.iter().zip(mu).zip(sd).zip(w).map(|(((v, m), s), w)| w * (v - m) / s).sum())
+        .map(|row| {
+            row.iter()
+                .zip(mu)
+                .zip(sd)
+                .zip(w)
+                .map(|(((v, m), s), w)| w * (v - m) / s)
+                .sum()
+        })
         .collect()
 }
 
@@ -122,7 +138,9 @@ mod tests {
     #[test]
     fn recovers_a_linear_law() {
         // y = 2·x0 − x1 (+ constant), inputs with different scales.
-        let x: Vec<Vec<f64>> = (0..200).map(|i| vec![(i % 17) as f64, ((i * 7) % 13) as f64 * 10.0]).collect();
+        let x: Vec<Vec<f64>> = (0..200)
+            .map(|i| vec![(i % 17) as f64, ((i * 7) % 13) as f64 * 10.0])
+            .collect();
         let y: Vec<f64> = x.iter().map(|r| 2.0 * r[0] - r[1] + 5.0).collect();
         let (mu, sd) = standardiser(&x);
         let w = fit(&x, &y, &mu, &sd, 1e-9).expect("fit");

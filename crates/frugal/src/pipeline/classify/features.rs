@@ -2,12 +2,11 @@
 //! numbers, maths, code, reasoning and analysis cues, answer-option shape, word rarity,
 //! question form). Definitions follow research/classifier/FINDINGS.md, where each was
 //! measured; features that identify a benchmark rather than difficulty (option counts,
-//! line counts) are deliberately absent. One pass of a few compiled regexes per prompt.
+//! line counts) are deliberately absent. One lexical pass (`scan`) plus an option split.
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
 
-use regex::Regex;
+use super::scan;
 
 /// Feature names, in the order of `Features::values`.
 pub const NAMES: [&str; 15] = [
@@ -32,44 +31,6 @@ pub const COUNT: usize = NAMES.len();
 
 pub type Features = [f64; COUNT];
 
-struct Patterns {
-    word: Regex,
-    num: Regex,
-    option: Regex,
-    math: Regex,
-    code: Regex,
-    negation: Regex,
-    steps: Regex,
-    analyse: Regex,
-    lookup: Regex,
-    scenario: Regex,
-    numeric_option: Regex,
-    which_following: Regex,
-}
-
-fn patterns() -> &'static Patterns {
-    static P: OnceLock<Patterns> = OnceLock::new();
-    P.get_or_init(|| {
-        // The patterns are constants; a typo is a programming error caught by the tests.
-        // Word boundaries are ASCII (`(?-u:\b)`): Unicode ones force the slow engine.
-        let re = |p: &str| Regex::new(p).unwrap_or_else(|e| panic!("feature regex {p}: {e}"));
-        Patterns {
-            word: re(r"[A-Za-z]+(?:'[a-z]+)?"),
-            num: re(r"[-+]?\d+(?:[.,]\d+)*(?:/\d+)?%?"),
-            option: re(r"(?m)^\s*\(?([A-Ha-h]|[1-8])[.):]\s+(.*)$"),
-            math: re(r"[=+*/^<>≤≥≠±×÷√∑∫∞πθλμσΔ∂$]|\\(?:frac|sqrt|sum|int|cdot|times|le|ge|pi|alpha|beta|theta|mathbb|left|right)"),
-            code: re(r"(?m)```|(?-u:\b)def \w+\(|(?-u:\b)return(?-u:\b)|(?-u:\b)class \w+|;\s*$|\{\s*$|#include|(?-u:\b)import \w+|=>|(?-u:\b)function(?-u:\b)|(?-u:\b)print\("),
-            negation: re(r"(?-u:\b)(?:NOT|EXCEPT|LEAST|FALSE|INCORRECT|never|not|except|least|false|incorrect|cannot|neither|nor)(?-u:\b)"),
-            steps: re(r"(?i)(?-u:\b)(?:then|after|before|first|second|finally|each|total|remaining|twice|half|times|per|if|suppose|assume|given|calculate|compute|find|determine|how many|how much|what is the (?:value|probability|number)|solve|prove|derive|estimate)(?-u:\b)"),
-            analyse: re(r"(?i)(?-u:\b)(?:explain|why|analy[sz]e|compare|contrast|evaluate|justify|discuss|argue|critique|implications?|trade-?offs?|design|optimi[sz]e|debug|refactor|implement|step[- ]by[- ]step|in detail|essay|proof)(?-u:\b)"),
-            lookup: re(r"(?i)^\s*(?:who|what|when|where|which)(?-u:\b)"),
-            scenario: re(r"(?i)(?-u:\b)(?:suppose|assume|consider|imagine|a (?:man|woman|person|company|student|patient|plaintiff|defendant|firm|state))(?-u:\b)"),
-            numeric_option: re(r"^[-+$]?[\d.,/%\s]+\w{0,6}$"),
-            which_following: re(r"(?i)which of the following"),
-        }
-    })
-}
-
 /// Whole words the vocabulary knows; used for the rarity feature.
 pub trait Vocabulary {
     fn contains_word(&self, lowercase_word: &str) -> bool;
@@ -90,7 +51,11 @@ impl std::hash::Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
         }
@@ -100,96 +65,175 @@ impl std::hash::Hasher for Fnv {
 
 pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
-/// Split a trailing run of labelled answer options (A., B., … or 1., 2., …) from the stem.
-fn split_options<'t>(text: &'t str, p: &Patterns) -> (&'t str, Vec<&'t str>) {
-    let mut run: Vec<(usize, char, &str)> = vec![];
-    for cap in p.option.captures_iter(text) {
-        let (Some(all), Some(label), Some(body)) = (cap.get(0), cap.get(1), cap.get(2)) else { continue };
-        let l = label.as_str().chars().next().unwrap_or(' ').to_ascii_uppercase();
-        let next = run.last().is_some_and(|(_, prev, _)| (*prev as u32) + 1 == l as u32);
-        if l == 'A' || l == '1' {
-            run = vec![(all.start(), l, body.as_str().trim())];
-        } else if next {
-            run.push((all.start(), l, body.as_str().trim()));
+/// Split a trailing run of labelled answer options (A., B., … or 1., 2., …; also `(A)`,
+/// `A)`, `A:`) from the stem. Line by line, no regex: this runs on every request.
+fn split_options(text: &str) -> (&str, Vec<&str>) {
+    let mut run: Vec<(usize, u8, &str)> = vec![];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let line_start = offset;
+        offset += line.len();
+        let t = line.trim_start();
+        let t = t.strip_prefix('(').unwrap_or(t);
+        let b = t.as_bytes();
+        let labelled = b.len() >= 3
+            && matches!(b[0], b'A'..=b'H' | b'a'..=b'h' | b'1'..=b'8')
+            && matches!(b[1], b'.' | b')' | b':')
+            && (b[2] == b' ' || b[2] == b'\t');
+        if !labelled {
+            continue;
+        }
+        let label = b[0].to_ascii_uppercase();
+        let body = t[2..].trim();
+        if label == b'A' || label == b'1' {
+            run = vec![(line_start, label, body)];
+        } else if run.last().is_some_and(|(_, prev, _)| prev + 1 == label) {
+            run.push((line_start, label, body));
         }
     }
     if run.len() < 2 {
         return (text, vec![]);
     }
-    (&text[..run[0].0], run.into_iter().map(|(_, _, b)| b).collect())
+    (
+        &text[..run[0].0],
+        run.into_iter().map(|(_, _, b)| b).collect(),
+    )
 }
 
-fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+/// The distinct lower-cased ASCII words of a text, sorted.
+fn word_set(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+fn jaccard(a: &[String], b: &[String]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
-    let inter = a.intersection(b).count() as f64;
-    inter / ((a.len() + b.len()) as f64 - inter)
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f64 / (a.len() + b.len() - inter) as f64
+}
+
+/// "12", "$3.50", "1/2 cup": an answer option that is a number (with a short unit).
+fn is_numeric_option(o: &str) -> bool {
+    let o = o.strip_prefix(['-', '+', '$']).unwrap_or(o);
+    let body = o.trim_end_matches(|c: char| c.is_alphanumeric() && !c.is_ascii_digit());
+    let unit = o.len() - body.len();
+    unit <= 6
+        && !body.is_empty()
+        && body.chars().any(|c| c.is_ascii_digit())
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '/' | '%') || c.is_whitespace())
 }
 
 fn ln1p(n: usize) -> f64 {
     (n as f64).ln_1p()
 }
 
-/// Count numbers not glued to a preceding letter ("x2" is a name, not a number).
-fn count_numbers(text: &str, p: &Patterns) -> usize {
-    p.num
-        .find_iter(text)
-        .filter(|m| !text[..m.start()].chars().next_back().is_some_and(|c| c.is_ascii_alphabetic()))
-        .count()
-}
-
 /// Compute the features of one prompt.
 pub fn extract(text: &str, vocab: &dyn Vocabulary) -> Features {
-    let p = patterns();
-    let (stem, options) = split_options(text, p);
-    let chars = text.chars().count();
-    let words: Vec<&str> = p.word.find_iter(text).map(|m| m.as_str()).collect();
-    let n_words = words.len().max(1) as f64;
-    let mut lower = String::new();
-    let oov = words
-        .iter()
-        .filter(|w| {
-            lower.clear();
-            lower.extend(w.chars().map(|c| c.to_ascii_lowercase()));
-            !vocab.contains_word(&lower)
-        })
-        .count() as f64;
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    let (opt_similarity, opt_numeric) = if options.is_empty() {
-        (0.0, 0.0)
+    analyse(text, vocab).0
+}
+
+/// Bytes of a long prompt that are read: its head and its tail (where the question usually
+/// is). Counts saturate on a log scale long before this, and it bounds the cost of a pasted
+/// 100 kB document to that of a 4 kB prompt.
+const SCAN_HEAD: usize = 2_048;
+const SCAN_TAIL: usize = 2_048;
+
+/// The head and tail of a long text, cut on character boundaries.
+fn bounded(text: &str) -> (&str, &str) {
+    if text.len() <= SCAN_HEAD + SCAN_TAIL {
+        return (text, "");
+    }
+    let mut h = SCAN_HEAD;
+    while !text.is_char_boundary(h) {
+        h -= 1;
+    }
+    let mut t = text.len() - SCAN_TAIL;
+    while !text.is_char_boundary(t) {
+        t += 1;
+    }
+    (&text[..h], &text[t..])
+}
+
+/// The features of one prompt and the hand rule it triggers, from one lexical pass.
+pub fn analyse(text: &str, vocab: &dyn Vocabulary) -> (Features, Option<HandRule>) {
+    let (head, tail) = bounded(text);
+    let (stem, options) = split_options(if tail.is_empty() { head } else { tail });
+    let mut s = if tail.is_empty() {
+        scan::scan(head, stem.len(), vocab)
     } else {
-        let sets: Vec<HashSet<String>> = options
-            .iter()
-            .map(|o| p.word.find_iter(&o.to_lowercase()).map(|m| m.as_str().to_string()).collect())
-            .collect();
-        let mut sims = vec![];
-        for i in 0..sets.len() {
-            for j in i + 1..sets.len() {
-                sims.push(jaccard(&sets[i], &sets[j]));
-            }
-        }
-        let numeric = options.iter().filter(|o| p.numeric_option.is_match(o)).count();
-        (sims.iter().sum::<f64>() / sims.len() as f64, numeric as f64 / options.len() as f64)
+        // Options live in the tail; the head is all stem.
+        let mut s = scan::scan(head, head.len(), vocab);
+        s.add(&scan::scan(tail, stem.len(), vocab));
+        s
     };
-    let quotes = text.chars().filter(|c| matches!(c, '"' | '“' | '”')).count();
-    [
-        ln1p(chars),
-        ln1p(count_numbers(text, p)),
-        digits as f64 / chars.max(1) as f64,
-        ln1p(p.math.find_iter(text).count()),
-        f64::from(u8::from(text.contains('\\') || text.contains('$'))),
-        ln1p(p.steps.find_iter(stem).count()),
-        ln1p(p.code.find_iter(text).count()),
-        ln1p(p.analyse.find_iter(text).count()),
+    let scanned_chars = s.chars.max(1);
+    s.chars = text.chars().count();
+    let (opt_similarity, opt_numeric) = option_shape(&options);
+    let features = [
+        ln1p(s.chars),
+        ln1p(s.numbers),
+        s.digits as f64 / scanned_chars as f64,
+        ln1p(s.math),
+        f64::from(u8::from(s.latex)),
+        ln1p(s.steps_stem),
+        ln1p(s.code),
+        ln1p(s.analyse),
         opt_similarity,
         opt_numeric,
-        oov / n_words,
-        ln1p(quotes),
-        f64::from(u8::from(p.scenario.is_match(stem))),
-        ln1p(p.negation.find_iter(stem).count()),
-        f64::from(u8::from(p.lookup.is_match(stem) && !p.which_following.is_match(stem))),
-    ]
+        s.oov_words as f64 / s.words.max(1) as f64,
+        ln1p(s.quotes),
+        f64::from(u8::from(s.scenario_stem)),
+        ln1p(s.negation_stem),
+        f64::from(u8::from(s.lookup_stem)),
+    ];
+    let rule = if is_greeting(text) {
+        Some(HandRule::Greeting)
+    } else if s.code_request || text.contains("```") {
+        Some(HandRule::Code)
+    } else {
+        None
+    };
+    (features, rule)
+}
+
+/// Mean pairwise word overlap (Jaccard) of the options, and the share that are numbers.
+fn option_shape(options: &[&str]) -> (f64, f64) {
+    if options.is_empty() {
+        return (0.0, 0.0);
+    }
+    let sets: Vec<Vec<String>> = options.iter().map(|o| word_set(o)).collect();
+    let mut sims = vec![];
+    for i in 0..sets.len() {
+        for j in i + 1..sets.len() {
+            sims.push(jaccard(&sets[i], &sets[j]));
+        }
+    }
+    let numeric = options.iter().filter(|o| is_numeric_option(o)).count();
+    (
+        sims.iter().sum::<f64>() / sims.len() as f64,
+        numeric as f64 / options.len() as f64,
+    )
 }
 
 /// High-precision hand rules that hold whatever the learned weights say.
@@ -201,23 +245,35 @@ pub enum HandRule {
     Code,
 }
 
+/// The hand rule a prompt triggers (see `analyse`, which shares its pass with the features).
 pub fn hand_rule(text: &str) -> Option<HandRule> {
-    let lower = text.trim().to_lowercase();
-    const GREETINGS: [&str; 9] =
-        ["hi", "hello", "hey", "thanks", "thank you", "good morning", "good evening", "bye", "ok thanks"];
-    let short = lower.chars().count() <= 40;
-    // "hi" but not "history": the greeting must end at a non-alphanumeric character.
-    let greeting = GREETINGS.iter().any(|g| {
-        lower.strip_prefix(g).is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric()))
-    });
-    if short && greeting {
-        return Some(HandRule::Greeting);
+    let empty: HashSet<String> = HashSet::new();
+    analyse(text, &empty).1
+}
+
+/// A short greeting or thanks ("hi", "thanks!"), not a word that starts like one ("history").
+fn is_greeting(text: &str) -> bool {
+    const GREETINGS: [&str; 9] = [
+        "hi",
+        "hello",
+        "hey",
+        "thanks",
+        "thank you",
+        "good morning",
+        "good evening",
+        "bye",
+        "ok thanks",
+    ];
+    let t = text.trim();
+    if t.chars().count() > 40 {
+        return false;
     }
-    let code_words = ["write a function", "implement a", "refactor", "fix this bug", "write code", "unit test"];
-    if text.contains("```") || code_words.iter().any(|w| lower.contains(w)) {
-        return Some(HandRule::Code);
-    }
-    None
+    let lower = t.to_lowercase();
+    GREETINGS.iter().any(|g| {
+        lower
+            .strip_prefix(g)
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric()))
+    })
 }
 
 #[cfg(test)]
@@ -225,7 +281,12 @@ mod tests {
     use super::*;
 
     fn vocab() -> HashSet<String> {
-        ["what", "is", "the", "capital", "of", "france", "a", "b", "c", "d"].iter().map(|s| s.to_string()).collect()
+        [
+            "what", "is", "the", "capital", "of", "france", "a", "b", "c", "d",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     #[test]
@@ -244,7 +305,7 @@ mod tests {
         assert!(f[1] > 2.0, "numbers counted");
         assert!(f[3] > 0.0, "math symbols");
         assert!(f[5] > 0.0, "'find' is a step cue");
-        let (stem, opts) = split_options(text, patterns());
+        let (stem, opts) = split_options(text);
         assert_eq!(opts, vec!["8", "2", "24", "120"]);
         assert!(stem.ends_with("S_5.\n"));
     }
@@ -274,29 +335,25 @@ mod profile {
     #[test]
     #[ignore]
     fn profile_features() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/routing/routellm_mmlu_dev.jsonl");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/routing/routellm_mmlu_dev.jsonl"
+        );
         let texts: Vec<String> = std::fs::read_to_string(path)
             .expect("data")
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter_map(|v| v["prompt"].as_str().map(str::to_string))
             .collect();
-        let p = patterns();
         let time = |name: &str, f: &dyn Fn(&str) -> usize| {
             let t = std::time::Instant::now();
             let n: usize = texts.iter().map(|t| f(t)).sum();
-            println!("{name:<16} {:>8.2} µs/prompt ({n})", t.elapsed().as_secs_f64() * 1e6 / texts.len() as f64);
+            println!(
+                "{name:<16} {:>8.2} µs/prompt ({n})",
+                t.elapsed().as_secs_f64() * 1e6 / texts.len() as f64
+            );
         };
-        time("word", &|t| p.word.find_iter(t).count());
-        time("num", &|t| count_numbers(t, p));
-        time("option", &|t| p.option.captures_iter(t).count());
-        time("math", &|t| p.math.find_iter(t).count());
-        time("code", &|t| p.code.find_iter(t).count());
-        time("negation", &|t| p.negation.find_iter(t).count());
-        time("steps", &|t| p.steps.find_iter(t).count());
-        time("analyse", &|t| p.analyse.find_iter(t).count());
-        time("scenario", &|t| usize::from(p.scenario.is_match(t)));
-        time("chars", &|t| t.chars().count());
+        time("options", &|t| split_options(t).1.len());
         let vocab: HashSet<String, FnvBuild> = HashSet::default();
         time("extract(all)", &|t| extract(t, &vocab).len());
     }

@@ -22,7 +22,10 @@ pub type JudgeResult = Result<u8, String>;
 
 /// A judge that rates a request. Implemented over frugal's provider adapters; tests use fakes.
 pub trait Judge: Send + Sync {
-    fn rate<'a>(&'a self, request: &'a ChatRequest) -> Pin<Box<dyn Future<Output = JudgeResult> + Send + 'a>>;
+    fn rate<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = JudgeResult> + Send + 'a>>;
 }
 
 /// The request sent to the judge model: instructions, then the user's latest text.
@@ -30,8 +33,14 @@ pub fn judge_request(text: &str, model: &str) -> ChatRequest {
     let shown: String = text.chars().take(MAX_JUDGED_CHARS).collect();
     ChatRequest {
         model: model.to_string(),
-        system: vec![TextBlock { text: INSTRUCTIONS.to_string(), cache_control: None }],
-        messages: vec![Message { role: Role::User, content: vec![Part::text(format!("Request:\n{shown}"))] }],
+        system: vec![TextBlock {
+            text: INSTRUCTIONS.to_string(),
+            cache_control: None,
+        }],
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::text(format!("Request:\n{shown}"))],
+        }],
         max_tokens: Some(4),
         temperature: Some(0.0),
         ..Default::default()
@@ -84,7 +93,11 @@ mod tests {
         assert_eq!(judged_tier(Some(1), b, Tier::Medium), Tier::Simple);
         assert_eq!(judged_tier(Some(5), b, Tier::Simple), Tier::Medium);
         assert_eq!(judged_tier(Some(10), b, Tier::Simple), Tier::Frontier);
-        assert_eq!(judged_tier(None, b, Tier::Medium), Tier::Complex, "failure routes up");
+        assert_eq!(
+            judged_tier(None, b, Tier::Medium),
+            Tier::Complex,
+            "failure routes up"
+        );
     }
 
     #[test]
@@ -92,7 +105,9 @@ mod tests {
         let r = judge_request(&"x".repeat(10_000), "judge-model");
         assert_eq!(r.max_tokens, Some(4));
         assert_eq!(r.temperature, Some(0.0));
-        let Part::Text { text, .. } = &r.messages[0].content[0] else { panic!("text") };
+        let Part::Text { text, .. } = &r.messages[0].content[0] else {
+            panic!("text")
+        };
         assert!(text.len() < MAX_JUDGED_CHARS + 20);
     }
 }

@@ -12,6 +12,7 @@
 pub mod features;
 pub mod judge;
 pub mod model;
+pub mod scan;
 pub mod text;
 pub mod wordpiece;
 
@@ -64,11 +65,15 @@ impl Classifier {
         &self.model
     }
 
-    /// Stage-1 calibrated score of one text, with per-feature contributions.
-    pub fn stage1(&self, text: &str) -> (f64, Vec<f64>) {
-        let x = features::extract(text, self.signals.vocab());
+    /// Stage-1 calibrated score of one text, per-feature contributions, and its hand rule.
+    pub fn stage1(&self, text: &str) -> (f64, Vec<f64>, Option<HandRule>) {
+        let (x, rule) = features::analyse(text, self.signals.vocab());
         let contributions = self.model.stage1.contributions(&x);
-        (self.model.stage1.calibrate(contributions.iter().sum()), contributions)
+        (
+            self.model.stage1.calibrate(contributions.iter().sum()),
+            contributions,
+            rule,
+        )
     }
 
     /// Score and tier a request against the tier `boundaries`; `shift` moves every boundary
@@ -82,9 +87,13 @@ impl Classifier {
     ) -> Classification {
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
-        let (mut score, contributions) = self.stage1(&texts.last_user);
-        let mut signals: Vec<(&'static str, f64)> =
-            features::NAMES.iter().copied().zip(contributions).filter(|(_, c)| c.abs() > 1e-9).collect();
+        let (mut score, contributions, rule) = self.stage1(&texts.last_user);
+        let mut signals: Vec<(&'static str, f64)> = features::NAMES
+            .iter()
+            .copied()
+            .zip(contributions)
+            .filter(|(_, c)| c.abs() > 1e-9)
+            .collect();
         if !texts.earlier_user.is_empty() {
             let inherited = CONTEXT_WEIGHT * self.stage1(&texts.earlier_user).0;
             if inherited > score {
@@ -95,7 +104,6 @@ impl Classifier {
         signals.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
         signals.truncate(5);
 
-        let rule = features::hand_rule(&texts.last_user);
         match rule {
             Some(HandRule::Greeting) if texts.earlier_user.is_empty() => {
                 return Classification {
@@ -110,13 +118,24 @@ impl Classifier {
             Some(HandRule::Code) => signals.insert(0, ("code_request", 0.0)),
             _ => {}
         }
-        let floor = if rule == Some(HandRule::Code) { Tier::Medium } else { Tier::Simple };
+        let floor = if rule == Some(HandRule::Code) {
+            Tier::Medium
+        } else {
+            Tier::Simple
+        };
         let margin = self.model.abstain_margin;
         let idx = b.iter().filter(|x| score >= **x).count();
-        let nearest = b.iter().map(|x| (score - x).abs()).fold(f64::INFINITY, f64::min);
+        let nearest = b
+            .iter()
+            .map(|x| (score - x).abs())
+            .fold(f64::INFINITY, f64::min);
         let abstained = nearest < margin;
         let by_score = Tier::ALL[idx.min(3)].max(floor);
-        let confidence = if margin > 0.0 { (nearest / (2.0 * margin)).min(1.0) } else { 1.0 };
+        let confidence = if margin > 0.0 {
+            (nearest / (2.0 * margin)).min(1.0)
+        } else {
+            1.0
+        };
         let (tier, stage) = match (abstained, judge) {
             (false, _) => (by_score, "rules"),
             (true, Some(JudgeOutcome::Rating(r))) => {
@@ -125,10 +144,19 @@ impl Classifier {
             (true, Some(JudgeOutcome::Failed)) => (by_score.up(), "judge_failed"),
             // Unsure and below a boundary it is close to: go up one tier rather than risk
             // the answer; just above one, the score already chose the higher tier.
-            (true, None) if b.get(idx).is_some_and(|up| up - score < margin) => (by_score.up(), "unsure"),
+            (true, None) if b.get(idx).is_some_and(|up| up - score < margin) => {
+                (by_score.up(), "unsure")
+            }
             (true, None) => (by_score, "unsure"),
         };
-        Classification { score, tier, confidence, stage, abstained, signals }
+        Classification {
+            score,
+            tier,
+            confidence,
+            stage,
+            abstained,
+            signals,
+        }
     }
 }
 
@@ -140,7 +168,10 @@ mod tests {
     const B: [f64; 3] = [0.30, 0.55, 0.80];
 
     fn classifier() -> Classifier {
-        Classifier::new(RouterModel::embedded().expect("model"), Signals::builtin().expect("signals"))
+        Classifier::new(
+            RouterModel::embedded().expect("model"),
+            Signals::builtin().expect("signals"),
+        )
     }
 
     fn req(turns: &[&str]) -> ChatRequest {
@@ -149,7 +180,11 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, t)| Message {
-                    role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+                    role: if i % 2 == 0 {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    },
                     content: vec![Part::text(*t)],
                 })
                 .collect(),
@@ -160,7 +195,10 @@ mod tests {
     #[test]
     fn greeting_is_simple_with_full_confidence() {
         let c = classifier().classify(&req(&["hi!"]), B, 0.0, None);
-        assert_eq!((c.tier, c.stage, c.abstained), (Tier::Simple, "rules", false));
+        assert_eq!(
+            (c.tier, c.stage, c.abstained),
+            (Tier::Simple, "rules", false)
+        );
     }
 
     #[test]
@@ -176,14 +214,20 @@ mod tests {
                     perfect competition, and explain each step.";
         let k = classifier();
         let alone = k.classify(&req(&["and the other one?"]), B, 0.0, None);
-        let inherited = k.classify(&req(&[hard, "Here you go.", "and the other one?"]), B, 0.0, None);
+        let inherited = k.classify(
+            &req(&[hard, "Here you go.", "and the other one?"]),
+            B,
+            0.0,
+            None,
+        );
         assert!(inherited.score > alone.score, "{inherited:?} vs {alone:?}");
     }
 
     #[test]
     fn shift_makes_routing_cheaper() {
         let k = classifier();
-        let r = req(&["Explain the difference between processes and threads, and when to use each."]);
+        let r =
+            req(&["Explain the difference between processes and threads, and when to use each."]);
         assert!(k.classify(&r, B, 0.2, None).tier <= k.classify(&r, B, 0.0, None).tier);
     }
 }

@@ -111,18 +111,29 @@ pub struct RouterModel {
 
 impl RouterModel {
     pub fn from_json(text: &str) -> anyhow::Result<RouterModel> {
-        let m: RouterModel = serde_json::from_str(text).context("router model is not valid JSON")?;
+        let m: RouterModel =
+            serde_json::from_str(text).context("router model is not valid JSON")?;
         if m.format != FORMAT {
-            bail!("router model format {} is not supported (this build reads {FORMAT})", m.format);
+            bail!(
+                "router model format {} is not supported (this build reads {FORMAT})",
+                m.format
+            );
         }
         let expected: Vec<&str> = super::features::NAMES.to_vec();
         if m.features != expected {
-            bail!("router model features {:?} differ from this build's {:?}", m.features, expected);
+            bail!(
+                "router model features {:?} differ from this build's {:?}",
+                m.features,
+                expected
+            );
         }
         m.stage1.check("stage1", expected.len())?;
         if let Some(s2) = &m.stage2 {
             if s2.dims() <= expected.len() {
-                bail!("stage2: expected features plus embedding dimensions, got {}", s2.dims());
+                bail!(
+                    "stage2: expected features plus embedding dimensions, got {}",
+                    s2.dims()
+                );
             }
             s2.check("stage2", s2.dims())?;
         }
@@ -133,7 +144,8 @@ impl RouterModel {
     }
 
     pub fn load(path: &Path) -> anyhow::Result<RouterModel> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read router model {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read router model {}", path.display()))?;
         RouterModel::from_json(&text).with_context(|| format!("router model {}", path.display()))
     }
 
@@ -151,7 +163,12 @@ mod tests {
     use super::*;
 
     fn head() -> LinearHead {
-        LinearHead { mu: vec![1.0], sd: vec![2.0], w: vec![0.5], quantiles: vec![-1.0, 0.0, 1.0] }
+        LinearHead {
+            mu: vec![1.0],
+            sd: vec![2.0],
+            w: vec![0.5],
+            quantiles: vec![-1.0, 0.0, 1.0],
+        }
     }
 
     #[test]

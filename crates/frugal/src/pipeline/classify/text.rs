@@ -41,8 +41,14 @@ pub fn request_texts(req: &ChatRequest) -> RequestTexts {
         .filter(|t| !t.trim().is_empty())
         .collect();
     match users.split_last() {
-        Some((last, earlier)) => RequestTexts { last_user: last.clone(), earlier_user: earlier.join("\n") },
-        None => RequestTexts { last_user: String::new(), earlier_user: String::new() },
+        Some((last, earlier)) => RequestTexts {
+            last_user: last.clone(),
+            earlier_user: earlier.join("\n"),
+        },
+        None => RequestTexts {
+            last_user: String::new(),
+            earlier_user: String::new(),
+        },
     }
 }
 
@@ -57,7 +63,10 @@ impl Signals {
     pub fn builtin() -> anyhow::Result<Signals> {
         let tokens: Vec<String> = MINILM_VOCAB.lines().map(str::to_string).collect();
         let wordpiece = WordPiece::from_tokens(&tokens)?;
-        let words = tokens.into_iter().filter(|t| !t.starts_with("##") && !t.starts_with('[')).collect();
+        let words = tokens
+            .into_iter()
+            .filter(|t| !t.starts_with("##") && !t.starts_with('['))
+            .collect();
         Ok(Signals { words, wordpiece })
     }
 
@@ -77,9 +86,16 @@ mod tests {
 
     #[test]
     fn last_and_earlier_user_turns() {
-        let m = |role, t: &str| Message { role, content: vec![Part::text(t)] };
+        let m = |role, t: &str| Message {
+            role,
+            content: vec![Part::text(t)],
+        };
         let req = ChatRequest {
-            messages: vec![m(Role::User, "design a schema"), m(Role::Assistant, "ok"), m(Role::User, "now commit it")],
+            messages: vec![
+                m(Role::User, "design a schema"),
+                m(Role::Assistant, "ok"),
+                m(Role::User, "now commit it"),
+            ],
             ..Default::default()
         };
         let t = request_texts(&req);

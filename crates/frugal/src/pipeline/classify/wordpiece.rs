@@ -23,8 +23,11 @@ pub struct WordPiece {
 impl WordPiece {
     /// Build from the vocabulary in id order (vocab.txt lines).
     pub fn from_tokens(tokens: &[String]) -> anyhow::Result<WordPiece> {
-        let vocab: HashMap<String, u32> =
-            tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let vocab: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         let unk = *vocab
             .get("[UNK]")
             .ok_or_else(|| anyhow::anyhow!("vocabulary has no [UNK] token"))?;
@@ -34,7 +37,10 @@ impl WordPiece {
     /// Build from a Hugging Face tokenizer.json whose model is WordPiece.
     pub fn from_tokenizer_json(text: &str) -> anyhow::Result<WordPiece> {
         let v: serde_json::Value = serde_json::from_str(text)?;
-        let kind = v.pointer("/model/type").and_then(|t| t.as_str()).unwrap_or("");
+        let kind = v
+            .pointer("/model/type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("");
         if kind != "WordPiece" {
             anyhow::bail!("tokenizer.json: model type is `{kind}`, expected `WordPiece`");
         }
@@ -44,7 +50,9 @@ impl WordPiece {
             .ok_or_else(|| anyhow::anyhow!("tokenizer.json: no model.vocab"))?;
         let mut tokens = vec![String::new(); map.len()];
         for (tok, id) in map {
-            let id = id.as_u64().ok_or_else(|| anyhow::anyhow!("tokenizer.json: bad id for {tok}"))?;
+            let id = id
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("tokenizer.json: bad id for {tok}"))?;
             let slot = tokens
                 .get_mut(id as usize)
                 .ok_or_else(|| anyhow::anyhow!("tokenizer.json: id {id} out of range"))?;
@@ -165,10 +173,12 @@ mod tests {
     use super::*;
 
     fn wp() -> WordPiece {
-        let toks: Vec<String> = ["[PAD]", "[UNK]", "hello", "world", "un", "##aff", "##able", ",", "!", "cafe", "中"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let toks: Vec<String> = [
+            "[PAD]", "[UNK]", "hello", "world", "un", "##aff", "##able", ",", "!", "cafe", "中",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         WordPiece::from_tokens(&toks).expect("vocab")
     }
 
@@ -197,16 +207,24 @@ mod minilm_parity {
     #[test]
     fn matches_huggingface_tokenizers_on_minilm_vocab() {
         let Some(dir) = std::env::var_os("FRUGAL_TEST_MINILM_DIR") else {
-            assert!(std::env::var_os("CI").is_none(), "FRUGAL_TEST_MINILM_DIR must be set in CI");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "FRUGAL_TEST_MINILM_DIR must be set in CI"
+            );
             eprintln!("SKIPPED: FRUGAL_TEST_MINILM_DIR not set (run scripts/test.sh)");
             return;
         };
         let path = std::path::Path::new(&dir).join("tokenizer.json");
-        let wp = WordPiece::from_tokenizer_json(&std::fs::read_to_string(path).expect("tokenizer.json"))
-            .expect("wordpiece");
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wordpiece_minilm.json");
+        let wp =
+            WordPiece::from_tokenizer_json(&std::fs::read_to_string(path).expect("tokenizer.json"))
+                .expect("wordpiece");
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/wordpiece_minilm.json"
+        );
         let cases: Vec<serde_json::Value> =
-            serde_json::from_str(&std::fs::read_to_string(fixture).expect("fixture")).expect("json");
+            serde_json::from_str(&std::fs::read_to_string(fixture).expect("fixture"))
+                .expect("json");
         for case in cases {
             let text = case["text"].as_str().expect("text");
             let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).expect("ids");
