@@ -87,6 +87,8 @@ pub struct RoutingConfig {
     pub router_model: Option<PathBuf>,
     /// The LLM judge (stage 3), off unless configured.
     pub judge: Option<JudgeConfig>,
+    /// Stage 2's sentence-transformers model folder; `None` means the built-in static table.
+    pub embedding_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -130,6 +130,8 @@ pub struct RawRouting {
     pub router_model: Option<std::path::PathBuf>,
     /// Stage 3: a cheap model that rates the requests the local stages are unsure of.
     pub judge: Option<RawJudge>,
+    /// A sentence-transformers model folder for stage 2 (default: the built-in static table).
+    pub embedding_model: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -224,7 +226,8 @@ impl RawConfig {
                 baseline,
                 session_ttl_secs,
                 router_model,
-                judge
+                judge,
+                embedding_model
             );
             for (tier, list) in &over.tiers {
                 base.tiers.insert(tier.clone(), list.clone());

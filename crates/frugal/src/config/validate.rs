@@ -304,6 +304,7 @@ fn routing(
         session_ttl,
         router_model,
         judge,
+        embedding_model: raw.embedding_model.clone(),
     })
 }
 

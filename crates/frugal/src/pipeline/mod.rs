@@ -123,8 +123,26 @@ impl Pipeline {
             None => classify::model::RouterModel::embedded()?,
         };
         let signals = classify::text::Signals::builtin()?;
+        let embedder = match (&model.stage2, &model.embedding_id) {
+            (None, _) => None,
+            (Some(_), id) => {
+                let e = match &config.routing.embedding_model {
+                    Some(dir) => classify::embedder::Embedder::full(dir)?,
+                    None => classify::embedder::Embedder::builtin()?,
+                };
+                if id.as_deref() != Some(e.id()) {
+                    anyhow::bail!(
+                        "the router model's stage 2 was trained with embedding {:?} but the configured one is {:?}; \
+                         train a router with this embedding (frugal train --embedding ...) or change routing.embedding_model",
+                        id,
+                        e.id()
+                    );
+                }
+                Some(e)
+            }
+        };
         Ok(Pipeline {
-            classifier: Classifier::new(model, signals),
+            classifier: Classifier::new(model, signals, embedder),
             live: LiveBoundaries::new(config.routing.boundaries),
             config,
         })

@@ -118,6 +118,17 @@ pub fn write(h: &mut HeaderMap, info: &AnswerInfo<'_>) {
     set("x-frugal-overhead-ms", format!("{:.3}", info.overhead_ms));
 }
 
+/// `x-frugal-score` and `x-frugal-stage`: why a routed request got its tier.
+pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classification) {
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.4}", c.score)) {
+        h.insert(HeaderName::from_static("x-frugal-score"), v);
+    }
+    h.insert(
+        HeaderName::from_static("x-frugal-stage"),
+        HeaderValue::from_static(c.stage),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,15 +144,4 @@ mod tests {
         h.insert("x-frugal-min-tier", HeaderValue::from_static("huge"));
         assert!(route_context(&h).is_err());
     }
-}
-
-/// `x-frugal-score` and `x-frugal-stage`: why a routed request got its tier.
-pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classification) {
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.4}", c.score)) {
-        h.insert(HeaderName::from_static("x-frugal-score"), v);
-    }
-    h.insert(
-        HeaderName::from_static("x-frugal-stage"),
-        HeaderValue::from_static(c.stage),
-    );
 }

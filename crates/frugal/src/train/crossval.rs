@@ -38,6 +38,30 @@ pub struct CrossvalArgs {
     /// Repeat with different group-to-fold assignments.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
+    /// Also measure stage 2 and the stage 1 → 2 cascade with this embedding (`builtin` or
+    /// a sentence-transformers model folder).
+    #[arg(long)]
+    pub embedding: Option<String>,
+}
+
+/// Boundaries the cascade is evaluated with (the built-in configuration's).
+const EVAL_BOUNDARIES: [f64; 3] = [0.30, 0.55, 0.80];
+
+/// The cascade's score: stage 1's, unless it is within the margin of a boundary and a
+/// stage-2 head exists.
+fn cascade_score(
+    model: &crate::pipeline::classify::model::RouterModel,
+    x: &[f64],
+    x2: Option<&Vec<f64>>,
+) -> f64 {
+    let s1 = model.stage1.score(x);
+    let near = EVAL_BOUNDARIES
+        .iter()
+        .any(|b| (s1 - b).abs() < model.abstain_margin);
+    match (near, &model.stage2, x2) {
+        (true, Some(h), Some(x2)) => h.score(x2),
+        _ => s1,
+    }
 }
 
 /// Assign each group to one of `k` folds: groups shuffled by `seed`, then each placed in the
@@ -119,11 +143,18 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
     let o = LabelOverrides::default();
     let spec = labels::choose(&rows, prices.as_ref(), &o)?;
     let gains = labels::gains(&rows, &spec);
-    let xs = featurize(&rows, &signals)?;
+    let embedder = super::embedder(args.embedding.as_deref())?;
+    let emb_id = embedder.as_ref().map(|e| e.id().to_string());
+    let xs = featurize(&rows, &signals, embedder.as_ref())?;
+    let f = super::Featurizer {
+        overrides: &o,
+        signals: &signals,
+        embedder: embedder.as_ref(),
+    };
     let (extra, _) = if args.extra.is_empty() {
         (vec![], vec![])
     } else {
-        examples(&args.extra, prices.as_ref(), &o, &signals)?
+        examples(&args.extra, prices.as_ref(), &f)?
     };
     let groups: Vec<String> = rows
         .iter()
@@ -133,18 +164,20 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
     let bar = ProgressBar::new(args.seeds * args.folds as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} folds [{elapsed}]")?,
     );
-    let (mut router, mut length) = (vec![], vec![]);
+    let (mut router, mut length, mut stage2, mut cascade) = (vec![], vec![], vec![], vec![]);
     for seed in 0..args.seeds {
         let folds = group_folds(groups.iter().map(String::as_str), args.folds, seed);
         for k in 0..args.folds {
             let mut train: Vec<super::Example> = extra.clone();
-            for (i, x) in xs.iter().enumerate() {
+            for (i, (x, x2)) in xs.iter().enumerate() {
                 if folds[i] != k {
                     if let Some(y) = gains[i] {
+                        let group = groups[i].clone();
                         train.push(super::Example {
                             x: x.clone(),
+                            x2: x2.clone(),
                             y,
-                            group: groups[i].clone(),
+                            group,
                         });
                     }
                 }
@@ -153,9 +186,21 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
             if test.is_empty() || train.is_empty() {
                 continue;
             }
-            let model = train_model(&train, vec![])?;
+            let model = train_model(&train, vec![], emb_id.clone())?;
             let test_rows: Vec<&Row> = test.iter().map(|i| &rows[*i]).collect();
-            let scores: Vec<f64> = test.iter().map(|i| model.stage1.raw(&xs[*i])).collect();
+            let scores: Vec<f64> = test.iter().map(|i| model.stage1.raw(&xs[*i].0)).collect();
+            if let Some(h) = &model.stage2 {
+                let s2: Vec<f64> = test
+                    .iter()
+                    .map(|i| xs[*i].1.as_ref().map_or(0.0, |x2| h.raw(x2)))
+                    .collect();
+                stage2.push(apgr(&s2, &test_rows, &args.strong, &args.weak)?);
+                let c: Vec<f64> = test
+                    .iter()
+                    .map(|i| cascade_score(&model, &xs[*i].0, xs[*i].1.as_ref()))
+                    .collect();
+                cascade.push(apgr(&c, &test_rows, &args.strong, &args.weak)?);
+            }
             let lens: Vec<f64> = test_rows
                 .iter()
                 .map(|r| r.prompt.chars().count() as f64)
@@ -182,8 +227,13 @@ pub fn run(args: &CrossvalArgs) -> Result<()> {
     );
     for (name, v) in [
         ("frugal stage 1 (learned)", &router),
+        ("frugal stage 2 alone", &stage2),
+        ("frugal cascade 1 → 2", &cascade),
         ("prompt length", &length),
     ] {
+        if v.is_empty() {
+            continue;
+        }
         let min = v.iter().copied().fold(f64::INFINITY, f64::min);
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         println!(

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::eval::{load_rows, PriceTable, Row};
+use crate::pipeline::classify::embedder::Embedder;
 use crate::pipeline::classify::features::{self, NAMES};
 use crate::pipeline::classify::model::{LinearHead, Provenance, RouterModel, FORMAT};
 use crate::pipeline::classify::text::{request_texts, Signals};
@@ -39,34 +40,70 @@ pub struct TrainArgs {
     /// Use these models as "cheap" in every file (default: priced near each file's cheapest).
     #[arg(long, value_delimiter = ',')]
     pub cheap: Vec<String>,
+    /// Also train stage 2 on this sentence embedding: `builtin` (the shipped static table)
+    /// or a sentence-transformers model folder.
+    #[arg(long)]
+    pub embedding: Option<String>,
+}
+
+/// The embedder named by `--embedding`.
+pub fn embedder(spec: Option<&str>) -> Result<Option<Embedder>> {
+    match spec {
+        None => Ok(None),
+        Some("builtin") => Ok(Some(Embedder::builtin()?)),
+        Some(dir) => Ok(Some(Embedder::full(Path::new(dir))?)),
+    }
 }
 
 /// One training example: the classifier's inputs and its label.
 #[derive(Debug, Clone)]
 pub struct Example {
     pub x: Vec<f64>,
+    /// Stage-2 inputs (features ‖ embedding), when training with an embedding.
+    pub x2: Option<Vec<f64>>,
     pub y: f64,
     pub group: String,
 }
 
-/// Feature vectors of rows, exactly as the serving classifier computes them.
-pub fn featurize(rows: &[Row], signals: &Signals) -> Result<Vec<Vec<f64>>> {
+/// A row's stage-1 inputs and, with an embedder, its stage-2 inputs.
+pub type Inputs = (Vec<f64>, Option<Vec<f64>>);
+
+/// Stage-1 and (with an embedder) stage-2 inputs of rows, exactly as the serving
+/// classifier computes them.
+pub fn featurize(
+    rows: &[Row],
+    signals: &Signals,
+    embedder: Option<&Embedder>,
+) -> Result<Vec<Inputs>> {
     rows.iter()
         .map(|r| {
             let req = r.to_chat_request("auto")?;
-            let texts = request_texts(&req);
-            Ok(features::extract(&texts.last_user, signals.vocab()).to_vec())
+            let text = request_texts(&req).last_user;
+            let x = features::extract(&text, signals.vocab()).to_vec();
+            let x2 = embedder.map(|e| {
+                let mut v = x.clone();
+                v.extend(e.embed(&text).iter().map(|f| f64::from(*f)));
+                v
+            });
+            Ok((x, x2))
         })
         .collect()
+}
+
+/// What turns rows into examples: label overrides, lexical resources, optional embedder.
+pub struct Featurizer<'a> {
+    pub overrides: &'a LabelOverrides,
+    pub signals: &'a Signals,
+    pub embedder: Option<&'a Embedder>,
 }
 
 /// Load files and turn them into labelled examples (rows lacking a needed score are skipped).
 pub fn examples(
     paths: &[PathBuf],
     prices: Option<&PriceTable>,
-    o: &LabelOverrides,
-    signals: &Signals,
+    f: &Featurizer<'_>,
 ) -> Result<(Vec<Example>, Vec<String>)> {
+    let (o, signals) = (f.overrides, f.signals);
     let mut out = vec![];
     let mut notes = vec![];
     for path in paths {
@@ -74,16 +111,16 @@ pub fn examples(
         let spec =
             labels::choose(&rows, prices, o).with_context(|| format!("{}", path.display()))?;
         let gains = labels::gains(&rows, &spec);
-        let xs = featurize(&rows, signals)?;
+        let xs = featurize(&rows, signals, f.embedder)?;
         let before = out.len();
-        for ((row, x), g) in rows.iter().zip(xs).zip(gains) {
+        for ((row, (x, x2)), g) in rows.iter().zip(xs).zip(gains) {
             if let Some(y) = g {
                 let group = format!(
                     "{}:{}",
                     file_name(path),
                     row.task.clone().unwrap_or_default()
                 );
-                out.push(Example { x, y, group });
+                out.push(Example { x, x2, y, group });
             }
         }
         notes.push(format!(
@@ -106,9 +143,19 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Fit a head: alpha by grouped cross-validation (mean squared error), then on all rows.
-pub fn fit_head(ex: &[Example]) -> Result<(LinearHead, f64)> {
-    let x: Vec<Vec<f64>> = ex.iter().map(|e| e.x.clone()).collect();
+/// Fit a head on stage-1 (`stage2 = false`) or stage-2 inputs: alpha by grouped
+/// cross-validation (mean squared error), then on all rows.
+pub fn fit_head(ex: &[Example], stage2: bool) -> Result<(LinearHead, f64)> {
+    let x: Vec<Vec<f64>> = ex
+        .iter()
+        .map(|e| {
+            if stage2 {
+                e.x2.clone().unwrap_or_default()
+            } else {
+                e.x.clone()
+            }
+        })
+        .collect();
     let y: Vec<f64> = ex.iter().map(|e| e.y).collect();
     let folds = crossval::group_folds(ex.iter().map(|e| e.group.as_str()), 5, 0);
     let mut best = (f64::INFINITY, ALPHAS[0]);
@@ -147,16 +194,24 @@ pub fn fit_head(ex: &[Example]) -> Result<(LinearHead, f64)> {
     ))
 }
 
-/// Train a router model from examples.
-pub fn train_model(ex: &[Example], files: Vec<String>) -> Result<RouterModel> {
-    let (stage1, alpha) = fit_head(ex)?;
+/// Train a router model from examples; with stage-2 inputs, `embedding_id` names them.
+pub fn train_model(
+    ex: &[Example],
+    files: Vec<String>,
+    embedding_id: Option<String>,
+) -> Result<RouterModel> {
+    let (stage1, alpha) = fit_head(ex, false)?;
+    let stage2 = match (&embedding_id, ex.first().is_some_and(|e| e.x2.is_some())) {
+        (Some(_), true) => Some(fit_head(ex, true)?.0),
+        _ => None,
+    };
     Ok(RouterModel {
         format: FORMAT,
         features: NAMES.iter().map(|s| s.to_string()).collect(),
         stage1,
         abstain_margin: DEFAULT_ABSTAIN_MARGIN,
-        stage2: None,
-        embedding_id: None,
+        stage2,
+        embedding_id,
         provenance: Provenance {
             files,
             rows: ex.len(),
@@ -177,9 +232,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         cheap: args.cheap.clone(),
     };
     let signals = Signals::builtin()?;
-    let (ex, notes) = examples(&args.data, prices.as_ref(), &overrides, &signals)?;
+    let embedder = embedder(args.embedding.as_deref())?;
+    let f = Featurizer {
+        overrides: &overrides,
+        signals: &signals,
+        embedder: embedder.as_ref(),
+    };
+    let (ex, notes) = examples(&args.data, prices.as_ref(), &f)?;
     spinner.set_message(format!("fitting on {} rows", ex.len()));
-    let model = train_model(&ex, notes.clone())?;
+    let model = train_model(
+        &ex,
+        notes.clone(),
+        embedder.as_ref().map(|e| e.id().to_string()),
+    )?;
     spinner.finish_and_clear();
     std::fs::write(&args.out, model.to_json()?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -9,6 +9,7 @@
 //! goes up one step ("route up when unsure"). Scores are calibrated to the training rows'
 //! distribution, so a boundary of 0.55 means "above 55 % of training prompts".
 
+pub mod embedder;
 pub mod features;
 pub mod judge;
 pub mod model;
@@ -19,6 +20,7 @@ pub mod wordpiece;
 use serde::Serialize;
 
 use crate::types::{ChatRequest, Tier};
+use embedder::Embedder;
 use features::HandRule;
 use model::RouterModel;
 use text::{request_texts, Signals};
@@ -54,11 +56,26 @@ pub struct Classification {
 pub struct Classifier {
     model: RouterModel,
     signals: Signals,
+    embedder: Option<Embedder>,
 }
 
 impl Classifier {
-    pub fn new(model: RouterModel, signals: Signals) -> Classifier {
-        Classifier { model, signals }
+    /// `embedder` must be the one the model's stage-2 head was trained with (checked by
+    /// `Pipeline::new`); without it stage 2 is skipped.
+    pub fn new(model: RouterModel, signals: Signals, embedder: Option<Embedder>) -> Classifier {
+        Classifier {
+            model,
+            signals,
+            embedder,
+        }
+    }
+
+    /// Stage-2 calibrated score: the features plus the sentence embedding of `text`.
+    fn stage2(&self, text: &str) -> Option<f64> {
+        let (head, embedder) = (self.model.stage2.as_ref()?, self.embedder.as_ref()?);
+        let mut x = features::extract(text, self.signals.vocab()).to_vec();
+        x.extend(embedder.embed(text).iter().map(|v| f64::from(*v)));
+        Some(head.score(&x))
     }
 
     pub fn model(&self) -> &RouterModel {
@@ -94,8 +111,9 @@ impl Classifier {
             .zip(contributions)
             .filter(|(_, c)| c.abs() > 1e-9)
             .collect();
+        let mut inherited = 0.0;
         if !texts.earlier_user.is_empty() {
-            let inherited = CONTEXT_WEIGHT * self.stage1(&texts.earlier_user).0;
+            inherited = CONTEXT_WEIGHT * self.stage1(&texts.earlier_user).0;
             if inherited > score {
                 signals.push(("conversation", inherited - score));
                 score = inherited;
@@ -124,12 +142,24 @@ impl Classifier {
             Tier::Simple
         };
         let margin = self.model.abstain_margin;
+        let near = |s: f64| {
+            b.iter()
+                .map(|x| (s - x).abs())
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut nearest = near(score);
+        let mut abstained = nearest < margin;
+        let mut local_stage = "rules";
+        // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
+        if abstained {
+            if let Some(s2) = self.stage2(&texts.last_user) {
+                score = s2.max(inherited);
+                nearest = near(score);
+                abstained = nearest < margin;
+                local_stage = "embedding";
+            }
+        }
         let idx = b.iter().filter(|x| score >= **x).count();
-        let nearest = b
-            .iter()
-            .map(|x| (score - x).abs())
-            .fold(f64::INFINITY, f64::min);
-        let abstained = nearest < margin;
         let by_score = Tier::ALL[idx.min(3)].max(floor);
         let confidence = if margin > 0.0 {
             (nearest / (2.0 * margin)).min(1.0)
@@ -137,7 +167,7 @@ impl Classifier {
             1.0
         };
         let (tier, stage) = match (abstained, judge) {
-            (false, _) => (by_score, "rules"),
+            (false, _) => (by_score, local_stage),
             (true, Some(JudgeOutcome::Rating(r))) => {
                 (judge::judged_tier(Some(r), b, by_score).max(floor), "judge")
             }
@@ -171,6 +201,7 @@ mod tests {
         Classifier::new(
             RouterModel::embedded().expect("model"),
             Signals::builtin().expect("signals"),
+            Some(Embedder::builtin().expect("embedder")),
         )
     }
 

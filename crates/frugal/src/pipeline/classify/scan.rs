@@ -260,7 +260,7 @@ pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
                     s.math += 1;
                 }
             }
-            '`' if text[i..].starts_with("```") && !prev.is_some_and(|p| p == '`') => s.code += 1,
+            '`' if text[i..].starts_with("```") && prev.is_none_or(|p| p != '`') => s.code += 1,
             '#' if text[i..].starts_with("#include") => s.code += 1,
             '>' if prev == Some('=') => s.code += 1,
             _ => {}

@@ -138,7 +138,7 @@ impl WordPiece {
 /// and strip accents (NFD, then drop combining marks).
 fn normalize(text: &str) -> impl Iterator<Item = char> + '_ {
     text.chars()
-        .filter(|c| *c != '\0' && *c != '\u{fffd}' && !(c.is_control() && !c.is_whitespace()))
+        .filter(|c| *c != '\0' && *c != '\u{fffd}' && (!c.is_control() || c.is_whitespace()))
         .flat_map(char::to_lowercase)
         .nfd()
         .filter(|c| !is_combining_mark(*c))
