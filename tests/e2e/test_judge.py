@@ -3,29 +3,48 @@ rating decides the tier; when it fails the request goes one tier up, never down.
 
 from __future__ import annotations
 
-from support import MAIN_BASELINE, MAIN_MODELS, MAIN_TIERS, model, render_config
+import json
+
+import pytest
+
+from support import MAIN_BASELINE, MAIN_MODELS, MAIN_TIERS, ROOT, model, render_config
 
 PROMPT = [{"role": "user", "content": "Summarise the plot of Hamlet in three sentences."}]
 
 
-def _score(gw) -> float:
+@pytest.fixture(scope="module")
+def stage1_router(log_dir):
+    """The shipped router without its stage-2 head, so stage 1's doubt reaches the judge."""
+    m = json.loads((ROOT / "crates/frugal/assets/router.json").read_text())
+    m["stage2"], m["embedding_id"] = None, None
+    path = log_dir / "router-stage1-only.json"
+    path.write_text(json.dumps(m))
+    return path
+
+
+@pytest.fixture(scope="module")
+def _score(mock, frugal_instance, stage1_router):
+    text = render_config(mock.url, MAIN_MODELS, MAIN_TIERS, MAIN_BASELINE)
+    text = text.replace("[routing]\n", f"[routing]\nrouter_model = {json.dumps(str(stage1_router))}\n", 1)
+    gw = frugal_instance("stage1-only", text)
     raw = gw.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
     return float(raw.headers["x-frugal-score"])
 
 
-def _judged_instance(frugal_instance, mock, name, judge_model, score):
-    # Put the first boundary just above this prompt's score, so the local stages abstain.
+def _judged_instance(frugal_instance, mock, name, judge_model, score, router):
+    # Put the first boundary just above this prompt's score, so stage 1 abstains.
     models = dict(MAIN_MODELS, **{judge_model: model("openai", "simple", 0.01, 0.02)})
     text = render_config(mock.url, models, MAIN_TIERS, MAIN_BASELINE)
     b0 = min(score + 0.01, 0.95)
-    text = text.replace("[routing]\n", f"[routing]\nboundaries = [{b0:.4f}, 0.97, 0.98]\n", 1)
+    text = text.replace(
+        "[routing]\n",
+        f"[routing]\nrouter_model = {json.dumps(str(router))}\nboundaries = [{b0:.4f}, 0.97, 0.98]\n", 1)
     text += f"\n[routing.judge]\nmodel = \"{judge_model}\"\ntimeout_ms = 2000\n"
     return frugal_instance(name, text)
 
 
-def test_unsure_request_goes_up_without_a_judge_and_the_judge_decides_with_one(gw, mock, frugal_instance):
-    s = _score(gw)
-    judged = _judged_instance(frugal_instance, mock, "judge-ok", "judge-rating-1", s)
+def test_the_judge_decides_what_the_local_stages_are_unsure_of(mock, frugal_instance, _score, stage1_router):
+    judged = _judged_instance(frugal_instance, mock, "judge-ok", "judge-rating-1", _score, stage1_router)
     mock.clear()
     raw = judged.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
     assert raw.headers["x-frugal-stage"] == "judge"
@@ -35,17 +54,15 @@ def test_unsure_request_goes_up_without_a_judge_and_the_judge_decides_with_one(g
     assert judge_body["max_completion_tokens"] <= 4 and judge_body["temperature"] == 0
 
 
-def test_failing_judge_routes_up_never_down(gw, mock, frugal_instance):
-    s = _score(gw)
-    judged = _judged_instance(frugal_instance, mock, "judge-broken", "judge-fail-500", s)
+def test_failing_judge_routes_up_never_down(mock, frugal_instance, _score, stage1_router):
+    judged = _judged_instance(frugal_instance, mock, "judge-broken", "judge-fail-500", _score, stage1_router)
     raw = judged.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
     assert raw.headers["x-frugal-stage"] == "judge_failed"
     assert raw.headers["x-frugal-tier"] == "medium"  # one above the score's tier
 
 
-def test_confident_requests_never_reach_the_judge(gw, mock, frugal_instance):
-    s = _score(gw)
-    judged = _judged_instance(frugal_instance, mock, "judge-ok", "judge-rating-1", s)
+def test_confident_requests_never_reach_the_judge(mock, frugal_instance, _score, stage1_router):
+    judged = _judged_instance(frugal_instance, mock, "judge-ok", "judge-rating-1", _score, stage1_router)
     mock.clear()
     raw = judged.openai().chat.completions.with_raw_response.create(
         model="auto", messages=[{"role": "user", "content": "hi"}])
