@@ -230,6 +230,27 @@ impl Usage {
     }
 }
 
+impl ChatRequest {
+    /// A plain-text conversation: `turns` alternate user, assistant, user, … (tests and tools).
+    pub fn from_turns(turns: &[&str]) -> ChatRequest {
+        ChatRequest {
+            messages: turns
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Message {
+                    role: if i % 2 == 0 {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    },
+                    content: vec![Part::text(*t)],
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A complete (non-streamed) answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatResponse {
@@ -242,6 +263,19 @@ pub struct ChatResponse {
     /// The stop sequence that matched, when the provider says which.
     pub stop_sequence: Option<String>,
     pub usage: Usage,
+}
+
+impl ChatResponse {
+    /// The answer's text parts, concatenated.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// One neutral streaming event. Decoders turn provider SSE into these; renderers turn

@@ -91,7 +91,11 @@ pub fn tiny_weights() -> Vec<(String, Vec<usize>, Vec<f32>)> {
 
 /// Write the tiny model to a fresh folder and return its path.
 pub fn tiny_model_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("frugal-tiny-bert-{}-{tag}", std::process::id()));
+    // Unique per call: tests run in parallel and each removes its folder when done.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("frugal-tiny-bert-{}-{tag}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let w = tiny_weights();
     let refs: Vec<(&str, &[usize], &[f32])> = w

@@ -103,7 +103,7 @@ impl SessionTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Message, TextBlock};
+    use crate::types::TextBlock;
 
     fn conv(system: &str, turns: &[&str]) -> ChatRequest {
         ChatRequest {
@@ -111,19 +111,7 @@ mod tests {
                 text: system.into(),
                 cache_control: None,
             }],
-            messages: turns
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Message {
-                    role: if i % 2 == 0 {
-                        Role::User
-                    } else {
-                        Role::Assistant
-                    },
-                    content: vec![Part::text(*t)],
-                })
-                .collect(),
-            ..Default::default()
+            ..ChatRequest::from_turns(turns)
         }
     }
 

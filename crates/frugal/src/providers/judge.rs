@@ -15,7 +15,7 @@ use crate::pipeline::classify::judge::{judge_request, parse_rating, Judge, Judge
 use crate::pipeline::classify::text::request_texts;
 use crate::pipeline::estimate::Estimate;
 use crate::pipeline::select::explicit_plan;
-use crate::types::{ChatRequest, Part};
+use crate::types::ChatRequest;
 use crate::wire;
 
 /// Asks the configured judge model through the shared upstreams.
@@ -95,14 +95,7 @@ impl ProviderJudge {
         if let Ok(mut spent) = self.spent.lock() {
             *spent += cost_usd(&model.prices, &response.usage);
         }
-        let answer: String = response
-            .content
-            .iter()
-            .filter_map(|p| match p {
-                Part::Text { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
+        let answer = response.text();
         parse_rating(&answer).ok_or_else(|| {
             format!(
                 "judge answered `{}`, not a rating 1-10",

@@ -193,7 +193,6 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Message, Part, Role};
 
     const B: [f64; 3] = [0.30, 0.55, 0.80];
 
@@ -206,21 +205,7 @@ mod tests {
     }
 
     fn req(turns: &[&str]) -> ChatRequest {
-        ChatRequest {
-            messages: turns
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Message {
-                    role: if i % 2 == 0 {
-                        Role::User
-                    } else {
-                        Role::Assistant
-                    },
-                    content: vec![Part::text(*t)],
-                })
-                .collect(),
-            ..Default::default()
-        }
+        ChatRequest::from_turns(turns)
     }
 
     #[test]

@@ -142,14 +142,7 @@ pub(crate) fn now() -> u64 {
 /// Render a `chat.completion` object as OpenAI returns it (`created` is now). Text parts
 /// are concatenated into `content`, which is null when there are only tool calls.
 pub fn render_response(resp: &ChatResponse) -> Value {
-    let text: String = resp
-        .content
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let text = resp.text();
     let calls: Vec<Value> = resp
         .content
         .iter()
