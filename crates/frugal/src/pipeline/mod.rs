@@ -35,6 +35,8 @@ pub struct RouteContext {
     pub session_floor: Option<Tier>,
     /// The LLM judge's verdict, when the server asked it about an abstained request.
     pub judge: Option<classify::JudgeOutcome>,
+    /// The model whose prompt cache this session warmed (cache-aware selection).
+    pub warm: Option<session::WarmCache>,
 }
 
 /// How the model was chosen.
@@ -196,6 +198,7 @@ impl Pipeline {
                     tier,
                     requirements: &requirements,
                     est: &est,
+                    warm: ctx.warm.as_ref(),
                 },
             );
         }

@@ -6,6 +6,7 @@
 use rust_decimal::Decimal;
 
 use super::estimate::Estimate;
+use super::session::WarmCache;
 use super::{Candidate, Classification, Decision, Plan};
 use crate::catalog::ModelInfo;
 use crate::config::Config;
@@ -98,6 +99,47 @@ pub struct RouteInputs<'a> {
     pub tier: Tier,
     pub requirements: &'a Requirements,
     pub est: &'a Estimate,
+    /// The model whose cache this session warmed, if any.
+    pub warm: Option<&'a WarmCache>,
+}
+
+/// Move the session's warm-cache model to the front when, with its cached prefix billed as
+/// cache reads, it is estimated no dearer than the cheapest cold candidate — and only if it
+/// serves the chosen tier or above, so staying warm never lowers quality.
+fn prefer_warm(
+    cfg: &Config,
+    candidates: &mut [Candidate],
+    tier: Tier,
+    input: (&WarmCache, &Estimate),
+) -> Option<String> {
+    let (warm, est) = input;
+    let i = candidates
+        .iter()
+        .position(|c| c.model == warm.model && c.tier >= tier)?;
+    if i == 0 {
+        return None;
+    }
+    let m = cfg.model(&warm.model)?;
+    let cached = warm.prefix_tokens.min(est.input_tokens);
+    let usage = Usage {
+        input_tokens: est.input_tokens,
+        output_tokens: est.output_tokens.min(u64::from(m.max_output)),
+        cache_read_tokens: cached,
+        cache_write_tokens: 0,
+    };
+    let warm_cost = cost_usd(&m.prices, &usage);
+    let cold = candidates[0].est_cost_usd;
+    if warm_cost > cold {
+        return None;
+    }
+    candidates[i].est_cost_usd = warm_cost;
+    candidates[..=i].rotate_right(1);
+    Some(format!(
+        "; stays on {} whose cache is warm (est. ${} with ~{cached} cached tokens vs ${} cold)",
+        warm.model,
+        crate::cost::format_usd(warm_cost),
+        crate::cost::format_usd(cold)
+    ))
 }
 
 /// Candidates for a routed request: the tier's capable models by estimated cost, then
@@ -108,6 +150,7 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
         tier,
         requirements,
         est,
+        warm,
     } = input;
     let order: Vec<Tier> = Tier::ALL
         .iter()
@@ -152,6 +195,7 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
             }
         )));
     }
+    let warm_note = warm.and_then(|w| prefer_warm(cfg, &mut candidates, tier, (w, est)));
     let served = candidates[0].tier;
     let mut reason = format!(
         "score {:.3} → {} (stage {}, confidence {:.2})",
@@ -159,6 +203,9 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
     );
     if served != tier {
         reason.push_str(&format!("; no capable model in {tier}, served by {served}"));
+    }
+    if let Some(note) = warm_note {
+        reason.push_str(&note);
     }
     Ok(Plan {
         decision: Decision::Routed,
@@ -235,4 +282,58 @@ pub fn baseline_plan(cfg: &Config, r: &Requirements, est: &Estimate) -> Result<P
         baseline_est_cost_usd: baseline_cost(cfg, est),
         reason: "routing off for this request; baseline model".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Keys;
+    impl crate::config::Env for Keys {
+        fn var(&self, _: &str) -> Option<String> {
+            Some("k".into())
+        }
+    }
+
+    fn cand(cfg: &Config, name: &str, est: &Estimate) -> Candidate {
+        let m = cfg.model(name).expect("model");
+        candidate(m, m.tier, est)
+    }
+
+    #[test]
+    fn warm_cache_model_wins_when_cheaper_with_its_cache_and_never_below_the_tier() {
+        let cfg = Config::load(None, &Keys).expect("catalogue");
+        let est = Estimate {
+            input_tokens: 20_000,
+            output_tokens: 350,
+        };
+        let mut c = vec![
+            cand(&cfg, "gpt-5-nano", &est),
+            cand(&cfg, "gpt-4.1-nano", &est),
+        ];
+        let warm = WarmCache {
+            model: "gpt-4.1-nano".into(),
+            prefix_tokens: 19_000,
+        };
+        let note = prefer_warm(&cfg, &mut c, Tier::Simple, (&warm, &est)).expect("moved");
+        assert_eq!(c[0].model, "gpt-4.1-nano", "{note}");
+        // 1,000 × 0.10 + 19,000 × 0.025 + 350 × 0.40 = 715 µ$, against 1,140 µ$ cold on gpt-5-nano.
+        assert_eq!(c[0].est_cost_usd, Decimal::new(715, 6));
+        // A small cached prefix does not pay for the dearer model.
+        let mut c = vec![
+            cand(&cfg, "gpt-5-nano", &est),
+            cand(&cfg, "gpt-4.1-nano", &est),
+        ];
+        let cold = WarmCache {
+            model: "gpt-4.1-nano".into(),
+            prefix_tokens: 100,
+        };
+        assert!(prefer_warm(&cfg, &mut c, Tier::Simple, (&cold, &est)).is_none());
+        // A warm model below the chosen tier is never used.
+        let mut c = vec![
+            cand(&cfg, "gpt-4.1-mini", &est),
+            cand(&cfg, "gpt-4.1-nano", &est),
+        ];
+        assert!(prefer_warm(&cfg, &mut c, Tier::Medium, (&warm, &est)).is_none());
+    }
 }

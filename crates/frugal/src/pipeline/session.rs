@@ -44,10 +44,35 @@ pub fn continues_session(header: Option<&str>, req: &ChatRequest) -> bool {
     header.is_some() || req.messages.iter().any(|m| m.role == Role::Assistant)
 }
 
-/// Remembers the highest tier each live session has been routed to.
+/// The model that last served a session, whose provider prompt cache is likely warm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmCache {
+    pub model: String,
+    /// Prompt tokens of that request: the prefix the next turn can read from cache.
+    pub prefix_tokens: u64,
+}
+
+/// Remembers the highest tier each live session has been routed to, and which model's
+/// cache it warmed.
 pub struct SessionTracker {
     ttl: Duration,
     sessions: Mutex<HashMap<u64, (Tier, Instant)>>,
+    warm: Mutex<HashMap<u64, (WarmCache, Instant)>>,
+}
+
+/// Keep a session map bounded: sweep expired entries, then drop the oldest tenth.
+fn evict<V>(map: &mut HashMap<u64, (V, Instant)>, ttl: Duration) {
+    if map.len() <= MAX_SESSIONS {
+        return;
+    }
+    map.retain(|_, (_, at)| at.elapsed() < ttl);
+    if map.len() > MAX_SESSIONS {
+        let mut ages: Vec<(u64, Instant)> = map.iter().map(|(k, (_, at))| (*k, *at)).collect();
+        ages.sort_by_key(|(_, at)| *at);
+        for (k, _) in ages.iter().take(MAX_SESSIONS / 10) {
+            map.remove(k);
+        }
+    }
 }
 
 impl SessionTracker {
@@ -55,6 +80,29 @@ impl SessionTracker {
         SessionTracker {
             ttl,
             sessions: Mutex::new(HashMap::new()),
+            warm: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The model whose cache this live session warmed last, if any.
+    pub fn warm(&self, key: u64) -> Option<WarmCache> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.warm.lock().ok()?;
+        map.get(&key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(w, _)| w.clone())
+    }
+
+    /// Record the model that served the session and the prompt size it cached.
+    pub fn record_served(&self, key: u64, warm: WarmCache) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.warm.lock() {
+            map.insert(key, (warm, Instant::now()));
+            evict(&mut map, self.ttl);
         }
     }
 
@@ -84,19 +132,7 @@ impl SessionTracker {
             entry.0 = tier;
         }
         *entry = (entry.0.max(tier), now);
-        if map.len() > MAX_SESSIONS {
-            let ttl = self.ttl;
-            map.retain(|_, (_, at)| at.elapsed() < ttl);
-            if map.len() > MAX_SESSIONS {
-                // Still full of live sessions: drop the oldest tenth.
-                let mut ages: Vec<(u64, Instant)> =
-                    map.iter().map(|(k, (_, at))| (*k, *at)).collect();
-                ages.sort_by_key(|(_, at)| *at);
-                for (k, _) in ages.iter().take(MAX_SESSIONS / 10) {
-                    map.remove(k);
-                }
-            }
-        }
+        evict(&mut map, self.ttl);
     }
 }
 
@@ -151,6 +187,18 @@ mod tests {
             &conv("sys", &["hi", "hello", "now commit it"])
         ));
         assert!(continues_session(Some("s"), &conv("sys", &["hi"])));
+    }
+
+    #[test]
+    fn warm_model_is_remembered_per_session() {
+        let t = SessionTracker::new(Duration::from_secs(60));
+        let w = WarmCache {
+            model: "m".into(),
+            prefix_tokens: 5000,
+        };
+        t.record_served(7, w.clone());
+        assert_eq!(t.warm(7), Some(w));
+        assert_eq!(t.warm(8), None);
     }
 
     #[test]

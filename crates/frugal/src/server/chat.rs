@@ -21,7 +21,7 @@ use crate::error::{GatewayError, Result};
 use crate::ledger::{Draft, StreamMeter};
 use crate::pipeline::classify::JudgeOutcome;
 use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending};
-use crate::pipeline::session::{continues_session, session_key};
+use crate::pipeline::session::{continues_session, session_key, WarmCache};
 use crate::pipeline::Decision;
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
 use crate::types::{ChatRequest, Format, Tier};
@@ -168,6 +168,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
     let session = session_key(headers::session_id(h), &req);
     if continues_session(headers::session_id(h), &req) {
         ctx.session_floor = app.sessions.floor(session);
+        ctx.warm = app.sessions.warm(session);
     }
     let mut plan = app.pipeline.plan(&mut req, &ctx)?;
     // Stage 3: only the requests the local stages were unsure of reach the judge.
@@ -204,6 +205,13 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         ..
     } = served;
     draft.served(&model, &failed_attempts);
+    if plan.decision == Decision::Routed {
+        let warm = WarmCache {
+            model: model.clone(),
+            prefix_tokens: plan.est_input_tokens,
+        };
+        app.sessions.record_served(session, warm);
+    }
     // The upstream call has given the background token count time to finish.
     let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
     draft.compression(saved_tokens);

@@ -44,6 +44,7 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
         route_off,
         session_floor: None,
         judge: None,
+        warm: None,
     })
 }
 
