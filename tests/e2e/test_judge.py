@@ -52,6 +52,9 @@ def test_the_judge_decides_what_the_local_stages_are_unsure_of(mock, frugal_inst
     assert mock.models_called()[0] == "judge-rating-1"  # the judge was asked first
     judge_body = mock.chat_requests()[0]["body"]
     assert judge_body["max_completion_tokens"] <= 4 and judge_body["temperature"] == 0
+    metrics = judged.http.get("/metrics").text
+    calls = [l for l in metrics.splitlines() if l.startswith("frugal_judge_calls_total ")]
+    assert calls and float(calls[0].split()[1]) >= 1, metrics
 
 
 def test_failing_judge_routes_up_never_down(mock, frugal_instance, _score, stage1_router):
@@ -59,6 +62,8 @@ def test_failing_judge_routes_up_never_down(mock, frugal_instance, _score, stage
     raw = judged.openai().chat.completions.with_raw_response.create(model="auto", messages=PROMPT)
     assert raw.headers["x-frugal-stage"] == "judge_failed"
     assert raw.headers["x-frugal-tier"] == "medium"  # one above the score's tier
+    failures = [l for l in judged.http.get("/metrics").text.splitlines() if l.startswith("frugal_judge_failures_total ")]
+    assert failures and float(failures[0].split()[1]) >= 1
 
 
 def test_confident_requests_never_reach_the_judge(mock, frugal_instance, _score, stage1_router):

@@ -11,7 +11,9 @@ use rust_decimal::Decimal;
 use super::{ClientRequest, Reply, Upstreams};
 use crate::config::{Config, JudgeConfig};
 use crate::cost::cost_usd;
-use crate::pipeline::classify::judge::{judge_request, parse_rating, Judge, JudgeResult};
+use crate::pipeline::classify::judge::{
+    judge_request, parse_rating, Judge, JudgeResult, JudgeUsage,
+};
 use crate::pipeline::classify::text::request_texts;
 use crate::pipeline::estimate::Estimate;
 use crate::pipeline::select::explicit_plan;
@@ -26,6 +28,7 @@ pub struct ProviderJudge {
     /// Total spent on judging (USD), for metering.
     spent: std::sync::Mutex<Decimal>,
     calls: std::sync::atomic::AtomicU64,
+    failures: std::sync::atomic::AtomicU64,
 }
 
 impl ProviderJudge {
@@ -40,6 +43,7 @@ impl ProviderJudge {
             judge,
             spent: std::sync::Mutex::new(Decimal::ZERO),
             calls: Default::default(),
+            failures: Default::default(),
         }
     }
 
@@ -111,13 +115,27 @@ impl Judge for ProviderJudge {
         request: &'a ChatRequest,
     ) -> Pin<Box<dyn Future<Output = JudgeResult> + Send + 'a>> {
         Box::pin(async move {
-            match tokio::time::timeout(self.judge.timeout, self.ask(request)).await {
+            let result = match tokio::time::timeout(self.judge.timeout, self.ask(request)).await {
                 Ok(r) => r,
                 Err(_) => Err(format!(
                     "judge timed out after {} ms",
                     self.judge.timeout.as_millis()
                 )),
+            };
+            if result.is_err() {
+                self.failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+            result
         })
+    }
+
+    fn usage(&self) -> JudgeUsage {
+        let (calls, spent) = self.metered();
+        JudgeUsage {
+            calls,
+            failures: self.failures.load(std::sync::atomic::Ordering::Relaxed),
+            usd: spent.to_string().parse().unwrap_or(0.0),
+        }
     }
 }

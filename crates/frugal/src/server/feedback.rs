@@ -174,5 +174,32 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             s.backend
         ));
     }
+    if let Some(judge) = &app.judge {
+        let u = judge.usage();
+        for (name, kind, help, v) in [
+            (
+                "frugal_judge_calls_total",
+                "counter",
+                "Requests rated by the LLM judge (stage 3).",
+                u.calls as f64,
+            ),
+            (
+                "frugal_judge_failures_total",
+                "counter",
+                "Judge errors and timeouts (routed one tier up).",
+                u.failures as f64,
+            ),
+            (
+                "frugal_judge_spend_usd_total",
+                "counter",
+                "What the judge's calls cost.",
+                u.usd,
+            ),
+        ] {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            ));
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

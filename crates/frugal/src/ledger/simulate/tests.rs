@@ -65,11 +65,13 @@ fn a_good_cheap_model_opens_every_boundary_from_the_top() {
     // Every model is perfect: the right boundaries send everything down, so from "all to
     // the frontier" the probe must open the tiers one by one and cost must fall.
     let p = pipeline();
-    let r = simulate(&p, &rows(1.0), &opts([0.0; 3]), &|| {}).expect("runs");
+    let mut o = opts([0.0; 3]);
+    o.rounds = 100;
+    let r = simulate(&p, &rows(1.0), &o, &|| {}).expect("runs");
     let first = &r.windows[0];
     let last = r.windows.last().expect("windows");
     assert_eq!(first.tier_mix[3], first.requests, "{first:?}");
-    assert!(r.final_boundaries[2] > 0.9, "{:?}", r.final_boundaries);
+    assert!(r.final_boundaries[2] > 0.8, "{:?}", r.final_boundaries);
     assert!(last.cost_usd < 0.5 * first.cost_usd, "{last:?}");
     assert!(!r.analysis.oscillates, "{:?}", r.analysis);
 }

@@ -20,12 +20,25 @@ reasoning, hard proofs, complex system design.";
 /// What a judge said, or why it could not say.
 pub type JudgeResult = Result<u8, String>;
 
+/// What judging has cost so far (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JudgeUsage {
+    pub calls: u64,
+    pub failures: u64,
+    pub usd: f64,
+}
+
 /// A judge that rates a request. Implemented over frugal's provider adapters; tests use fakes.
 pub trait Judge: Send + Sync {
     fn rate<'a>(
         &'a self,
         request: &'a ChatRequest,
     ) -> Pin<Box<dyn Future<Output = JudgeResult> + Send + 'a>>;
+
+    /// Calls answered, failures and spend so far.
+    fn usage(&self) -> JudgeUsage {
+        JudgeUsage::default()
+    }
 }
 
 /// The request sent to the judge model: instructions, then the user's latest text.
