@@ -35,6 +35,9 @@ pub struct RawFeedback {
     pub window_secs: Option<u64>,
     pub interval_secs: Option<u64>,
     pub cooldown_secs: Option<u64>,
+    /// `per-tier` (each tier's quality above the floor) or `blended` (all traffic just
+    /// above the floor; see ledger/blended.rs).
+    pub controller: Option<String>,
 }
 
 macro_rules! overlay {
@@ -75,7 +78,8 @@ pub fn merge_feedback(base: &mut Option<RawFeedback>, over: &Option<RawFeedback>
             max_step,
             window_secs,
             interval_secs,
-            cooldown_secs
+            cooldown_secs,
+            controller
         );
     }
 }
@@ -124,6 +128,16 @@ pub fn validate_feedback(raw: Option<RawFeedback>) -> Result<LoopConfig, String>
         window_secs: raw.window_secs.unwrap_or(d.window_secs),
         interval_secs: raw.interval_secs.unwrap_or(d.interval_secs),
         cooldown_secs: raw.cooldown_secs.unwrap_or(d.cooldown_secs),
+        controller: match raw.controller.as_deref() {
+            None => d.controller,
+            Some("per-tier") => crate::ledger::blended::ControllerKind::PerTier,
+            Some("blended") => crate::ledger::blended::ControllerKind::Blended,
+            Some(other) => {
+                return Err(format!(
+                    "feedback.controller: `{other}` is not `per-tier` or `blended`"
+                ))
+            }
+        },
     };
     let unit = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
     if !unit(c.floor) || !unit(c.ceiling) || c.floor >= c.ceiling {

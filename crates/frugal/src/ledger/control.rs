@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use std::collections::BTreeMap;
 
+use super::blended::{Blended, ControllerKind};
 use super::quality::{estimate, Controller, LoopConfig, TierQuality};
 use super::{Ledger, LoopEvent};
 use crate::pipeline::LiveBoundaries;
@@ -132,6 +133,36 @@ pub async fn tick(
     Ok(events)
 }
 
+/// One iteration of the blended controller (`[feedback] controller = "blended"`): adopt
+/// the stored boundaries (another replica may have moved them), step, store, publish.
+pub async fn tick_blended(
+    ledger: &Ledger,
+    live: &LiveBoundaries,
+    blended: &mut Blended,
+    now_ms: i64,
+) -> Result<Vec<LoopEvent>> {
+    let Some(store) = ledger.store() else {
+        return Ok(vec![]);
+    };
+    if let Some(b) = store.load_boundaries().await? {
+        if b != blended.boundaries() {
+            blended.adopt(b);
+        }
+        live.set(b);
+    }
+    let window_ms = blended.window_ms();
+    let feedback = store.feedback_since(now_ms - window_ms).await?;
+    let quality = estimate(&feedback, &blended.since(now_ms));
+    let (next, events) = blended.step(now_ms, &quality);
+    for e in &events {
+        tracing::info!(old = e.old_value, new = e.new_value, dry_run = e.dry_run, reason = %e.reason,
+            "routing boundary shift");
+        store.save_event(e, next).await?;
+    }
+    live.set(next);
+    Ok(events)
+}
+
 /// Start the loop when `[feedback] enabled = true`; otherwise only adopt the boundaries a
 /// loop elsewhere has stored.
 pub fn spawn(
@@ -142,10 +173,15 @@ pub fn spawn(
     ledger.store()?;
     Some(tokio::spawn(async move {
         let mut controller = Controller::new(config.clone());
+        let mut blended = Blended::new(config.clone(), live.get(), live.get());
         let mut every = tokio::time::interval(Duration::from_secs(config.interval_secs));
         loop {
             every.tick().await;
-            let result = if config.enabled {
+            let result = if config.enabled && config.controller == ControllerKind::Blended {
+                tick_blended(&ledger, &live, &mut blended, super::now_ms())
+                    .await
+                    .map(|_| ())
+            } else if config.enabled {
                 tick(&ledger, &live, &mut controller, super::now_ms())
                     .await
                     .map(|_| ())

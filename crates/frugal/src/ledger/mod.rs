@@ -4,6 +4,7 @@
 //! handle the server holds. Must not block the request path: rows go through a bounded
 //! channel to a batching writer (`writer.rs`), and a full channel drops (and counts) a row.
 
+pub mod blended;
 pub mod columns;
 pub mod control;
 pub mod feedback;

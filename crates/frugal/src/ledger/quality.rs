@@ -42,6 +42,8 @@ pub struct LoopConfig {
     /// After a move, a boundary waits this long before moving again (twice as long to
     /// reverse direction): the hysteresis that prevents oscillation.
     pub cooldown_secs: u64,
+    /// Which rule moves the boundaries.
+    pub controller: super::blended::ControllerKind,
 }
 
 impl Default for LoopConfig {
@@ -56,6 +58,7 @@ impl Default for LoopConfig {
             window_secs: 3_600,
             interval_secs: 60,
             cooldown_secs: 300,
+            controller: super::blended::ControllerKind::PerTier,
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct SimulateArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Which feedback rule moves the boundaries.
+    #[arg(long, value_enum, default_value = "per-tier")]
+    pub controller: crate::ledger::blended::ControllerKind,
 }
 
 /// The real pipeline, planning offline: every provider counts as usable without keys.
@@ -128,6 +131,7 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<()> {
         prices.as_ref(),
         f64::from(args.output_tokens),
     )?;
+    let base = config.routing.boundaries;
     let pipeline = offline_pipeline(config)?;
     let opts = SimOptions {
         loop_config,
@@ -135,6 +139,8 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<()> {
         rounds: args.rounds,
         window: args.window,
         seed: args.seed,
+        controller: args.controller,
+        base,
     };
     let bar = crate::eval::progress_bar(Some(sim_rows.len() * args.rounds as usize), "simulating");
     let mut report = simulate(&pipeline, &sim_rows, &opts, &|| bar.inc(1))?;

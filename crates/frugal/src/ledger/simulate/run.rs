@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::data::{SimRow, TierModels};
 use super::Start;
-use crate::ledger::quality::{estimate, Controller, LoopConfig};
+use crate::ledger::blended::LoopController;
+use crate::ledger::quality::{estimate, LoopConfig};
 use crate::ledger::{Feedback, Signal};
 use crate::pipeline::{Pipeline, RouteContext};
 use crate::types::Tier;
@@ -27,6 +28,9 @@ pub struct SimOptions {
     /// Requests per controller step.
     pub window: usize,
     pub seed: u64,
+    pub controller: crate::ledger::blended::ControllerKind,
+    /// The configured boundaries (the blended controller shifts these).
+    pub base: [f64; 3],
 }
 
 /// One window: the boundaries in force while it was served, what it got, and the
@@ -135,7 +139,7 @@ pub fn simulate(
     let window_ms = c.window_secs as i64 * 1000;
     let per = opts.window.max(1);
     pipeline.set_boundaries(opts.start);
-    let mut controller = Controller::new(c.clone());
+    let mut controller = LoopController::new(opts.controller, c.clone(), opts.base, opts.start);
     let mut feedback: VecDeque<Feedback> = VecDeque::new();
     let mut windows = Vec::new();
     let mut acc = Acc::default();
@@ -171,7 +175,7 @@ pub fn simulate(
             }
             let quality = estimate(feedback.make_contiguous(), &controller.since(now));
             let before = pipeline.boundaries().get();
-            let (next, events) = controller.step_with_probe(now, before, &quality);
+            let (next, events) = controller.step(now, before, &quality);
             pipeline.set_boundaries(next);
             let mut moves = [0i8; 3];
             for (m, (a, b)) in moves.iter_mut().zip(before.iter().zip(next.iter())) {

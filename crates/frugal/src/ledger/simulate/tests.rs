@@ -57,6 +57,8 @@ fn opts(start: [f64; 3]) -> SimOptions {
         rounds: 40,
         window: 30,
         seed: 7,
+        controller: crate::ledger::blended::ControllerKind::PerTier,
+        base: [0.30, 0.55, 0.80],
     }
 }
 

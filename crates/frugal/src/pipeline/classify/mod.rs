@@ -142,8 +142,11 @@ impl Classifier {
             Tier::Simple
         };
         let margin = self.model.abstain_margin;
+        // A boundary at 0 or 1 is a closed tier, not a decision to be unsure about.
+        let live = |x: &&f64| **x > 0.0 && **x < 1.0;
         let near = |s: f64| {
             b.iter()
+                .filter(live)
                 .map(|x| (s - x).abs())
                 .fold(f64::INFINITY, f64::min)
         };
@@ -174,7 +177,11 @@ impl Classifier {
             (true, Some(JudgeOutcome::Failed)) => (by_score.up(), "judge_failed"),
             // Unsure and below a boundary it is close to: go up one tier rather than risk
             // the answer; just above one, the score already chose the higher tier.
-            (true, None) if b.get(idx).is_some_and(|up| up - score < margin) => {
+            (true, None)
+                if b.get(idx)
+                    .filter(live)
+                    .is_some_and(|up| up - score < margin) =>
+            {
                 (by_score.up(), "unsure")
             }
             (true, None) => (by_score, "unsure"),
