@@ -271,3 +271,26 @@ def test_sigterm_under_load_loses_no_rows(mock, log_dir, tmp_path):
     missing = [i for i in ids if i not in got]
     assert not missing, f"{len(missing)} of {len(ids)} answered requests have no ledger row"
     assert "ledger flushed" in proc.log_text()
+
+
+def test_sampled_grading_of_routed_down_answers(mock, frugal_instance, tmp_path_factory):
+    """`[feedback] grade_model`: a judge grades routed-down answers; the grade is feedback."""
+    path = tmp_path_factory.mktemp("graded") / "ledger.sqlite"
+    models = dict(MAIN_MODELS)
+    models["grader-rating-8"] = model("openai", "simple", 0.01, 0.02)
+    text = render_config(mock.url, models, MAIN_TIERS, MAIN_BASELINE)
+    text += (f'\n[ledger]\npath = "{path}"\n[feedback]\ngrade_model = "grader-rating-8"\n'
+             'grade_rate = 1.0\ngrade_daily_budget_usd = 1.0\n')
+    gw = frugal_instance("graded", text)
+    raw = oai(gw, CLIENT_KEY).chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert raw.headers["x-frugal-tier"] == "simple"  # below the baseline's complex tier
+    rid = raw.headers["x-frugal-request-id"]
+    fb = [f for f in feedback_rows(path, 1) if f["request_id"] == rid]
+    assert fb and fb[0]["source"] == "judge" and abs(fb[0]["score"] - 0.8) < 1e-9, fb
+    # Explicitly named models are not routed down: never graded.
+    raw = oai(gw, CLIENT_KEY).chat.completions.with_raw_response.create(
+        model="test-gpt-small", messages=[{"role": "user", "content": "hello there"}])
+    rid2 = raw.headers["x-frugal-request-id"]
+    time.sleep(0.3)
+    assert not [f for f in feedback_rows(path, 0, timeout=0) if f["request_id"] == rid2]

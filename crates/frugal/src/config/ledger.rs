@@ -38,6 +38,11 @@ pub struct RawFeedback {
     /// `per-tier` (each tier's quality above the floor) or `blended` (all traffic just
     /// above the floor; see ledger/blended.rs).
     pub controller: Option<String>,
+    /// Sampled LLM grading of routed-down answers: the grading model (catalogue name),
+    /// the share of such answers graded, and a daily spending cap in USD.
+    pub grade_model: Option<String>,
+    pub grade_rate: Option<f64>,
+    pub grade_daily_budget_usd: Option<f64>,
 }
 
 macro_rules! overlay {
@@ -79,7 +84,10 @@ pub fn merge_feedback(base: &mut Option<RawFeedback>, over: &Option<RawFeedback>
             window_secs,
             interval_secs,
             cooldown_secs,
-            controller
+            controller,
+            grade_model,
+            grade_rate,
+            grade_daily_budget_usd
         );
     }
 }
@@ -128,6 +136,26 @@ pub fn validate_feedback(raw: Option<RawFeedback>) -> Result<LoopConfig, String>
         window_secs: raw.window_secs.unwrap_or(d.window_secs),
         interval_secs: raw.interval_secs.unwrap_or(d.interval_secs),
         cooldown_secs: raw.cooldown_secs.unwrap_or(d.cooldown_secs),
+        grading: match &raw.grade_model {
+            None => None,
+            Some(model) => {
+                let rate = raw.grade_rate.unwrap_or(0.05);
+                let budget = raw.grade_daily_budget_usd.unwrap_or(1.0);
+                if !(rate.is_finite() && (0.0..=1.0).contains(&rate)) {
+                    return Err(format!("feedback.grade_rate: {rate} must be within 0..1"));
+                }
+                if !(budget.is_finite() && budget >= 0.0) {
+                    return Err(format!(
+                        "feedback.grade_daily_budget_usd: {budget} must be >= 0"
+                    ));
+                }
+                Some(crate::ledger::quality::GradingConfig {
+                    model: model.clone(),
+                    rate,
+                    daily_budget_usd: budget,
+                })
+            }
+        },
         controller: match raw.controller.as_deref() {
             None => d.controller,
             Some("per-tier") => crate::ledger::blended::ControllerKind::PerTier,

@@ -173,7 +173,10 @@ mod tests {
     fn adopts_boundaries_another_replica_stored() {
         let mut b = Blended::new(cfg(), [0.3, 0.55, 0.8], [0.3, 0.55, 0.8]);
         b.adopt([0.4, 0.65, 0.9]);
-        assert_eq!(b.boundaries().map(|x| (x * 100.0).round()), [40.0, 65.0, 90.0]);
+        assert_eq!(
+            b.boundaries().map(|x| (x * 100.0).round()),
+            [40.0, 65.0, 90.0]
+        );
     }
 
     #[test]

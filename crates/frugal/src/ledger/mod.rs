@@ -169,6 +169,8 @@ pub enum Signal {
     Escalation,
     /// Replayed from a data set (`frugal simulate`).
     Simulated,
+    /// A sampled grade by the configured judge model (`[feedback] grade_model`).
+    Judge,
 }
 
 impl Signal {
@@ -179,6 +181,7 @@ impl Signal {
             Signal::Retry => "retry",
             Signal::Escalation => "escalation",
             Signal::Simulated => "simulated",
+            Signal::Judge => "judge",
         }
     }
 
@@ -189,6 +192,7 @@ impl Signal {
             Signal::Retry,
             Signal::Escalation,
             Signal::Simulated,
+            Signal::Judge,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)

@@ -44,6 +44,18 @@ pub struct LoopConfig {
     pub cooldown_secs: u64,
     /// Which rule moves the boundaries.
     pub controller: super::blended::ControllerKind,
+    /// Sampled LLM grading of routed-down answers, when configured.
+    pub grading: Option<GradingConfig>,
+}
+
+/// `[feedback] grade_model`: a judge model grades a sample of routed-down answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradingConfig {
+    pub model: String,
+    /// Share of routed-down answers graded (0..1).
+    pub rate: f64,
+    /// Grading stops for the rest of the UTC day once this much was spent.
+    pub daily_budget_usd: f64,
 }
 
 impl Default for LoopConfig {
@@ -59,6 +71,7 @@ impl Default for LoopConfig {
             interval_secs: 60,
             cooldown_secs: 300,
             controller: super::blended::ControllerKind::PerTier,
+            grading: None,
         }
     }
 }

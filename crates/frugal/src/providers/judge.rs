@@ -56,50 +56,12 @@ impl ProviderJudge {
     async fn ask(&self, request: &ChatRequest) -> JudgeResult {
         let text = request_texts(request).last_user;
         let req = judge_request(&text, &self.judge.model);
-        let model = self
-            .config
-            .model(&self.judge.model)
-            .ok_or("judge model vanished from the catalogue")?;
-        let format = self
-            .config
-            .provider_of(model)
-            .ok_or("judge model has no provider")?
-            .kind
-            .format();
-        let opts = wire::BuildOptions {
-            default_max_tokens: model.max_output,
-        };
-        let raw = match format {
-            crate::types::Format::OpenAi => {
-                wire::openai::build_request(&req, &model.upstream_name, &opts)
-            }
-            crate::types::Format::Anthropic => {
-                wire::anthropic::build_request(&req, &model.upstream_name, &opts)
-            }
-        }
-        .map_err(|e| format!("cannot build the judge request: {e}"))?;
-        let plan = explicit_plan(&self.config, &self.judge.model, &Estimate::of(&req))
-            .map_err(|e| e.to_string())?;
-        let client = ClientRequest {
-            format,
-            req: &req,
-            raw: &raw,
-            passthrough_headers: &[],
-        };
-        let served = self
-            .upstreams
-            .send(&plan, &client)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Reply::Complete { response, .. } = served.reply else {
-            return Err("judge answered with a stream".into());
-        };
+        let (answer, cost) = ask_model(&self.upstreams, &self.config, &req).await?;
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut spent) = self.spent.lock() {
-            *spent += cost_usd(&model.prices, &response.usage);
+            *spent += cost;
         }
-        let answer = response.text();
         parse_rating(&answer).ok_or_else(|| {
             format!(
                 "judge answered `{}`, not a rating 1-10",
@@ -107,6 +69,50 @@ impl ProviderJudge {
             )
         })
     }
+}
+
+/// One non-streamed call to the catalogue model `req.model` through the upstreams: the
+/// answer's text and what it cost. Shared by the routing judge and the answer grader.
+pub async fn ask_model(
+    upstreams: &Upstreams,
+    config: &Config,
+    req: &ChatRequest,
+) -> Result<(String, Decimal), String> {
+    let model = config
+        .model(&req.model)
+        .ok_or("model vanished from the catalogue")?;
+    let format = config
+        .provider_of(model)
+        .ok_or("model has no provider")?
+        .kind
+        .format();
+    let opts = wire::BuildOptions {
+        default_max_tokens: model.max_output,
+    };
+    let raw = match format {
+        crate::types::Format::OpenAi => {
+            wire::openai::build_request(req, &model.upstream_name, &opts)
+        }
+        crate::types::Format::Anthropic => {
+            wire::anthropic::build_request(req, &model.upstream_name, &opts)
+        }
+    }
+    .map_err(|e| format!("cannot build the request: {e}"))?;
+    let plan = explicit_plan(config, &req.model, &Estimate::of(req)).map_err(|e| e.to_string())?;
+    let client = ClientRequest {
+        format,
+        req,
+        raw: &raw,
+        passthrough_headers: &[],
+    };
+    let served = upstreams
+        .send(&plan, &client)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Reply::Complete { response, .. } = served.reply else {
+        return Err("answered with a stream".into());
+    };
+    Ok((response.text(), cost_usd(&model.prices, &response.usage)))
 }
 
 impl Judge for ProviderJudge {

@@ -4,6 +4,7 @@
 
 mod body;
 mod cooldown;
+pub mod grader;
 pub mod judge;
 mod outcome;
 mod stream;

@@ -227,6 +227,13 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
                 .as_ref()
                 .map(|b| baseline_cost_usd(&b.prices, &response.usage));
             draft.usage(&app.config, &response.usage);
+            let answered = super::grade::Answered {
+                request_id,
+                model: &model,
+                req: &req,
+                response: &response,
+            };
+            super::grade::maybe_grade(app, &plan, &answered);
             tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
             (

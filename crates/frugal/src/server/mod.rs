@@ -3,6 +3,7 @@
 
 mod chat;
 mod feedback;
+mod grade;
 mod headers;
 mod info;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub upstreams: Arc<Upstreams>,
     pub sessions: SessionTracker,
+    /// Sampled grading of routed-down answers, when `[feedback] grade_model` is set.
+    pub grader: Option<Arc<crate::providers::grader::Grader>>,
     /// Stage 3 of the classifier, when `routing.judge` is configured.
     pub judge: Option<Arc<dyn crate::pipeline::classify::judge::Judge>>,
     /// Request rows and feedback (never waited on by the request path).
@@ -45,12 +48,21 @@ impl AppState {
                 crate::providers::judge::ProviderJudge::new(upstreams.clone(), config.clone(), j);
             Arc::new(judge) as Arc<dyn crate::pipeline::classify::judge::Judge>
         });
+        let grader = match &config.feedback.grading {
+            None => None,
+            Some(g) => Some(Arc::new(crate::providers::grader::Grader::new(
+                upstreams.clone(),
+                config.clone(),
+                g.clone(),
+            )?)),
+        };
         Ok(Arc::new(AppState {
             ledger,
             pipeline: Pipeline::new(config.clone())?,
             upstreams,
             sessions: SessionTracker::new(config.routing.session_ttl),
             judge,
+            grader,
             config,
         }))
     }

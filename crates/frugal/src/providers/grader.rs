@@ -1,0 +1,127 @@
+//! Sampled LLM grading of routed-down answers (`[feedback] grade_model`): a share of the
+//! answers served below the baseline's tier are graded 0–10 by a judge model, and the grade
+//! becomes feedback (source `judge`) for the loop. Spending stops for the rest of the UTC
+//! day at the configured budget.
+
+use std::sync::{Arc, Mutex};
+
+use rust_decimal::Decimal;
+
+use super::judge::ask_model;
+use super::Upstreams;
+use crate::config::Config;
+use crate::ledger::quality::GradingConfig;
+use crate::types::{ChatRequest, Message, Part, Role, TextBlock};
+
+const INSTRUCTIONS: &str = "You grade an AI assistant's answer to a request. Reply with a \
+single integer from 0 (useless or wrong) to 10 (fully correct and helpful), nothing else.";
+/// Characters of the request and of the answer shown to the grader.
+const SHOWN_CHARS: usize = 3_000;
+
+pub struct Grader {
+    upstreams: Arc<Upstreams>,
+    config: Arc<Config>,
+    grading: GradingConfig,
+    /// (UTC day number, USD spent that day).
+    spent: Mutex<(i64, Decimal)>,
+}
+
+fn today() -> i64 {
+    crate::ledger::now_ms().div_euclid(86_400_000)
+}
+
+/// The first integer 0–10 in a grade, as 0..1.
+pub fn parse_grade(answer: &str) -> Option<f64> {
+    let digits: String = answer
+        .trim()
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse::<u8>()
+        .ok()
+        .filter(|n| *n <= 10)
+        .map(|n| f64::from(n) / 10.0)
+}
+
+impl Grader {
+    pub fn new(
+        upstreams: Arc<Upstreams>,
+        config: Arc<Config>,
+        grading: GradingConfig,
+    ) -> anyhow::Result<Grader> {
+        if config.model(&grading.model).is_none() {
+            anyhow::bail!("feedback.grade_model: unknown model `{}`", grading.model);
+        }
+        Ok(Grader {
+            upstreams,
+            config,
+            grading,
+            spent: Mutex::new((today(), Decimal::ZERO)),
+        })
+    }
+
+    /// Whether this answer should be graded: sampled at `rate`, within today's budget.
+    pub fn wants(&self, sample: f64) -> bool {
+        if sample >= self.grading.rate {
+            return false;
+        }
+        let budget = Decimal::try_from(self.grading.daily_budget_usd).unwrap_or(Decimal::ZERO);
+        self.spent
+            .lock()
+            .map(|s| s.0 != today() || s.1 < budget)
+            .unwrap_or(false)
+    }
+
+    /// Grade `answer` to `request`'s latest user text: a score in 0..1.
+    pub async fn grade(&self, request_text: &str, answer: &str) -> Result<f64, String> {
+        let shown = |t: &str| t.chars().take(SHOWN_CHARS).collect::<String>();
+        let req = ChatRequest {
+            model: self.grading.model.clone(),
+            system: vec![TextBlock {
+                text: INSTRUCTIONS.into(),
+                cache_control: None,
+            }],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Part::text(format!(
+                    "Request:\n{}\n\nAnswer:\n{}",
+                    shown(request_text),
+                    shown(answer)
+                ))],
+            }],
+            max_tokens: Some(4),
+            temperature: Some(0.0),
+            ..Default::default()
+        };
+        let (text, cost) = ask_model(&self.upstreams, &self.config, &req).await?;
+        if let Ok(mut s) = self.spent.lock() {
+            let day = today();
+            if s.0 != day {
+                *s = (day, Decimal::ZERO);
+            }
+            s.1 += cost;
+        }
+        parse_grade(&text).ok_or_else(|| {
+            format!(
+                "grader answered `{}`",
+                text.chars().take(40).collect::<String>()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grades_parse_to_unit_scores() {
+        assert_eq!(parse_grade("7"), Some(0.7));
+        assert_eq!(parse_grade("Grade: 10"), Some(1.0));
+        assert_eq!(parse_grade("0"), Some(0.0));
+        assert_eq!(parse_grade("11"), None);
+        assert_eq!(parse_grade("great"), None);
+    }
+}
