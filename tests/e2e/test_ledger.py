@@ -192,7 +192,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_report_and_export(ledger_gw):
     path = ledger_gw.ledger_path
-    ledger_gw.openai().chat.completions.create(model="auto", messages=[{"role": "user", "content": "for the report"}])
+    raw = ledger_gw.openai().chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "for the report"}])
+    by_id(path, raw.headers["x-frugal-request-id"])  # rows are written in batches: wait for it
+    time.sleep(0.2)  # and for any row of an earlier test still in flight
     n = len(rows(path))
     assert n >= 2
     rep = run_cli("report", "--ledger", str(path), "--json", "--since", "1d")
