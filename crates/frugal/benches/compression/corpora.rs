@@ -251,3 +251,48 @@ pub fn fastchat(path: &str, cfg: &CompressConfig, checked: &mut Checked) -> (u64
     }
     (before, after)
 }
+
+/// Lossy tool pruning on BFCL live_simple + live_multiple: the share of requests whose
+/// expected function(s) are still offered after pruning to `keep` tools, and the tools
+/// offered before and after. Pruning sees only the question, as it would at request time.
+pub fn prune_recall(dir: &str, keep: usize) -> (usize, usize, usize, usize) {
+    let (mut requests, mut recalled, mut before, mut after) = (0, 0, 0, 0);
+    for name in ["BFCL_v4_live_simple.json", "BFCL_v4_live_multiple.json"] {
+        let rows = jsonl(&format!("{dir}/{name}"));
+        let answers = jsonl(&format!("{dir}/possible_answer/{name}"));
+        for (row, ans) in rows.iter().zip(answers.iter()) {
+            let tools: Vec<Value> = row["function"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| json!({"type": "function", "function": f}))
+                .collect();
+            let messages = row["question"]
+                .as_array()
+                .and_then(|t| t.first())
+                .cloned()
+                .unwrap_or(json!([]));
+            let mut body = json!({"model": "auto", "messages": messages, "tools": tools});
+            before += tools.len();
+            frugal::pipeline::compress::prune::prune_tools(Format::OpenAi, &mut body, keep);
+            let offered: Vec<&str> = body["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+                .collect();
+            after += offered.len();
+            let expected: Vec<&String> = ans["ground_truth"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_object().and_then(|o| o.keys().next()))
+                .collect();
+            requests += 1;
+            if expected.iter().all(|e| offered.contains(&e.as_str())) {
+                recalled += 1;
+            }
+        }
+    }
+    (requests, recalled, before, after)
+}

@@ -119,6 +119,14 @@ fn main() {
         }
     }
     let b = corpora::bfcl(&format!("{DATA}/bfcl"), &all, &mut checked);
+    println!("\n## Lossy tool pruning (off by default) on BFCL live_simple + live_multiple");
+    for keep in [2, 3, 5, 8] {
+        let (n, ok, before, after) = corpora::prune_recall(&format!("{DATA}/bfcl"), keep);
+        println!(
+            "keep {keep}: expected function still offered in {ok} / {n} requests ({:.2} %); tools offered {before} → {after}",
+            100.0 * ok as f64 / n.max(1) as f64
+        );
+    }
     println!("\n## BFCL v4 (live_simple, live_multiple, multi_turn_base)");
     println!(
         "schemas as text: {} / {} same JSON value after minify; tokens {} → {} ({:.1} % fewer)",

@@ -22,6 +22,10 @@ pub struct RawCompression {
     pub cache_breakpoints: Option<bool>,
     /// OpenAI: send a per-conversation `prompt_cache_key`.
     pub prompt_cache_key: Option<bool>,
+    /// LOSSY, off by default: offer only the most relevant tools.
+    pub prune_tools: Option<bool>,
+    /// How many tools pruning keeps (plus those already called or forced).
+    pub prune_keep: Option<usize>,
 }
 
 macro_rules! overlay {
@@ -42,7 +46,9 @@ pub fn merge_compression(base: &mut Option<RawCompression>, user: &Option<RawCom
         dedup,
         count_tokens,
         cache_breakpoints,
-        prompt_cache_key
+        prompt_cache_key,
+        prune_tools,
+        prune_keep
     );
 }
 
@@ -57,6 +63,12 @@ pub fn validate_compression(raw: Option<RawCompression>) -> Result<CompressConfi
         count_tokens: r.count_tokens.unwrap_or(d.count_tokens),
         cache_breakpoints: r.cache_breakpoints.unwrap_or(d.cache_breakpoints),
         prompt_cache_key: r.prompt_cache_key.unwrap_or(d.prompt_cache_key),
+        prune_tools: r.prune_tools.unwrap_or(d.prune_tools),
+        prune_keep: match r.prune_keep {
+            Some(0) => return Err("compression.prune_keep: must be at least 1".into()),
+            Some(k) => k,
+            None => d.prune_keep,
+        },
     })
 }
 

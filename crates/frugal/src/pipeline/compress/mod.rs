@@ -11,6 +11,7 @@
 pub mod check;
 pub mod dedup;
 pub mod json_min;
+pub mod prune;
 pub mod walk;
 pub mod whitespace;
 
@@ -38,6 +39,9 @@ pub struct CompressConfig {
     pub cache_breakpoints: bool,
     /// OpenAI upstreams: send a `prompt_cache_key` derived from the conversation's start.
     pub prompt_cache_key: bool,
+    /// LOSSY, off by default: offer only the `prune_keep` most relevant tools (`prune`).
+    pub prune_tools: bool,
+    pub prune_keep: usize,
 }
 
 impl Default for CompressConfig {
@@ -50,6 +54,8 @@ impl Default for CompressConfig {
             count_tokens: true,
             cache_breakpoints: true,
             prompt_cache_key: true,
+            prune_tools: false,
+            prune_keep: 8,
         }
     }
 }
@@ -166,6 +172,12 @@ pub fn compress_body_deferred(format: Format, body: &mut Value, cfg: &CompressCo
     let mut pending = Pending::default();
     if !cfg.enabled {
         return pending;
+    }
+    if cfg.prune_tools {
+        let removed = prune::prune_tools(format, body, cfg.prune_keep);
+        if removed > 0 {
+            tracing::debug!(removed, "lossy tool pruning removed tools");
+        }
     }
     let mut seen = dedup::Seen::default();
     walk::visit(format, body, &mut |slot: &Slot, text: &mut String| {
