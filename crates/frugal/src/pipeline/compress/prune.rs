@@ -81,8 +81,9 @@ fn tool_words(format: Format, tool: &Value) -> HashSet<String> {
     out
 }
 
-/// User text, and the names of tools already called or forced, from a raw request body.
-fn conversation(format: Format, body: &Value) -> (HashSet<String>, HashSet<String>) {
+/// User text, and the names of tools already called or forced, from a raw request body
+/// (both formats: OpenAI `tool_calls`, Anthropic `tool_use` blocks).
+fn conversation(body: &Value) -> (HashSet<String>, HashSet<String>) {
     let mut text = HashSet::new();
     let mut protected = HashSet::new();
     let strings = |v: &Value, out: &mut HashSet<String>| match v {
@@ -143,7 +144,7 @@ fn conversation(format: Format, body: &Value) -> (HashSet<String>, HashSet<Strin
 
 /// Keep the `keep` most relevant tools (plus protected ones); returns how many were removed.
 pub fn prune_tools(format: Format, body: &mut Value, keep: usize) -> usize {
-    let (text, protected) = conversation(format, body);
+    let (text, protected) = conversation(body);
     let Some(tools) = body.get_mut("tools").and_then(Value::as_array_mut) else {
         return 0;
     };
