@@ -216,3 +216,16 @@ def test_concurrent_streams_do_not_mix(gw):
     for i, (prompt, text) in enumerate(results):
         model = "test-claude-small" if i % 2 else "test-gpt-small"
         assert text == f"mock answer from {model}: {prompt}"
+
+
+def test_savings_by_source_headers(gw):
+    """A complete answer says what routing, caching and compression each saved."""
+    raw = gw.openai().chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}])
+    h = raw.headers
+    routing = Decimal(h["x-frugal-savings-routing-usd"])
+    caching = Decimal(h["x-frugal-savings-caching-usd"])
+    compression = Decimal(h["x-frugal-savings-compression-usd"])
+    assert routing > 0 and caching == 0 and compression >= 0
+    # Routing saved exactly the baseline's price of these tokens minus this model's.
+    assert routing == Decimal(h["x-frugal-baseline-cost-usd"]) - Decimal(h["x-frugal-cost-usd"])

@@ -201,6 +201,18 @@ impl Draft {
         self.with(|r| r.compression_tokens_saved = tokens_saved as i64);
     }
 
+    /// Savings so far by source (routing, caching, compression), once `usage` has priced
+    /// the record.
+    pub fn savings(&self) -> Option<[Decimal; 3]> {
+        self.record.as_ref().map(|r| {
+            [
+                r.savings_routing_usd,
+                r.savings_caching_usd,
+                r.savings_compression_usd,
+            ]
+        })
+    }
+
     /// Price the usage: cost on the model that answered, baseline cost, savings by source.
     pub fn usage(&mut self, cfg: &Config, usage: &Usage) {
         self.with(|r| price(r, cfg, usage));

@@ -227,6 +227,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
                 .as_ref()
                 .map(|b| baseline_cost_usd(&b.prices, &response.usage));
             draft.usage(&app.config, &response.usage);
+            let savings = draft.savings();
             let answered = super::grade::Answered {
                 request_id,
                 model: &model,
@@ -236,12 +237,11 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
             super::grade::maybe_grade(app, &plan, &answered);
             tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
-            (
-                (StatusCode::OK, axum::Json(body)).into_response(),
-                cost,
-                base,
-                false,
-            )
+            let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
+            if let Some(s) = savings {
+                headers::write_savings(resp.headers_mut(), s);
+            }
+            (resp, cost, base, false)
         }
         Reply::Stream(stream) => {
             let meter = StreamMeter::new(draft, &app.ledger, app.config.clone());

@@ -130,6 +130,21 @@ pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classificati
     );
 }
 
+/// `x-frugal-savings-{routing,caching,compression}-usd`: what each source saved against
+/// the baseline (complete answers; a stream's usage arrives after its headers).
+pub fn write_savings(h: &mut HeaderMap, s: [Decimal; 3]) {
+    let names = [
+        "x-frugal-savings-routing-usd",
+        "x-frugal-savings-caching-usd",
+        "x-frugal-savings-compression-usd",
+    ];
+    for (name, v) in names.into_iter().zip(s) {
+        if let Ok(v) = HeaderValue::from_str(&format_usd(v)) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
