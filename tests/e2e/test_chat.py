@@ -229,3 +229,12 @@ def test_savings_by_source_headers(gw):
     assert routing > 0 and caching == 0 and compression >= 0
     # Routing saved exactly the baseline's price of these tokens minus this model's.
     assert routing == Decimal(h["x-frugal-baseline-cost-usd"]) - Decimal(h["x-frugal-cost-usd"])
+
+
+def test_claude_token_factor_is_exposed(gw):
+    """The Claude token estimate's factor (calibrated on Anthropic answers) is on /metrics."""
+    gw.anthropic().messages.create(model="test-claude-medium", max_tokens=20,
+                                   messages=[{"role": "user", "content": "calibrate me"}])
+    line = [l for l in gw.http.get("/metrics").text.splitlines()
+            if l.startswith("frugal_claude_tokens_per_o200k ")]
+    assert line and 0.5 < float(line[0].split()[1]) < 3.0

@@ -16,8 +16,10 @@ use tiktoken_rs::CoreBPE;
 /// offline exactly. The value is the ratio of Anthropic-reported `input_tokens` to o200k
 /// counts commonly observed for English prose, JSON and code (Claude's vocabulary is
 /// smaller, so it splits the same text into ~10–20 % more pieces); 1.15 is the middle of
-/// that range. It is an estimate: planning and the `compress` report use it, cost never
-/// does (the ledger bills the upstream's usage fields). See docs/benchmarks.md.
+/// that range. It is the prior only: the gateway calibrates it on its own Anthropic
+/// traffic (`observe_claude`, `claude_factor`, shown on `/metrics`). Planning and the
+/// `compress` report use the estimate; cost never does (the ledger bills the upstream's
+/// usage fields).
 pub const CLAUDE_PER_O200K: f64 = 1.15;
 
 /// Which tokenizer a model uses.
@@ -91,9 +93,39 @@ pub fn count(text: &str, family: Family) -> u64 {
     }
 }
 
+/// o200k tokens of Claude requests observed so far, and what Anthropic reported for them.
+static OBSERVED_O200K: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static OBSERVED_CLAUDE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Observed o200k tokens needed before the calibration replaces the prior.
+pub const CALIBRATION_MIN_TOKENS: u64 = 20_000;
+
+/// Calibrate the Claude estimate with a real answer: the o200k count of what frugal sent
+/// and the `input_tokens` Anthropic billed for it (all prompt tokens, cached or not).
+pub fn observe_claude(o200k_tokens: u64, claude_tokens: u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Ignore implausible pairs (empty prompts, images counted by the provider only).
+    if o200k_tokens == 0 || claude_tokens == 0 || claude_tokens > 3 * o200k_tokens {
+        return;
+    }
+    OBSERVED_O200K.fetch_add(o200k_tokens, Relaxed);
+    OBSERVED_CLAUDE.fetch_add(claude_tokens, Relaxed);
+}
+
+/// Claude tokens per o200k token: the ratio observed on this gateway's own Anthropic
+/// traffic once it has seen `CALIBRATION_MIN_TOKENS`, else the prior `CLAUDE_PER_O200K`.
+pub fn claude_factor() -> f64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (o, c) = (OBSERVED_O200K.load(Relaxed), OBSERVED_CLAUDE.load(Relaxed));
+    if o >= CALIBRATION_MIN_TOKENS {
+        c as f64 / o as f64
+    } else {
+        CLAUDE_PER_O200K
+    }
+}
+
 /// The Claude estimate for a text whose o200k count is `o200k_tokens`.
 pub fn claude_from_o200k(o200k_tokens: u64) -> u64 {
-    (o200k_tokens as f64 * CLAUDE_PER_O200K).round() as u64
+    (o200k_tokens as f64 * claude_factor()).round() as u64
 }
 
 /// o200k tokens: the reference count frugal reports when the model is not known yet
@@ -112,6 +144,14 @@ fn bpe_count(bpe: Option<&CoreBPE>, text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claude_factor_is_calibrated_by_observed_usage() {
+        observe_claude(10, 1_000); // implausible: ignored
+        observe_claude(100_000, 120_000);
+        assert!((claude_factor() - 1.2).abs() < 1e-9, "{}", claude_factor());
+        assert_eq!(claude_from_o200k(1_000), 1_200);
+    }
 
     #[test]
     fn families() {

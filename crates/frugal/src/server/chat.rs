@@ -235,6 +235,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
                 response: &response,
             };
             super::grade::maybe_grade(app, &plan, &answered);
+            super::calibrate::observe(app, &model, &req, &response.usage);
             tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
             let mut resp = (StatusCode::OK, axum::Json(body)).into_response();

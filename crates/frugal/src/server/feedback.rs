@@ -174,6 +174,10 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             s.backend
         ));
     }
+    text.push_str(&format!(
+        "# HELP frugal_claude_tokens_per_o200k Claude tokens per o200k token (calibrated on this gateway's Anthropic traffic).\n# TYPE frugal_claude_tokens_per_o200k gauge\nfrugal_claude_tokens_per_o200k {}\n",
+        crate::tokens::claude_factor()
+    ));
     if let Some(judge) = &app.judge {
         let u = judge.usage();
         for (name, kind, help, v) in [

@@ -1,6 +1,7 @@
 //! HTTP surface: routes, shared state, graceful shutdown. Handlers stay thin — parse the
 //! client's format, call the pipeline and the upstreams, render in the same format.
 
+mod calibrate;
 mod chat;
 mod feedback;
 mod grade;
