@@ -12,6 +12,7 @@ pub mod cost;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod hashing;
 pub mod ledger;
 pub mod pipeline;
 pub mod providers;

@@ -6,6 +6,7 @@
 //! OpenAI: a `prompt_cache_key` derived from the conversation's opening, so every turn of
 //! a session lands on the same cache shard. No I/O, no routing.
 
+use crate::hashing::fnv1a;
 use serde_json::{json, Map, Value};
 
 /// Anthropic accepts at most this many `cache_control` markers per request.
@@ -266,13 +267,6 @@ fn session_key(obj: &Map<String, Value>) -> Option<String> {
     }
     let seed = format!("{}\u{0}{}", first(&["system", "developer"]), user);
     Some(format!("frugal-{:016x}", fnv1a(seed.as_bytes())))
-}
-
-/// FNV-1a 64: stable across builds and platforms (std's hasher is not).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

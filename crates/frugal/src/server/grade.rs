@@ -18,15 +18,7 @@ pub struct Answered<'a> {
 
 /// A uniform sample in 0..1 from the request id (a fresh UUID: random enough to sample by).
 fn sample(request_id: &str) -> f64 {
-    let h = request_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    // FNV's high bits barely change between similar ids: finish with SplitMix64's mixer.
-    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    crate::hashing::unit_interval(request_id.as_bytes())
 }
 
 /// Grade the answer in the background when it was routed below the baseline's tier and the

@@ -5,6 +5,7 @@
 //! of different fold models together would mix their offsets and bias the result
 //! (research/classifier/FINDINGS.md, "a trap").
 
+use crate::hashing::{fnv1a, splitmix64};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -74,7 +75,12 @@ pub fn group_folds<'a>(groups: impl Iterator<Item = &'a str>, k: usize, seed: u6
     }
     let mut order: Vec<(&str, usize)> = sizes.into_iter().collect();
     // Deterministic shuffle (splitmix64 keys), then largest groups first.
-    order.sort_by_key(|(g, n)| (std::cmp::Reverse(*n / 50), mix(seed ^ hash(g))));
+    order.sort_by_key(|(g, n)| {
+        (
+            std::cmp::Reverse(*n / 50),
+            splitmix64(seed ^ fnv1a(g.as_bytes())),
+        )
+    });
     let mut load = vec![0usize; k.max(1)];
     let mut fold_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (g, n) in order {
@@ -86,19 +92,6 @@ pub fn group_folds<'a>(groups: impl Iterator<Item = &'a str>, k: usize, seed: u6
         .iter()
         .map(|g| fold_of.get(g).copied().unwrap_or(0))
         .collect()
-}
-
-fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 fn apgr(scores: &[f64], rows: &[&Row], strong: &str, weak: &str) -> Result<f64> {

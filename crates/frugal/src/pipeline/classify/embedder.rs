@@ -30,10 +30,7 @@ pub enum Embedder {
 
 /// FNV-1a of bytes as hex: identifies an embedding file without a crypto dependency.
 fn fingerprint(bytes: &[u8]) -> String {
-    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("{h:016x}")
+    format!("{:016x}", crate::hashing::fnv1a(bytes))
 }
 
 impl Embedder {

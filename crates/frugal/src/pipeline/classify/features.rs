@@ -42,28 +42,7 @@ impl<S: std::hash::BuildHasher> Vocabulary for HashSet<String, S> {
     }
 }
 
-/// FNV-1a: vocabulary look-ups hash short words, where SipHash's setup dominates.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+pub use crate::hashing::FnvBuild;
 
 /// Split a trailing run of labelled answer options (A., B., … or 1., 2., …; also `(A)`,
 /// `A)`, `A:`) from the stem. Line by line, no regex: this runs on every request.
