@@ -68,16 +68,14 @@ fn main() {
         for body in &bodies {
             let t = Instant::now();
             let v: serde_json::Value = serde_json::from_str(body).expect("json");
-            let mut req: ChatRequest = frugal::wire::openai::parse_request(&v).expect("request");
+            let req: ChatRequest = frugal::wire::openai::parse_request(&v).expect("request");
             parse_ns.push(t.elapsed().as_nanos());
             let t = Instant::now();
             let c = pipeline.classifier().classify(&req, boundaries, 0.0, None);
             classify_ns.push(t.elapsed().as_nanos());
             std::hint::black_box(c);
             let t = Instant::now();
-            let plan = pipeline
-                .plan(&mut req, &RouteContext::default())
-                .expect("plan");
+            let plan = pipeline.plan(&req, &RouteContext::default()).expect("plan");
             plan_ns.push(t.elapsed().as_nanos());
             std::hint::black_box(plan);
         }

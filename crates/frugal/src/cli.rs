@@ -175,7 +175,7 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
     }
     let cfg = Arc::new(cfg);
     let pipeline = crate::pipeline::Pipeline::new(cfg.clone())?;
-    let mut req = crate::types::ChatRequest {
+    let req = crate::types::ChatRequest {
         model: args.model.clone(),
         messages: vec![crate::types::Message {
             role: crate::types::Role::User,
@@ -185,7 +185,7 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
         }],
         ..Default::default()
     };
-    let plan = pipeline.plan(&mut req, &crate::pipeline::RouteContext::default())?;
+    let plan = pipeline.plan(&req, &crate::pipeline::RouteContext::default())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());

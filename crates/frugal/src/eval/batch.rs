@@ -109,10 +109,10 @@ impl OfflineRouter {
     }
 
     pub fn decide(&self, row: &Row) -> Result<RouteDecision> {
-        let mut req = row.to_chat_request(&self.model)?;
+        let req = row.to_chat_request(&self.model)?;
         let plan = self
             .pipeline
-            .plan(&mut req, &RouteContext::default())
+            .plan(&req, &RouteContext::default())
             .map_err(|e| anyhow!("{e}"))?;
         let first = plan
             .candidates

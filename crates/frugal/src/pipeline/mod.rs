@@ -167,15 +167,15 @@ impl Pipeline {
         &self.classifier
     }
 
-    /// Plan a request. `req` is compressed in place first, so that what is classified and
+    /// Plan a request. Compression has already run on the raw body the request was parsed
+    /// from (`compress::compress_body`, called by the server), so what is classified and
     /// what is forwarded are the same bytes.
-    pub fn plan(&self, req: &mut ChatRequest, ctx: &RouteContext) -> Result<Plan> {
+    pub fn plan(&self, req: &ChatRequest, ctx: &RouteContext) -> Result<Plan> {
         if req.model.trim().is_empty() {
             return Err(GatewayError::InvalidRequest(
                 "model: must not be empty (use \"auto\" to let frugal choose)".into(),
             ));
         }
-        compress::compress(req);
         let requirements = select::Requirements::of(req);
         let est = estimate::Estimate::of(req);
 

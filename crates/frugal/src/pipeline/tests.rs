@@ -32,7 +32,7 @@ fn req(model: &str, text: &str) -> ChatRequest {
 fn auto_routes_a_greeting_to_the_cheapest_simple_model() {
     let p = pipeline(&["OPENAI_API_KEY"]);
     let plan = p
-        .plan(&mut req("auto", "hi"), &RouteContext::default())
+        .plan(&req("auto", "hi"), &RouteContext::default())
         .expect("plan");
     assert_eq!(plan.decision, Decision::Routed);
     assert_eq!(plan.tier, Tier::Simple);
@@ -54,7 +54,7 @@ fn auto_routes_a_greeting_to_the_cheapest_simple_model() {
 fn explicit_model_passes_through_untouched() {
     let p = pipeline(&["OPENAI_API_KEY"]);
     let plan = p
-        .plan(&mut req("gpt-4o", "hi"), &RouteContext::default())
+        .plan(&req("gpt-4o", "hi"), &RouteContext::default())
         .expect("plan");
     assert_eq!(plan.decision, Decision::Explicit);
     assert_eq!(plan.candidates.len(), 1);
@@ -65,14 +65,11 @@ fn explicit_model_passes_through_untouched() {
 fn explicit_unknown_model_is_an_error_not_a_reroute() {
     let p = pipeline(&["OPENAI_API_KEY"]);
     let err = p
-        .plan(&mut req("gpt-99", "hi"), &RouteContext::default())
+        .plan(&req("gpt-99", "hi"), &RouteContext::default())
         .expect_err("unknown");
     assert!(matches!(err, GatewayError::UnknownModel(_)));
     let err = p
-        .plan(
-            &mut req("claude-sonnet-4-5", "hi"),
-            &RouteContext::default(),
-        )
+        .plan(&req("claude-sonnet-4-5", "hi"), &RouteContext::default())
         .expect_err("no key");
     assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
 }
@@ -81,17 +78,17 @@ fn explicit_unknown_model_is_an_error_not_a_reroute() {
 fn premium_never_below_complex_and_min_tier_header() {
     let p = pipeline(&["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]);
     let plan = p
-        .plan(&mut req("frugal/premium", "hi"), &RouteContext::default())
+        .plan(&req("frugal/premium", "hi"), &RouteContext::default())
         .expect("plan");
     assert_eq!(plan.tier, Tier::Complex);
     let ctx = RouteContext {
         min_tier: Some(Tier::Frontier),
         ..Default::default()
     };
-    let plan = p.plan(&mut req("auto", "hi"), &ctx).expect("plan");
+    let plan = p.plan(&req("auto", "hi"), &ctx).expect("plan");
     assert_eq!(plan.tier, Tier::Frontier);
     let err = p
-        .plan(&mut req("frugal/nope", "hi"), &RouteContext::default())
+        .plan(&req("frugal/nope", "hi"), &RouteContext::default())
         .expect_err("profile");
     assert!(matches!(err, GatewayError::UnknownModel(_)));
 }
@@ -103,7 +100,7 @@ fn route_off_uses_the_baseline() {
         route_off: true,
         ..Default::default()
     };
-    let plan = p.plan(&mut req("auto", "hi"), &ctx).expect("plan");
+    let plan = p.plan(&req("auto", "hi"), &ctx).expect("plan");
     assert_eq!(plan.decision, Decision::RoutingOff);
     assert_eq!(plan.candidates[0].model, "claude-sonnet-4-5");
 }
@@ -124,7 +121,7 @@ fn capabilities_are_respected() {
         parameters: serde_json::json!({"type": "object"}),
         cache_control: None,
     }];
-    let plan = p.plan(&mut r, &RouteContext::default()).expect("plan");
+    let plan = p.plan(&r, &RouteContext::default()).expect("plan");
     assert_ne!(plan.candidates[0].tier, Tier::Simple, "{plan:?}");
     assert!(plan.reason.contains("served by"), "{}", plan.reason);
 }
@@ -136,8 +133,6 @@ fn session_floor_keeps_a_follow_up_up() {
         session_floor: Some(Tier::Complex),
         ..Default::default()
     };
-    let plan = p
-        .plan(&mut req("auto", "now commit it"), &ctx)
-        .expect("plan");
+    let plan = p.plan(&req("auto", "now commit it"), &ctx).expect("plan");
     assert_eq!(plan.tier, Tier::Complex);
 }

@@ -147,7 +147,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         request_id,
         started,
     } = *incoming;
-    let (raw, mut req, compressed) = parse(format, body, &app.config.compression)?;
+    let (raw, req, compressed) = parse(format, body, &app.config.compression)?;
     // Token accounting of the compression runs beside the upstream call, off the request path.
     let compressed = tokio::task::spawn_blocking(move || compressed.finish());
     draft.request(&req, app.ledger.config().store_prompts);
@@ -170,7 +170,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
         ctx.session_floor = app.sessions.floor(session);
         ctx.warm = app.sessions.warm(session);
     }
-    let mut plan = app.pipeline.plan(&mut req, &ctx)?;
+    let mut plan = app.pipeline.plan(&req, &ctx)?;
     // Stage 3: only the requests the local stages were unsure of reach the judge.
     if let (Some(judge), true) = (
         &app.judge,
@@ -183,7 +183,7 @@ async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> R
                 JudgeOutcome::Failed
             }
         });
-        plan = app.pipeline.plan(&mut req, &ctx)?;
+        plan = app.pipeline.plan(&req, &ctx)?;
     }
     draft.plan(&plan);
     if plan.decision == Decision::Routed {

@@ -149,9 +149,9 @@ pub fn simulate(
         let r = &rows[i];
         let k = windows.len() as i64;
         let ts = k * interval_ms + (acc.n as i64 * interval_ms) / per as i64;
-        let mut req = r.row.to_chat_request("auto")?;
+        let req = r.row.to_chat_request("auto")?;
         let plan = pipeline
-            .plan(&mut req, &RouteContext::default())
+            .plan(&req, &RouteContext::default())
             .map_err(|e| anyhow!("planning row {}: {e}", r.row.id))?;
         let t = tier_index(plan.tier);
         acc.n += 1;

@@ -224,12 +224,6 @@ pub enum HandRule {
     Code,
 }
 
-/// The hand rule a prompt triggers (see `analyse`, which shares its pass with the features).
-pub fn hand_rule(text: &str) -> Option<HandRule> {
-    let empty: HashSet<String> = HashSet::new();
-    analyse(text, &empty).1
-}
-
 /// A short greeting or thanks ("hi", "thanks!"), not a word that starts like one ("history").
 fn is_greeting(text: &str) -> bool {
     const GREETINGS: [&str; 9] = [
@@ -298,6 +292,7 @@ mod tests {
 
     #[test]
     fn hand_rules() {
+        let hand_rule = |t: &str| analyse(t, &HashSet::<String>::new()).1;
         assert_eq!(hand_rule("hi!"), Some(HandRule::Greeting));
         assert_eq!(hand_rule("Thanks, that worked"), Some(HandRule::Greeting));
         assert_eq!(hand_rule("history of the highland clearances"), None);

@@ -2,14 +2,13 @@
 //! now) and the earlier user turns (what the conversation is about, so a short follow-up
 //! inherits its weight). System prompts are left out on purpose: they are the same for every
 //! request of an application and would make every request of an agent look "long".
-//! Also owns the shared lexical resources (the WordPiece vocabulary).
+//! Also owns the shared lexical resource: the vocabulary's whole words (for word rarity).
 
 use std::collections::HashSet;
 
 use crate::types::{ChatRequest, Part, Role};
 
 use super::features::Vocabulary;
-use super::wordpiece::WordPiece;
 
 /// The vocabulary of all-MiniLM-L6-v2 (Apache-2.0), shipped for word-rarity and tokenising.
 pub const MINILM_VOCAB: &str = include_str!("../../../assets/minilm-vocab.txt");
@@ -55,27 +54,21 @@ pub fn request_texts(req: &ChatRequest) -> RequestTexts {
 /// Shared lexical resources, loaded once.
 pub struct Signals {
     words: HashSet<String, super::features::FnvBuild>,
-    wordpiece: WordPiece,
 }
 
 impl Signals {
     /// The shipped MiniLM vocabulary.
     pub fn builtin() -> anyhow::Result<Signals> {
-        let tokens: Vec<String> = MINILM_VOCAB.lines().map(str::to_string).collect();
-        let wordpiece = WordPiece::from_tokens(&tokens)?;
-        let words = tokens
-            .into_iter()
+        let words = MINILM_VOCAB
+            .lines()
             .filter(|t| !t.starts_with("##") && !t.starts_with('['))
+            .map(str::to_string)
             .collect();
-        Ok(Signals { words, wordpiece })
+        Ok(Signals { words })
     }
 
     pub fn vocab(&self) -> &dyn Vocabulary {
         &self.words
-    }
-
-    pub fn wordpiece(&self) -> &WordPiece {
-        &self.wordpiece
     }
 }
 

@@ -18,7 +18,7 @@ pub mod whitespace;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::types::{ChatRequest, Format};
+use crate::types::Format;
 use walk::{Slot, SlotKind};
 
 /// The `[compression]` configuration (all passes switchable).
@@ -218,20 +218,6 @@ fn compress_slot(
             pending.record(Pass::Dedup, text, r, keep);
         }
     }
-}
-
-/// The former `ChatRequest`-level hook. Compression now runs on the raw body before
-/// parsing (`compress_body`, called by the server), so there is nothing left to do here;
-/// kept so the pipeline's stage order stays visible in `Pipeline::plan`.
-pub fn compress(_req: &mut ChatRequest) -> CompressStats {
-    CompressStats::default()
-}
-
-/// Kept for `Pipeline::plan`'s signature; see `compress`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CompressStats {
-    pub bytes_before: usize,
-    pub bytes_after: usize,
 }
 
 #[cfg(test)]
