@@ -1,4 +1,4 @@
-//! The routing pipeline: compress → classify → select ⇒ `Plan`. Pure functions of the
+//! The routing pipeline: compress (the raw body, before parsing) → classify → select ⇒ `Plan`. Pure functions of the
 //! request, the configuration and the route context; it never touches the network.
 
 pub mod cache;

@@ -25,6 +25,14 @@ use features::HandRule;
 use model::RouterModel;
 use text::{request_texts, Signals};
 
+/// Stage 1's reading of one text.
+pub struct Stage1 {
+    pub score: f64,
+    pub contributions: Vec<f64>,
+    pub rule: Option<HandRule>,
+    pub features: features::Features,
+}
+
 /// What the LLM judge (stage 3) said about an abstained request, when one was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JudgeOutcome {
@@ -70,10 +78,10 @@ impl Classifier {
         }
     }
 
-    /// Stage-2 calibrated score: the features plus the sentence embedding of `text`.
-    fn stage2(&self, text: &str) -> Option<f64> {
+    /// Stage-2 calibrated score: stage 1's `features` of `text` plus its sentence embedding.
+    fn stage2(&self, features: &features::Features, text: &str) -> Option<f64> {
         let (head, embedder) = (self.model.stage2.as_ref()?, self.embedder.as_ref()?);
-        let mut x = features::extract(text, self.signals.vocab()).to_vec();
+        let mut x = features.to_vec();
         x.extend(embedder.embed(text).iter().map(|v| f64::from(*v)));
         Some(head.score(&x))
     }
@@ -82,15 +90,18 @@ impl Classifier {
         &self.model
     }
 
-    /// Stage-1 calibrated score of one text, per-feature contributions, and its hand rule.
-    pub fn stage1(&self, text: &str) -> (f64, Vec<f64>, Option<HandRule>) {
-        let (x, rule) = features::analyse(text, self.signals.vocab());
-        let contributions = self.model.stage1.contributions(&x);
-        (
-            self.model.stage1.calibrate(contributions.iter().sum()),
+    /// Stage 1 on one text: its features, their contributions, the calibrated score and the
+    /// hand rule it triggers.
+    pub fn stage1(&self, text: &str) -> Stage1 {
+        let (features, rule) = features::analyse(text, self.signals.vocab());
+        let contributions = self.model.stage1.contributions(&features);
+        let score = self.model.stage1.calibrate(contributions.iter().sum());
+        Stage1 {
+            score,
             contributions,
             rule,
-        )
+            features,
+        }
     }
 
     /// Score and tier a request against the tier `boundaries`; `shift` moves every boundary
@@ -104,7 +115,12 @@ impl Classifier {
     ) -> Classification {
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
-        let (mut score, contributions, rule) = self.stage1(&texts.last_user);
+        let Stage1 {
+            mut score,
+            contributions,
+            rule,
+            features: x,
+        } = self.stage1(&texts.last_user);
         let mut signals: Vec<(&'static str, f64)> = features::NAMES
             .iter()
             .copied()
@@ -113,7 +129,7 @@ impl Classifier {
             .collect();
         let mut inherited = 0.0;
         if !texts.earlier_user.is_empty() {
-            inherited = CONTEXT_WEIGHT * self.stage1(&texts.earlier_user).0;
+            inherited = CONTEXT_WEIGHT * self.stage1(&texts.earlier_user).score;
             if inherited > score {
                 signals.push(("conversation", inherited - score));
                 score = inherited;
@@ -155,7 +171,7 @@ impl Classifier {
         let mut local_stage = "rules";
         // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
         if abstained {
-            if let Some(s2) = self.stage2(&texts.last_user) {
+            if let Some(s2) = self.stage2(&x, &texts.last_user) {
                 score = s2.max(inherited);
                 nearest = near(score);
                 abstained = nearest < margin;
