@@ -1,5 +1,6 @@
-//! The routing pipeline: compress (the raw body, before parsing) → classify → select ⇒ `Plan`. Pure functions of the
-//! request, the configuration and the route context; it never touches the network.
+//! The routing pipeline: compress (the raw body, before parsing) → classify → select ⇒
+//! `Plan`. Pure functions of the request, the configuration and the route context; it
+//! never touches the network.
 
 pub mod cache;
 pub mod classify;

@@ -11,6 +11,7 @@ use super::judge::ask_model;
 use super::Upstreams;
 use crate::config::Config;
 use crate::ledger::quality::GradingConfig;
+use crate::pipeline::classify::judge::first_integer;
 use crate::types::{ChatRequest, Message, Part, Role, TextBlock};
 
 const INSTRUCTIONS: &str = "You grade an AI assistant's answer to a request. Reply with a \
@@ -32,15 +33,7 @@ fn today() -> i64 {
 
 /// The first integer 0–10 in a grade, as 0..1.
 pub fn parse_grade(answer: &str) -> Option<f64> {
-    let digits: String = answer
-        .trim()
-        .chars()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits
-        .parse::<u8>()
-        .ok()
+    first_integer(answer)
         .filter(|n| *n <= 10)
         .map(|n| f64::from(n) / 10.0)
 }

@@ -60,15 +60,22 @@ pub fn judge_request(text: &str, model: &str) -> ChatRequest {
     }
 }
 
-/// The first integer 1–10 in the judge's answer.
-pub fn parse_rating(answer: &str) -> Option<u8> {
+/// The first run of digits in a model's short answer ("Rating: 7." → 7).
+pub fn first_integer(answer: &str) -> Option<u32> {
     let digits: String = answer
         .trim()
         .chars()
         .skip_while(|c| !c.is_ascii_digit())
         .take_while(char::is_ascii_digit)
         .collect();
-    digits.parse::<u8>().ok().filter(|n| (1..=10).contains(n))
+    digits.parse().ok()
+}
+
+/// The first integer 1–10 in the judge's answer.
+pub fn parse_rating(answer: &str) -> Option<u8> {
+    first_integer(answer)
+        .filter(|n| (1..=10).contains(n))
+        .map(|n| n as u8)
 }
 
 /// A rating as a score in 0..1 on the same scale as the local stages' calibrated scores.
