@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use frugal::config::{Config, Env};
+use frugal::pipeline::classify::text::request_texts;
 use frugal::pipeline::{Pipeline, RouteContext};
 use frugal::types::ChatRequest;
 
@@ -63,6 +64,8 @@ fn main() {
         .collect();
     let rounds = 5;
     let (mut parse_ns, mut plan_ns, mut classify_ns) = (vec![], vec![], vec![]);
+    let (mut stage1_ns, mut stage12_ns) = (vec![], vec![]);
+    let classifier = pipeline.classifier();
     let boundaries = pipeline.config().routing.boundaries;
     for _ in 0..rounds {
         for body in &bodies {
@@ -70,8 +73,20 @@ fn main() {
             let v: serde_json::Value = serde_json::from_str(body).expect("json");
             let req: ChatRequest = frugal::wire::openai::parse_request(&v).expect("request");
             parse_ns.push(t.elapsed().as_nanos());
+            // Stage 1 alone, then stages 1 + 2 forced on every prompt (in the cascade
+            // stage 2 runs only on the abstained share), on the text the classifier reads.
+            let text = request_texts(&req).last_user;
             let t = Instant::now();
-            let c = pipeline.classifier().classify(&req, boundaries, 0.0, None);
+            let s1 = classifier.stage1(&text);
+            stage1_ns.push(t.elapsed().as_nanos());
+            std::hint::black_box(&s1);
+            let t = Instant::now();
+            let s1 = classifier.stage1(&text);
+            let s2 = classifier.stage2(&s1.features, &text);
+            stage12_ns.push(t.elapsed().as_nanos());
+            std::hint::black_box((s1, s2));
+            let t = Instant::now();
+            let c = classifier.classify(&req, boundaries, 0.0, None);
             classify_ns.push(t.elapsed().as_nanos());
             std::hint::black_box(c);
             let t = Instant::now();
@@ -83,6 +98,8 @@ fn main() {
     let (p50a, p99a, meana) = percentiles(parse_ns);
     let (p50b, p99b, meanb) = percentiles(plan_ns);
     let (p50c, p99c, meanc) = percentiles(classify_ns);
+    let (p50d, p99d, meand) = percentiles(stage1_ns);
+    let (p50e, p99e, meane) = percentiles(stage12_ns);
     println!("{} requests x {rounds} rounds", bodies.len());
     println!(
         "{:<28} {:>9} {:>9} {:>9}",
@@ -92,10 +109,12 @@ fn main() {
         "{:<28} {:>9.2} {:>9.2} {:>9.2}",
         "baseline: parse JSON body", p50a, p99a, meana
     );
-    println!(
-        "{:<28} {:>9.2} {:>9.2} {:>9.2}",
-        "classify (stage 1 + rules)", p50c, p99c, meanc
-    );
+    let row = |name: &str, (p50, p99, mean): (f64, f64, f64)| {
+        println!("{name:<28} {p50:>9.2} {p99:>9.2} {mean:>9.2}")
+    };
+    row("stage 1 (features+linear)", (p50d, p99d, meand));
+    row("stages 1 + 2 (every prompt)", (p50e, p99e, meane));
+    row("classify (cascade)", (p50c, p99c, meanc));
     println!(
         "{:<28} {:>9.2} {:>9.2} {:>9.2}",
         "pipeline.plan", p50b, p99b, meanb

@@ -1,9 +1,11 @@
 //! `frugal train`: learn the router's stage-1 (features) and stage-2 (features ‖ embedding)
-//! heads from rows with per-model scores, and `frugal crossval`: measure a router trained
+//! heads from rows with per-model scores and from frugal's own ledger with its feedback,
+//! and `frugal crossval`: measure a router trained
 //! on some task groups on the groups it never saw, fold by fold.
 
 pub mod crossval;
 pub mod labels;
+pub mod ledger;
 pub mod ridge;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use crate::pipeline::classify::embedder::Embedder;
 use crate::pipeline::classify::features::{self, NAMES};
 use crate::pipeline::classify::model::{LinearHead, Provenance, RouterModel, FORMAT};
 use crate::pipeline::classify::text::{request_texts, Signals};
+use crate::types::ChatRequest;
 use labels::LabelOverrides;
 
 /// Ridge strengths tried; the one with the lowest grouped-CV error wins.
@@ -25,9 +28,16 @@ pub const DEFAULT_ABSTAIN_MARGIN: f64 = 0.08;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
-    /// Routing data files (JSONL rows with per-model `scores`), one or more.
-    #[arg(long = "data", required = true)]
+    /// Routing data files (JSONL rows with per-model `scores`).
+    #[arg(long = "data", required_unless_present = "ledger")]
     pub data: Vec<PathBuf>,
+    /// Also learn from this ledger (SQLite file or postgres:// URL): routed-down requests
+    /// whose conversation was stored (`[ledger] store_prompts = true`) and that got feedback.
+    #[arg(long)]
+    pub ledger: Option<String>,
+    /// How far back to read the ledger: 30m, 12h, 7d, 4w, or "all".
+    #[arg(long, default_value = "all", requires = "ledger")]
+    pub since: String,
     /// Where to write the router model (JSON).
     #[arg(long)]
     pub out: PathBuf,
@@ -77,17 +87,29 @@ pub fn featurize(
 ) -> Result<Vec<Inputs>> {
     rows.iter()
         .map(|r| {
-            let req = r.to_chat_request("auto")?;
-            let text = request_texts(&req).last_user;
-            let x = features::extract(&text, signals.vocab()).to_vec();
-            let x2 = embedder.map(|e| {
-                let mut v = x.clone();
-                v.extend(e.embed(&text).iter().map(|f| f64::from(*f)));
-                v
-            });
-            Ok((x, x2))
+            Ok(featurize_request(
+                &r.to_chat_request("auto")?,
+                signals,
+                embedder,
+            ))
         })
         .collect()
+}
+
+/// One request's stage-1 and (with an embedder) stage-2 inputs.
+pub fn featurize_request(
+    req: &ChatRequest,
+    signals: &Signals,
+    embedder: Option<&Embedder>,
+) -> Inputs {
+    let text = request_texts(req).last_user;
+    let x = features::extract(&text, signals.vocab()).to_vec();
+    let x2 = embedder.map(|e| {
+        let mut v = x.clone();
+        v.extend(e.embed(&text).iter().map(|f| f64::from(*f)));
+        v
+    });
+    (x, x2)
 }
 
 /// What turns rows into examples: label overrides, lexical resources, optional embedder.
@@ -238,7 +260,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         signals: &signals,
         embedder: embedder.as_ref(),
     };
-    let (ex, notes) = examples(&args.data, prices.as_ref(), &f)?;
+    let (mut ex, mut notes) = if args.data.is_empty() {
+        (vec![], vec![])
+    } else {
+        examples(&args.data, prices.as_ref(), &f)?
+    };
+    if let Some(target) = &args.ledger {
+        spinner.set_message("reading the ledger");
+        let since_ms = crate::ledger::now_ms()
+            .saturating_sub(crate::ledger::report::parse_since(&args.since)?);
+        let (more, note) = ledger::examples(target, since_ms, &signals, embedder.as_ref())?;
+        ex.extend(more);
+        notes.push(note);
+    }
     spinner.set_message(format!("fitting on {} rows", ex.len()));
     let model = train_model(
         &ex,

@@ -4,8 +4,6 @@
 //! measured; features that identify a benchmark rather than difficulty (option counts,
 //! line counts) are deliberately absent. One lexical pass (`scan`) plus an option split.
 
-use std::collections::HashSet;
-
 use super::scan;
 
 /// Feature names, in the order of `Features::values`.
@@ -31,18 +29,29 @@ pub const COUNT: usize = NAMES.len();
 
 pub type Features = [f64; COUNT];
 
-/// Whole words the vocabulary knows; used for the rarity feature.
+/// Whole words the vocabulary knows; used for the rarity feature. Asked by hash, which the
+/// lexical pass computes while it reads each word.
 pub trait Vocabulary {
-    fn contains_word(&self, lowercase_word: &str) -> bool;
-}
+    /// Whether the word whose FNV-1a 64 hash (of its lower-case bytes) is `h` is known.
+    fn contains_hash(&self, h: u64) -> bool;
 
-impl<S: std::hash::BuildHasher> Vocabulary for HashSet<String, S> {
-    fn contains_word(&self, w: &str) -> bool {
-        self.contains(w)
+    fn contains_word(&self, lowercase_word: &str) -> bool {
+        self.contains_hash(crate::hashing::fnv1a(lowercase_word.as_bytes()))
     }
 }
 
-pub use crate::hashing::FnvBuild;
+impl Vocabulary for WordTable<()> {
+    fn contains_hash(&self, h: u64) -> bool {
+        self.get(h).is_some()
+    }
+}
+
+/// A vocabulary of the given lower-case words.
+pub fn vocabulary<'a>(words: impl IntoIterator<Item = &'a str>) -> WordTable<()> {
+    WordTable::new(words.into_iter().map(|w| (w, ())), |a, _| a)
+}
+
+pub use crate::hashing::{FnvBuild, WordTable};
 
 /// Split a trailing run of labelled answer options (A., B., … or 1., 2., …; also `(A)`,
 /// `A)`, `A:`) from the stem. Line by line, no regex: this runs on every request.
@@ -79,19 +88,24 @@ fn split_options(text: &str) -> (&str, Vec<&str>) {
     )
 }
 
-/// The distinct lower-cased ASCII words of a text, sorted.
-fn word_set(text: &str) -> Vec<String> {
-    let mut words: Vec<String> = text
+/// The distinct lower-cased ASCII words of a text, as sorted FNV-1a hashes (no string
+/// allocations: this runs on every option of every request).
+fn word_set(text: &str) -> Vec<u64> {
+    let mut words: Vec<u64> = text
         .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
         .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
-        .map(str::to_ascii_lowercase)
+        .map(|w| {
+            w.bytes().fold(crate::hashing::FNV_OFFSET, |h, b| {
+                crate::hashing::fnv1a_step(h, b.to_ascii_lowercase())
+            })
+        })
         .collect();
     words.sort_unstable();
     words.dedup();
     words
 }
 
-fn jaccard(a: &[String], b: &[String]) -> f64 {
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
@@ -201,7 +215,7 @@ fn option_shape(options: &[&str]) -> (f64, f64) {
     if options.is_empty() {
         return (0.0, 0.0);
     }
-    let sets: Vec<Vec<String>> = options.iter().map(|o| word_set(o)).collect();
+    let sets: Vec<Vec<u64>> = options.iter().map(|o| word_set(o)).collect();
     let mut sims = vec![];
     for i in 0..sets.len() {
         for j in i + 1..sets.len() {
@@ -253,13 +267,10 @@ fn is_greeting(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn vocab() -> HashSet<String> {
-        [
+    fn vocab() -> WordTable<()> {
+        vocabulary([
             "what", "is", "the", "capital", "of", "france", "a", "b", "c", "d",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     }
 
     #[test]
@@ -292,7 +303,7 @@ mod tests {
 
     #[test]
     fn hand_rules() {
-        let hand_rule = |t: &str| analyse(t, &HashSet::<String>::new()).1;
+        let hand_rule = |t: &str| analyse(t, &vocabulary([])).1;
         assert_eq!(hand_rule("hi!"), Some(HandRule::Greeting));
         assert_eq!(hand_rule("Thanks, that worked"), Some(HandRule::Greeting));
         assert_eq!(hand_rule("history of the highland clearances"), None);
@@ -328,7 +339,7 @@ mod profile {
             );
         };
         time("options", &|t| split_options(t).1.len());
-        let vocab: HashSet<String, FnvBuild> = HashSet::default();
+        let vocab = vocabulary([]);
         time("extract(all)", &|t| extract(t, &vocab).len());
     }
 }

@@ -78,8 +78,9 @@ impl Classifier {
         }
     }
 
-    /// Stage-2 calibrated score: stage 1's `features` of `text` plus its sentence embedding.
-    fn stage2(&self, features: &features::Features, text: &str) -> Option<f64> {
+    /// Stage-2 calibrated score: stage 1's `features` of `text` plus its sentence embedding;
+    /// `None` when no stage-2 head or embedder is loaded.
+    pub fn stage2(&self, features: &features::Features, text: &str) -> Option<f64> {
         let (head, embedder) = (self.model.stage2.as_ref()?, self.embedder.as_ref()?);
         let mut x = features.to_vec();
         x.extend(embedder.embed(text).iter().map(|v| f64::from(*v)));

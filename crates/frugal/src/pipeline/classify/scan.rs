@@ -3,10 +3,10 @@
 //! maths symbols, quotes and code markers. A pass of regexes cost 30+ µs a prompt; this
 //! costs a few, which keeps stage 1 inside its 20 µs p99 budget.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::features::{FnvBuild, Vocabulary};
+use super::features::{Vocabulary, WordTable};
+use crate::hashing::{fnv1a_step, FNV_OFFSET};
 
 /// Counts gathered in one pass. `*_stem` counts only words before `stem_end` (the question
 /// without its answer options).
@@ -112,36 +112,6 @@ const LATEX_COMMANDS: [&str; 15] = [
     "frac", "sqrt", "sum", "int", "cdot", "times", "le", "ge", "pi", "alpha", "beta", "theta",
     "mathbb", "left", "right",
 ];
-/// Maths symbols, as a `match` (a string search per character would dominate the pass).
-fn is_math_char(c: char) -> bool {
-    matches!(
-        c,
-        '=' | '+'
-            | '*'
-            | '/'
-            | '^'
-            | '<'
-            | '>'
-            | '≤'
-            | '≥'
-            | '≠'
-            | '±'
-            | '×'
-            | '÷'
-            | '√'
-            | '∑'
-            | '∫'
-            | '∞'
-            | 'π'
-            | 'θ'
-            | 'λ'
-            | 'μ'
-            | 'σ'
-            | 'Δ'
-            | '∂'
-            | '$'
-    )
-}
 const LOOKUP_WORDS: [&str; 5] = ["who", "what", "when", "where", "which"];
 
 const STEP: u8 = 1;
@@ -151,11 +121,11 @@ const SCENARIO: u8 = 8;
 const SCENARIO_NOUN: u8 = 16;
 const LOOKUP: u8 = 32;
 
-/// Every cue word with its categories: one hash look-up per word instead of ~75 compares.
-fn cue_words() -> &'static HashMap<&'static str, u8, FnvBuild> {
-    static CUES: OnceLock<HashMap<&'static str, u8, FnvBuild>> = OnceLock::new();
+/// Every cue word with its categories: one probe per word (by the hash the pass already
+/// computed) instead of ~75 compares.
+fn cue_words() -> &'static WordTable<u8> {
+    static CUES: OnceLock<WordTable<u8>> = OnceLock::new();
     CUES.get_or_init(|| {
-        let mut m: HashMap<&'static str, u8, FnvBuild> = HashMap::default();
         let lists: [(&[&'static str], u8); 6] = [
             (&STEP_WORDS, STEP),
             (&ANALYSE_WORDS, ANALYSE),
@@ -164,12 +134,10 @@ fn cue_words() -> &'static HashMap<&'static str, u8, FnvBuild> {
             (&SCENARIO_NOUNS, SCENARIO_NOUN),
             (&LOOKUP_WORDS, LOOKUP),
         ];
-        for (words, flag) in lists {
-            for w in words {
-                *m.entry(*w).or_default() |= flag;
-            }
-        }
-        m
+        let all = lists
+            .into_iter()
+            .flat_map(|(words, flag)| words.iter().map(move |w| (*w, flag)));
+        WordTable::new(all, |a, b| a | b)
     })
 }
 
@@ -194,27 +162,112 @@ impl Scan {
     }
 }
 
-/// Word-level state: the last few words, to recognise short phrases.
+/// The hash of a word as the pass computes it (FNV-1a of its lower-case bytes): phrase
+/// checks compare these numbers instead of strings.
+const fn h(word: &str) -> u64 {
+    crate::hashing::fnv1a(word.as_bytes())
+}
+
+const HOW: u64 = h("how");
+const MANY: u64 = h("many");
+const MUCH: u64 = h("much");
+const IS: u64 = h("is");
+const THE: u64 = h("the");
+const VALUE: u64 = h("value");
+const PROBABILITY: u64 = h("probability");
+const NUMBER: u64 = h("number");
+const A: u64 = h("a");
+const WHICH: u64 = h("which");
+const OF: u64 = h("of");
+const IN: u64 = h("in");
+const DETAIL: u64 = h("detail");
+const STEP_: u64 = h("step");
+const BY: u64 = h("by");
+const TRADE: u64 = h("trade");
+const RETURN: u64 = h("return");
+const FUNCTION: u64 = h("function");
+const DEF: u64 = h("def");
+const CLASS: u64 = h("class");
+const IMPORT: u64 = h("import");
+const PRINT: u64 = h("print");
+const WRITE: u64 = h("write");
+const REFACTOR: u64 = h("refactor");
+const CODE: u64 = h("code");
+const UNIT: u64 = h("unit");
+const TEST: u64 = h("test");
+const TESTS: u64 = h("tests");
+const THIS: u64 = h("this");
+const BUG: u64 = h("bug");
+
+/// Word-level state: the hashes of the last two words, to recognise short phrases.
 #[derive(Default)]
 struct Recent {
-    prev: String,
-    prev2: String,
+    prev: u64,
+    prev2: u64,
     count: usize,
 }
 
 impl Recent {
-    fn push(&mut self, w: &str) {
-        std::mem::swap(&mut self.prev2, &mut self.prev);
-        self.prev.clear();
-        self.prev.push_str(w);
+    fn push(&mut self, w: u64) {
+        self.prev2 = self.prev;
+        self.prev = w;
         self.count += 1;
+    }
+}
+
+/// Per-byte classes of ASCII characters, so the pass tests one table entry per character
+/// instead of a chain of comparisons.
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const MATH: u8 = 4;
+/// Characters with their own handling below (quotes, `\`, backticks, `#`, `>`, `$`).
+const SPECIAL: u8 = 8;
+const SPACE: u8 = 16;
+const NUM_SEP: u8 = 32;
+
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_whitespace() || c == 0x0b {
+            SPACE
+        } else {
+            match c {
+                b'=' | b'+' | b'*' | b'^' | b'<' => MATH,
+                b'/' => MATH | NUM_SEP,
+                b'>' => MATH | SPECIAL,
+                b'$' => MATH | SPECIAL,
+                b'.' | b',' => NUM_SEP,
+                b'"' | b'\\' | b'`' | b'#' => SPECIAL,
+                _ => 0,
+            }
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The class of a character outside ASCII: maths symbols, curly quotes, blanks.
+fn unicode_class(c: char) -> u8 {
+    match c {
+        '≤' | '≥' | '≠' | '±' | '×' | '÷' | '√' | '∑' | '∫' | '∞' | 'π' | 'θ' | 'λ' | 'μ' | 'σ'
+        | 'Δ' | '∂' => MATH,
+        '“' | '”' => SPECIAL,
+        c if c.is_whitespace() => SPACE,
+        _ => 0,
     }
 }
 
 pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
     let mut s = Scan::default();
     let bytes = text.as_bytes();
-    let mut word = String::new();
+    let mut in_word = false;
+    let mut word_hash = FNV_OFFSET;
     let mut recent = Recent::default();
     let mut word_start = 0usize;
     let mut in_number = false;
@@ -222,53 +275,42 @@ pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
     let mut line_tail: Option<char> = None;
     for (i, c) in text.char_indices() {
         s.chars += 1;
-        if c.is_ascii_alphabetic() || (c == '\'' && !word.is_empty() && next_is_lower(bytes, i)) {
-            if word.is_empty() {
+        let class = if c.is_ascii() {
+            ASCII_CLASS[c as usize]
+        } else {
+            unicode_class(c)
+        };
+        if class & ALPHA != 0 || (c == '\'' && in_word && next_is_lower(bytes, i)) {
+            if !in_word {
+                in_word = true;
                 word_start = i;
+                word_hash = FNV_OFFSET;
             }
-            word.push(c.to_ascii_lowercase());
-        } else if !word.is_empty() {
-            end_word(
-                &mut s,
-                &word,
-                word_start < stem_end,
-                (bytes, i),
-                &mut recent,
-                vocab,
-            );
-            word.clear();
+            // ASCII here, so the character is one byte.
+            word_hash = fnv1a_step(word_hash, c.to_ascii_lowercase() as u8);
+        } else if in_word {
+            in_word = false;
+            let word = Word {
+                hash: word_hash,
+                in_stem: word_start < stem_end,
+                next: bytes.get(i).copied(),
+                after: bytes.get(i..i + 4),
+            };
+            end_word(&mut s, word, &mut recent, vocab);
         }
-        if c.is_ascii_digit() {
+        if class & DIGIT != 0 {
             s.digits += 1;
             if !in_number && !prev.is_some_and(|p| p.is_ascii_alphabetic()) {
                 s.numbers += 1;
             }
             in_number = true;
-        } else if !(in_number && matches!(c, '.' | ',' | '/') && next_is_digit(bytes, i)) {
+        } else if !(in_number && class & NUM_SEP != 0 && next_is_digit(bytes, i)) {
             in_number = false;
         }
-        match c {
-            '"' | '“' | '”' => s.quotes += 1,
-            '\\' => {
-                s.latex = true;
-                let cmd: String = text[i + 1..]
-                    .chars()
-                    .take_while(char::is_ascii_alphabetic)
-                    .take(8)
-                    .collect();
-                if LATEX_COMMANDS.contains(&cmd.as_str()) {
-                    s.math += 1;
-                }
-            }
-            '`' if text[i..].starts_with("```") && prev.is_none_or(|p| p != '`') => s.code += 1,
-            '#' if text[i..].starts_with("#include") => s.code += 1,
-            '>' if prev == Some('=') => s.code += 1,
-            _ => {}
+        if class & SPECIAL != 0 {
+            special(&mut s, text, i, c, prev);
         }
-        if c == '$' {
-            s.latex = true;
-        }
-        if is_math_char(c) {
+        if class & MATH != 0 {
             s.math += 1;
         }
         // A line ending in `;` or `{` (trailing blanks aside) looks like code.
@@ -277,25 +319,47 @@ pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
                 s.code += 1;
             }
             line_tail = None;
-        } else if !c.is_whitespace() {
+        } else if class & SPACE == 0 {
             line_tail = Some(c);
         }
         prev = Some(c);
     }
-    if !word.is_empty() {
-        end_word(
-            &mut s,
-            &word,
-            word_start < stem_end,
-            (bytes, text.len()),
-            &mut recent,
-            vocab,
-        );
+    if in_word {
+        let word = Word {
+            hash: word_hash,
+            in_stem: word_start < stem_end,
+            next: None,
+            after: None,
+        };
+        end_word(&mut s, word, &mut recent, vocab);
     }
     if matches!(line_tail, Some(';' | '{')) {
         s.code += 1;
     }
     s
+}
+
+/// Quotes, LaTeX commands, code fences, `#include`, `=>` and `$`.
+fn special(s: &mut Scan, text: &str, i: usize, c: char, prev: Option<char>) {
+    match c {
+        '"' | '“' | '”' => s.quotes += 1,
+        '\\' => {
+            s.latex = true;
+            let cmd: String = text[i + 1..]
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .take(8)
+                .collect();
+            if LATEX_COMMANDS.contains(&cmd.as_str()) {
+                s.math += 1;
+            }
+        }
+        '`' if text[i..].starts_with("```") && prev.is_none_or(|p| p != '`') => s.code += 1,
+        '#' if text[i..].starts_with("#include") => s.code += 1,
+        '>' if prev == Some('=') => s.code += 1,
+        '$' => s.latex = true,
+        _ => {}
+    }
 }
 
 fn next_is_lower(bytes: &[u8], i: usize) -> bool {
@@ -306,65 +370,63 @@ fn next_is_digit(bytes: &[u8], i: usize) -> bool {
     bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
 }
 
-/// Account one finished word; `at` is the text and the byte just after the word.
-fn end_word(
-    s: &mut Scan,
-    w: &str,
+/// One finished word: its hash, whether it starts in the stem, and the bytes after it.
+struct Word<'a> {
+    hash: u64,
     in_stem: bool,
-    at: (&[u8], usize),
-    recent: &mut Recent,
-    vocab: &dyn Vocabulary,
-) {
-    let (bytes, end) = at;
-    let next = bytes.get(end).copied();
+    next: Option<u8>,
+    after: Option<&'a [u8]>,
+}
+
+/// Account one finished word.
+fn end_word(s: &mut Scan, word: Word<'_>, recent: &mut Recent, vocab: &dyn Vocabulary) {
+    let w = word.hash;
     s.words += 1;
-    if !vocab.contains_word(w) {
+    if !vocab.contains_hash(w) {
         s.oov_words += 1;
     }
-    let cue = cue_words().get(w).copied().unwrap_or(0);
-    if in_stem {
-        let phrase_step = (recent.prev == "how" && (w == "many" || w == "much"))
-            || (recent.prev2 == "is"
-                && recent.prev == "the"
-                && matches!(w, "value" | "probability" | "number"));
+    let cue = cue_words().get(w).unwrap_or(0);
+    let (p1, p2) = (recent.prev, recent.prev2);
+    if word.in_stem {
+        let phrase_step = (p1 == HOW && (w == MANY || w == MUCH))
+            || (p2 == IS && p1 == THE && (w == VALUE || w == PROBABILITY || w == NUMBER));
         if cue & STEP != 0 || phrase_step {
             s.steps_stem += 1;
         }
         if cue & NEGATION != 0 {
             s.negation_stem += 1;
         }
-        if cue & SCENARIO != 0 || (recent.prev == "a" && cue & SCENARIO_NOUN != 0) {
+        if cue & SCENARIO != 0 || (p1 == A && cue & SCENARIO_NOUN != 0) {
             s.scenario_stem = true;
         }
         if recent.count == 0 && cue & LOOKUP != 0 {
             s.lookup_stem = true;
         }
-        if recent.count == 2 && recent.prev2 == "which" && recent.prev == "of" && w == "the" {
+        if recent.count == 2 && p2 == WHICH && p1 == OF && w == THE {
             // "which of the following" names an option list, not a lookup.
             s.lookup_stem = false;
         }
     }
     let analyse = match w {
-        "detail" => recent.prev == "in",
-        "step" => recent.prev2 == "step" && recent.prev == "by",
-        "trade" => bytes.get(end..end + 4) == Some(b"-off"),
+        DETAIL => p1 == IN,
+        STEP_ => p2 == STEP_ && p1 == BY,
+        TRADE => word.after == Some(&b"-off"[..]),
         _ => cue & ANALYSE != 0,
     };
     if analyse {
         s.analyse += 1;
     }
     match w {
-        "return" | "function" => s.code += 1,
-        "def" | "class" | "import" if next == Some(b' ') => s.code += 1,
-        "print" if next == Some(b'(') => s.code += 1,
+        RETURN | FUNCTION => s.code += 1,
+        DEF | CLASS | IMPORT if word.next == Some(b' ') => s.code += 1,
+        PRINT if word.next == Some(b'(') => s.code += 1,
         _ => {}
     }
-    let (p1, p2) = (recent.prev.as_str(), recent.prev2.as_str());
-    if (p2 == "write" && p1 == "a" && w == "function")
-        || w == "refactor"
-        || (p1 == "write" && w == "code")
-        || (p1 == "unit" && matches!(w, "test" | "tests"))
-        || (p1 == "this" && w == "bug")
+    if (p2 == WRITE && p1 == A && w == FUNCTION)
+        || w == REFACTOR
+        || (p1 == WRITE && w == CODE)
+        || (p1 == UNIT && (w == TEST || w == TESTS))
+        || (p1 == THIS && w == BUG)
     {
         s.code_request = true;
     }
@@ -374,13 +436,10 @@ fn end_word(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
+    use crate::pipeline::classify::features::vocabulary;
 
     fn scan_all(t: &str) -> Scan {
-        let v: HashSet<String> = ["what", "is", "the"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let v = vocabulary(["what", "is", "the"]);
         scan(t, t.len(), &v)
     }
 

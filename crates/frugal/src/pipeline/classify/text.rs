@@ -4,11 +4,9 @@
 //! request of an application and would make every request of an agent look "long".
 //! Also owns the shared lexical resource: the vocabulary's whole words (for word rarity).
 
-use std::collections::HashSet;
-
 use crate::types::{ChatRequest, Part, Role};
 
-use super::features::Vocabulary;
+use super::features::{vocabulary, Vocabulary, WordTable};
 
 /// The vocabulary of all-MiniLM-L6-v2 (Apache-2.0), shipped for word-rarity and tokenising.
 pub const MINILM_VOCAB: &str = include_str!("../../../assets/minilm-vocab.txt");
@@ -53,17 +51,17 @@ pub fn request_texts(req: &ChatRequest) -> RequestTexts {
 
 /// Shared lexical resources, loaded once.
 pub struct Signals {
-    words: HashSet<String, super::features::FnvBuild>,
+    words: WordTable<()>,
 }
 
 impl Signals {
     /// The shipped MiniLM vocabulary.
     pub fn builtin() -> anyhow::Result<Signals> {
-        let words = MINILM_VOCAB
-            .lines()
-            .filter(|t| !t.starts_with("##") && !t.starts_with('['))
-            .map(str::to_string)
-            .collect();
+        let words = vocabulary(
+            MINILM_VOCAB
+                .lines()
+                .filter(|t| !t.starts_with("##") && !t.starts_with('[')),
+        );
         Ok(Signals { words })
     }
 

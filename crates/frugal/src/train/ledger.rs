@@ -1,0 +1,265 @@
+//! Training examples from frugal's own traffic: routed requests whose conversation the
+//! ledger kept (`[ledger] store_prompts = true`) and that received feedback (explicit
+//! scores, retries, escalations, sampled grading).
+//!
+//! The label is the one the data files use, gain = strong − cheap, read off real answers:
+//! a request a cheaper model than the baseline answered (it cost less than the baseline
+//! would have) has its own quality q (the mean of its feedback), and the strong model's
+//! quality is the mean feedback of answers the baseline model gave, shrunk towards 1 while
+//! few are rated. Requests the baseline or a pricier model answered say nothing about the
+//! cheap models and are left out (counted in the note).
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+
+use super::{featurize_request, Example};
+use crate::ledger::{Feedback, LedgerConfig, Page, Record, Store};
+use crate::pipeline::classify::embedder::Embedder;
+use crate::pipeline::classify::text::Signals;
+use crate::types::{ChatRequest, Message, TextBlock};
+
+/// Rated baseline answers needed before their mean counts as much as the prior.
+const STRONG_PRIOR_WEIGHT: f64 = 20.0;
+/// What the baseline model is assumed to score before the ledger says otherwise.
+const STRONG_PRIOR: f64 = 1.0;
+const PAGE: usize = 5_000;
+
+/// Ledger rows turned into labelled requests, before featurising.
+#[derive(Debug, Default)]
+pub struct Labelled {
+    pub requests: Vec<(ChatRequest, f64, String)>,
+    /// Mean feedback of the baseline's own answers (after shrinkage) used as "strong".
+    pub strong_quality: f64,
+    pub rated: usize,
+    /// Rated requests answered by the baseline or a model at least as expensive.
+    pub not_routed_down: usize,
+    pub without_prompt: usize,
+}
+
+/// The conversation as the ledger stored it (`{"system": [...], "messages": [...]}`).
+fn stored_request(prompt: &str) -> Result<ChatRequest> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        #[serde(default)]
+        system: Vec<TextBlock>,
+        messages: Vec<Message>,
+    }
+    let s: Stored = serde_json::from_str(prompt).context("stored prompt is not a conversation")?;
+    Ok(ChatRequest {
+        model: "auto".into(),
+        system: s.system,
+        messages: s.messages,
+        ..Default::default()
+    })
+}
+
+/// Label routed requests from their feedback (pure: no I/O).
+pub fn label(records: &[Record], feedback: &[Feedback]) -> Result<Labelled> {
+    let mut rated: HashMap<&str, (f64, usize)> = HashMap::new();
+    for f in feedback {
+        let e = rated.entry(f.request_id.as_str()).or_default();
+        e.0 += f.score;
+        e.1 += 1;
+    }
+    let quality = |r: &Record| rated.get(r.request_id.as_str()).map(|(s, n)| s / *n as f64);
+    let answered =
+        |r: &&Record| r.decision == "routed" && (200..300).contains(&r.status) && r.model.is_some();
+    let by_baseline = |r: &Record| r.model.is_some() && r.model == r.baseline_model;
+    let routed_down = |r: &Record| !by_baseline(r) && r.cost_usd < r.baseline_cost_usd;
+    let (mut top_sum, mut top_n) = (0.0, 0.0);
+    for r in records.iter().filter(answered).filter(|r| by_baseline(r)) {
+        if let Some(q) = quality(r) {
+            top_sum += q;
+            top_n += 1.0;
+        }
+    }
+    let strong = (top_sum + STRONG_PRIOR * STRONG_PRIOR_WEIGHT) / (top_n + STRONG_PRIOR_WEIGHT);
+    let mut out = Labelled {
+        strong_quality: strong,
+        ..Default::default()
+    };
+    for r in records.iter().filter(answered) {
+        let Some(q) = quality(r) else { continue };
+        out.rated += 1;
+        if !routed_down(r) {
+            out.not_routed_down += 1;
+            continue;
+        }
+        let Some(prompt) = r.prompt.as_deref() else {
+            out.without_prompt += 1;
+            continue;
+        };
+        let req = stored_request(prompt).with_context(|| format!("ledger row {}", r.request_id))?;
+        // Conversations are the cross-validation groups: turns of one conversation look
+        // alike and must not sit on both sides of a fold.
+        let conversation = if r.session.is_empty() {
+            &r.conversation_hash
+        } else {
+            &r.session
+        };
+        let group = format!("ledger:{}:{conversation}", r.project);
+        out.requests.push((req, strong - q, group));
+    }
+    Ok(out)
+}
+
+/// Every record and every feedback row since `since_ms`.
+async fn read_all(store: &dyn Store, since_ms: i64) -> Result<(Vec<Record>, Vec<Feedback>)> {
+    let mut records = vec![];
+    let mut after_seq = 0;
+    loop {
+        let page = store
+            .records(Page {
+                since_ms,
+                after_seq,
+                limit: PAGE,
+            })
+            .await?;
+        let full = page.len() == PAGE;
+        if let Some((seq, _)) = page.last() {
+            after_seq = *seq;
+        }
+        records.extend(page.into_iter().map(|(_, r)| r));
+        if !full {
+            break;
+        }
+    }
+    let feedback = store.feedback_since(since_ms).await?;
+    Ok((records, feedback))
+}
+
+/// Labelled examples from the ledger at `target` (SQLite file or postgres:// URL), and a
+/// line describing them. Fails loudly when the ledger cannot teach anything.
+pub fn examples(
+    target: &str,
+    since_ms: i64,
+    signals: &Signals,
+    embedder: Option<&Embedder>,
+) -> Result<(Vec<Example>, String)> {
+    let cfg = LedgerConfig {
+        target: target.to_string(),
+        ..Default::default()
+    };
+    if !cfg.is_postgres() && !std::path::Path::new(target).is_file() {
+        bail!("ledger {target}: no such SQLite file");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (records, feedback) = runtime.block_on(async {
+        let store = crate::ledger::open_store(&cfg).await?;
+        read_all(store.as_ref(), since_ms).await
+    })?;
+    let l = label(&records, &feedback)?;
+    let shown = crate::ledger::redact_target(target);
+    if l.requests.is_empty() {
+        bail!(
+            "ledger {shown}: nothing to learn from ({} requests, {} with feedback: {} answered by the \
+             baseline or a pricier model, {} without a stored conversation; set [ledger] store_prompts = true \
+             and collect feedback on routed-down answers)",
+            records.len(),
+            l.rated,
+            l.not_routed_down,
+            l.without_prompt
+        );
+    }
+    let examples = l
+        .requests
+        .iter()
+        .map(|(req, y, group)| {
+            let (x, x2) = featurize_request(req, signals, embedder);
+            Example {
+                x,
+                x2,
+                y: *y,
+                group: group.clone(),
+            }
+        })
+        .collect();
+    let note = format!(
+        "ledger {shown} ({} rows: routed-down answers with feedback; strong = baseline answers' \
+         quality {:.3}; left out: {} answered by the baseline or a pricier model, {} without a stored conversation)",
+        l.requests.len(),
+        l.strong_quality,
+        l.not_routed_down,
+        l.without_prompt
+    );
+    Ok((examples, note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Signal;
+
+    fn record(id: &str, model: &str, prompt: Option<&str>) -> Record {
+        Record {
+            request_id: id.into(),
+            decision: "routed".into(),
+            status: 200,
+            model: Some(model.into()),
+            baseline_model: Some("big".into()),
+            cost_usd: if model == "big" { 10.into() } else { 1.into() },
+            baseline_cost_usd: 10.into(),
+            project: "app".into(),
+            prompt: prompt.map(|p| {
+                serde_json::json!({"system": [], "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": p}]}]})
+                .to_string()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn fb(id: &str, score: f64) -> Feedback {
+        Feedback {
+            request_id: id.into(),
+            ts_ms: 0,
+            tier: None,
+            model: None,
+            score,
+            source: Signal::Explicit,
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn routed_down_answers_become_gain_labels() {
+        let records = vec![
+            record("a", "small", Some("easy")),
+            record("b", "small", Some("hard")),
+            record("c", "big", Some("anything")),
+            Record {
+                cost_usd: 20.into(),
+                ..record("f", "bigger", Some("pricier than the baseline"))
+            },
+            record("d", "small", None),
+            record("e", "small", Some("no feedback")),
+        ];
+        let feedback = vec![
+            fb("a", 1.0),
+            fb("b", 0.0),
+            fb("b", 0.5),
+            fb("c", 0.0),
+            fb("d", 1.0),
+            fb("f", 1.0),
+        ];
+        let l = label(&records, &feedback).expect("label");
+        // One rated baseline answer scored 0 against a prior of 1 weighted 20.
+        let strong = 20.0 / 21.0;
+        assert!((l.strong_quality - strong).abs() < 1e-12);
+        assert_eq!(l.requests.len(), 2);
+        assert!((l.requests[0].1 - (strong - 1.0)).abs() < 1e-12);
+        assert!((l.requests[1].1 - (strong - 0.25)).abs() < 1e-12);
+        assert_eq!((l.rated, l.not_routed_down, l.without_prompt), (5, 2, 1));
+        assert_eq!(l.requests[0].2, "ledger:app:");
+    }
+
+    #[test]
+    fn a_corrupt_stored_prompt_is_an_error() {
+        let mut r = record("a", "small", None);
+        r.prompt = Some("{not json".into());
+        assert!(label(&[r], &[fb("a", 1.0)]).is_err());
+    }
+}
