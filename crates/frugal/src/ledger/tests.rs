@@ -511,3 +511,46 @@ async fn loop_tick_moves_a_boundary_and_a_second_replica_adopts_it() {
         assert_eq!(store.events_since(0).await.expect("events").len(), 1);
     }
 }
+
+#[tokio::test]
+async fn training_reads_every_page_of_rated_traffic() {
+    for store in stores().await {
+        // More rows than one read page (5,000), every tenth with its conversation stored.
+        let records: Vec<Record> = (0..6_000)
+            .map(|i| Record {
+                prompt: (i % 10 == 0).then(|| {
+                    serde_json::json!({"system": [], "messages": [
+                        {"role": "user", "content": [{"type": "text", "text": format!("q{i}")}]}]})
+                    .to_string()
+                }),
+                // Cheaper than the baseline: routed down.
+                baseline_cost_usd: Decimal::new(5, 1),
+                ..record(i, 100 + i as i64, "simple")
+            })
+            .collect();
+        let feedback: Vec<Feedback> = (0..6_000)
+            .step_by(5)
+            .map(|i| Feedback {
+                request_id: format!("frg_{i}"),
+                ts_ms: 10_000,
+                tier: Some("simple".into()),
+                model: Some("m-small".into()),
+                score: 0.0,
+                source: Signal::Explicit,
+                comment: None,
+            })
+            .collect();
+        store
+            .insert(Arc::new(Batch { records, feedback }))
+            .await
+            .expect("insert");
+        let (records, feedback) = crate::train::ledger::read_all(store.as_ref(), 0)
+            .await
+            .expect("read");
+        assert_eq!((records.len(), feedback.len()), (6_000, 1_200));
+        let l = crate::train::ledger::label(&records, &feedback).expect("label");
+        // Rated: every fifth; of those, every other one has its conversation stored.
+        assert_eq!((l.requests.len(), l.without_prompt), (600, 600));
+        assert!(l.requests.iter().all(|(_, y, _)| (*y - 1.0).abs() < 1e-12));
+    }
+}

@@ -105,7 +105,10 @@ pub fn label(records: &[Record], feedback: &[Feedback]) -> Result<Labelled> {
 }
 
 /// Every record and every feedback row since `since_ms`.
-async fn read_all(store: &dyn Store, since_ms: i64) -> Result<(Vec<Record>, Vec<Feedback>)> {
+pub(crate) async fn read_all(
+    store: &dyn Store,
+    since_ms: i64,
+) -> Result<(Vec<Record>, Vec<Feedback>)> {
     let mut records = vec![];
     let mut after_seq = 0;
     loop {
