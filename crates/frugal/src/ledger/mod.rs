@@ -281,6 +281,36 @@ pub trait Store: Send + Sync {
     fn events_since(&self, since_ms: i64) -> BoxFuture<'_, Result<Vec<LoopEvent>>>;
 }
 
+/// Records per read by commands that walk the whole ledger.
+const READ_PAGE: usize = 5_000;
+
+/// Call `f` on every record since `since_ms` with its sequence number, oldest first, reading
+/// page by page so a large ledger is never held twice.
+pub async fn each_record(
+    store: &dyn Store,
+    since_ms: i64,
+    mut f: impl FnMut(i64, Record) -> Result<()>,
+) -> Result<()> {
+    let mut after_seq = 0;
+    loop {
+        let page = store
+            .records(Page {
+                since_ms,
+                after_seq,
+                limit: READ_PAGE,
+            })
+            .await?;
+        let full = page.len() == READ_PAGE;
+        for (seq, r) in page {
+            after_seq = seq;
+            f(seq, r)?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
 /// Open (and migrate) the store a configuration names.
 pub async fn open_store(cfg: &LedgerConfig) -> Result<Arc<dyn Store>> {
     if cfg.is_postgres() {

@@ -14,11 +14,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::quality::wilson;
-use super::{LedgerConfig, Page, Record, Store};
+use super::{LedgerConfig, Record, Store};
 use crate::cli::ConfigArg;
 use crate::cost::format_usd;
-
-const PAGE: usize = 5_000;
 
 /// Where the ledger is, for commands that read it.
 #[derive(Args, Debug, Clone, Default)]
@@ -237,30 +235,17 @@ fn group_key(r: &Record, by: GroupBy) -> String {
 pub async fn build(store: &dyn Store, since_ms: i64, by: GroupBy) -> Result<Report> {
     let mut report = Report::default();
     let mut group_of: HashMap<String, String> = HashMap::new();
-    let mut after_seq = 0;
-    loop {
-        let page = store
-            .records(Page {
-                since_ms,
-                after_seq,
-                limit: PAGE,
-            })
-            .await?;
-        let Some((last, _)) = page.last() else { break };
-        after_seq = *last;
-        for (_, r) in &page {
-            let key = group_key(r, by);
-            report.total.add(r);
-            report.groups.entry(key.clone()).or_default().add(r);
-            if let Some(t) = &r.tier {
-                *report.tier_mix.entry(t.clone()).or_default() += 1;
-            }
-            group_of.insert(r.request_id.clone(), key);
+    super::each_record(store, since_ms, |_, r| {
+        let key = group_key(&r, by);
+        report.total.add(&r);
+        report.groups.entry(key.clone()).or_default().add(&r);
+        if let Some(t) = &r.tier {
+            *report.tier_mix.entry(t.clone()).or_default() += 1;
         }
-        if page.len() < PAGE {
-            break;
-        }
-    }
+        group_of.insert(r.request_id, key);
+        Ok(())
+    })
+    .await?;
     for f in store.feedback_since(since_ms).await? {
         let key = group_of.get(&f.request_id).cloned().or(match by {
             GroupBy::Tier => f.tier.clone(),
@@ -416,28 +401,16 @@ pub fn report_command(args: &ReportArgs) -> Result<()> {
 
 /// Write every row since `since_ms` as one JSON object per line; returns the row count.
 pub async fn export(store: &dyn Store, since_ms: i64, out: &mut dyn Write) -> Result<u64> {
-    let mut after_seq = 0;
     let mut n = 0;
-    loop {
-        let page = store
-            .records(Page {
-                since_ms,
-                after_seq,
-                limit: PAGE,
-            })
-            .await?;
-        for (seq, r) in &page {
-            let mut v = serde_json::to_value(r)?;
-            v["seq"] = json!(seq);
-            serde_json::to_writer(&mut *out, &v)?;
-            out.write_all(b"\n")?;
-            n += 1;
-        }
-        match page.last() {
-            Some((seq, _)) if page.len() == PAGE => after_seq = *seq,
-            _ => break,
-        }
-    }
+    super::each_record(store, since_ms, |seq, r| {
+        let mut v = serde_json::to_value(&r)?;
+        v["seq"] = json!(seq);
+        serde_json::to_writer(&mut *out, &v)?;
+        out.write_all(b"\n")?;
+        n += 1;
+        Ok(())
+    })
+    .await?;
     out.flush()?;
     Ok(n)
 }

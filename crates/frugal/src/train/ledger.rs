@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Context, Result};
 
 use super::{featurize_request, Example};
-use crate::ledger::{Feedback, LedgerConfig, Page, Record, Store};
+use crate::ledger::{Feedback, LedgerConfig, Record, Store};
 use crate::pipeline::classify::embedder::Embedder;
 use crate::pipeline::classify::text::Signals;
 use crate::types::{ChatRequest, Message, TextBlock};
@@ -23,7 +23,6 @@ use crate::types::{ChatRequest, Message, TextBlock};
 const STRONG_PRIOR_WEIGHT: f64 = 20.0;
 /// What the baseline model is assumed to score before the ledger says otherwise.
 const STRONG_PRIOR: f64 = 1.0;
-const PAGE: usize = 5_000;
 
 /// Ledger rows turned into labelled requests, before featurising.
 #[derive(Debug, Default)]
@@ -110,24 +109,11 @@ pub(crate) async fn read_all(
     since_ms: i64,
 ) -> Result<(Vec<Record>, Vec<Feedback>)> {
     let mut records = vec![];
-    let mut after_seq = 0;
-    loop {
-        let page = store
-            .records(Page {
-                since_ms,
-                after_seq,
-                limit: PAGE,
-            })
-            .await?;
-        let full = page.len() == PAGE;
-        if let Some((seq, _)) = page.last() {
-            after_seq = *seq;
-        }
-        records.extend(page.into_iter().map(|(_, r)| r));
-        if !full {
-            break;
-        }
-    }
+    crate::ledger::each_record(store, since_ms, |_, r| {
+        records.push(r);
+        Ok(())
+    })
+    .await?;
     let feedback = store.feedback_since(since_ms).await?;
     Ok((records, feedback))
 }
