@@ -240,3 +240,61 @@ fn route_batch_runs_the_real_pipeline_offline() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn tier_set_reports_every_stage_beside_the_majority_and_random() {
+    // Short greetings only the small model needs; long multi-step maths needs the big one;
+    // one row nobody answers is left out.
+    let mut text = String::new();
+    for i in 0..30 {
+        let (prompt, small, big) = if i % 3 == 0 {
+            (
+                format!("Suppose a firm's cost is {i}q^2 + 5 and demand is p = 100 - q. First compute the profit-maximising quantity, then the price, then the deadweight loss, step by step."),
+                0.0,
+                1.0,
+            )
+        } else {
+            (
+                format!("What is the capital of country number {i}?"),
+                1.0,
+                1.0,
+            )
+        };
+        text += &serde_json::json!({"id": format!("t{i}"), "prompt": prompt,
+            "scores": {"small": small, "big": big}})
+        .to_string();
+        text += "\n";
+    }
+    text += "{\"id\":\"none\",\"prompt\":\"?\",\"scores\":{\"small\":0,\"big\":0}}\n";
+    let rows = frugal::eval::load_rows(&temp_file("tiers.jsonl", &text)).unwrap();
+    let config = frugal::config::Config::load(None, &NoEnv).unwrap();
+    let router = OfflineRouter::new(config, "auto").expect("router");
+    let models = vec!["small".to_string(), "big".to_string()];
+    let r = frugal::eval::tiers::evaluate("tiers.jsonl", &rows, &models, &router, 3).unwrap();
+    assert_eq!((r.counts.clone(), r.left_out), (vec![20, 10], 1));
+    let by_name = |prefix: &str| {
+        r.scorers
+            .iter()
+            .find(|s| s.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {:?}", r.scorers))
+    };
+    let majority = by_name("majority");
+    assert!((majority.accuracy - 20.0 / 30.0).abs() < 1e-9);
+    assert!((majority.under_routed - 10.0 / 30.0).abs() < 1e-9);
+    // The router ranks the multi-step maths above the lookups: every row in its tier.
+    for stage in ["stage 1", "stage 2", "cascade"] {
+        let s = by_name(stage);
+        assert_eq!((s.accuracy, s.under_routed), (1.0, 0.0), "{s:?}");
+    }
+    assert!(by_name("random").accuracy < 1.0);
+    let table = frugal::eval::tiers::render_table(&r);
+    assert!(
+        table.contains("balanced") && table.contains("tier 1: big"),
+        "{table}"
+    );
+    let err =
+        frugal::eval::tiers::evaluate("t", &rows, &["small".into(), "huge".into()], &router, 1)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("huge") && err.contains("small"), "{err}");
+}

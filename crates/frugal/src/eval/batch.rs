@@ -134,6 +134,11 @@ impl OfflineRouter {
         })
     }
 
+    /// The classifier, for measuring its stages one by one.
+    pub fn classifier(&self) -> &crate::pipeline::classify::Classifier {
+        self.pipeline.classifier()
+    }
+
     /// The score alone, for `frugal eval`; an error when the pipeline did not score.
     pub fn score(&self, row: &Row) -> Result<f64> {
         self.decide(row)?.score.ok_or_else(|| {

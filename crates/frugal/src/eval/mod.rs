@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod multi;
 pub mod plot;
 pub mod report;
+pub mod tiers;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +45,10 @@ pub struct EvalArgs {
     /// Multi-model mode: comma-separated models, or `all` for every model in the data.
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// Tier-accuracy mode: models standing for the tiers, cheapest first; a row's tier is
+    /// the first that answers it (score ≥ 0.5).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["strong", "models", "scores", "plot"])]
+    pub tiers: Vec<String>,
     /// Prices file shaped like models.json (per-model input/output or blended $/Mtok);
     /// wins over rows' `cost_usd` and the catalogue.
     #[arg(long)]
@@ -84,6 +89,7 @@ impl EvalArgs {
             strong: None,
             weak: None,
             models: Vec::new(),
+            tiers: Vec::new(),
             prices: None,
             output_tokens: 256,
             budgets: vec![0.2, 0.5, 0.8],
@@ -240,6 +246,18 @@ pub(crate) fn progress_bar(len: Option<usize>, what: &str) -> ProgressBar {
 /// catalogue prices from the configuration, report on stdout.
 pub fn eval_command(args: &EvalArgs) -> Result<()> {
     let router = OfflineRouter::new(args.config.load()?, "auto")?;
+    if !args.tiers.is_empty() {
+        let rows = load_rows(&args.data)?;
+        let data = args.data.display().to_string();
+        let report = tiers::evaluate(&data, &rows, &args.tiers, &router, args.seeds)?;
+        let text = if args.json {
+            serde_json::to_string_pretty(&report)? + "\n"
+        } else {
+            tiers::render_table(&report)
+        };
+        std::io::stdout().write_all(text.as_bytes())?;
+        return Ok(());
+    }
     let catalog = router.catalog_prices();
     let report = run_eval(args, &|row| router.score(row), Some(&catalog))?;
     let stdout = std::io::stdout();
