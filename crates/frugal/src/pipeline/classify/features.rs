@@ -55,7 +55,7 @@ pub use crate::hashing::{FnvBuild, WordTable};
 
 /// Split a trailing run of labelled answer options (A., B., … or 1., 2., …; also `(A)`,
 /// `A)`, `A:`) from the stem. Line by line, no regex: this runs on every request.
-fn split_options(text: &str) -> (&str, Vec<&str>) {
+pub(super) fn split_options(text: &str) -> (&str, Vec<&str>) {
     let mut run: Vec<(usize, u8, &str)> = vec![];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {

@@ -1,7 +1,7 @@
 //! Stage two of the pipeline: score a request's complexity (0..1, higher needs a stronger
 //! model), place it in a tier, and say how sure that is and which stage decided.
 //!
-//! The cascade: hand rules (greetings, code) → stage 1, a learned linear score over fifteen
+//! The cascade: hand rules (greetings, code, transformations of pasted material) → stage 1, a learned linear score over fifteen
 //! features, which decides unless its score sits within the model's abstain margin of a
 //! tier boundary → stage 2, the same features plus a local sentence embedding, when a model
 //! with an embedding head is loaded → otherwise, or when stage 2 is also unsure, the request
@@ -15,6 +15,7 @@ pub mod judge;
 pub mod model;
 pub mod scan;
 pub mod text;
+pub mod transform;
 pub mod wordpiece;
 
 use serde::Serialize;
@@ -116,12 +117,19 @@ impl Classifier {
     ) -> Classification {
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
+        // A transformation of pasted material is scored on its instruction alone.
+        let transform = transform::instruction(&texts.last_user);
+        let scored = transform.unwrap_or(&texts.last_user);
         let Stage1 {
             mut score,
             contributions,
-            rule,
+            mut rule,
             features: x,
-        } = self.stage1(&texts.last_user);
+        } = self.stage1(scored);
+        if transform.is_some() && texts.last_user.contains("```") {
+            // Code in the material still needs a model that handles code.
+            rule = Some(HandRule::Code);
+        }
         let mut signals: Vec<(&'static str, f64)> = features::NAMES
             .iter()
             .copied()
@@ -138,6 +146,9 @@ impl Classifier {
         }
         signals.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
         signals.truncate(5);
+        if transform.is_some() {
+            signals.insert(0, ("transformation", 0.0));
+        }
 
         match rule {
             Some(HandRule::Greeting) if texts.earlier_user.is_empty() => {
@@ -172,7 +183,7 @@ impl Classifier {
         let mut local_stage = "rules";
         // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
         if abstained {
-            if let Some(s2) = self.stage2(&x, &texts.last_user) {
+            if let Some(s2) = self.stage2(&x, scored) {
                 score = s2.max(inherited);
                 nearest = near(score);
                 abstained = nearest < margin;
@@ -261,6 +272,42 @@ mod tests {
             None,
         );
         assert!(inherited.score > alone.score, "{inherited:?} vs {alone:?}");
+    }
+
+    #[test]
+    fn pasted_material_does_not_make_a_transformation_hard() {
+        let rows: Vec<String> = (0..40)
+            .map(|i| format!(r#"{{"id": {i}, "name": "user{i}", "email": "u{i}@example.com"}}"#))
+            .collect();
+        let json = format!("[{}]", rows.join(", "));
+        let k = classifier();
+        let c = k.classify(
+            &req(&[&format!("Reformat this JSON as YAML: {json}")]),
+            B,
+            0.0,
+            None,
+        );
+        assert_eq!(
+            (c.tier, c.signals[0].0),
+            (Tier::Simple, "transformation"),
+            "{c:?}"
+        );
+        // The same material with a real question about it is scored on all of it.
+        let q = k.classify(
+            &req(&[&format!(
+                "{json}\nWhich users share an email domain, and why might that matter?"
+            )]),
+            B,
+            0.0,
+            None,
+        );
+        assert!(q.score > c.score, "{q:?} vs {c:?}");
+        // Code in the material keeps the code floor.
+        let code = format!(
+            "Convert this to JavaScript:\n```py\n{}```",
+            "def f(x):\n    return x * 2\n".repeat(4)
+        );
+        assert!(k.classify(&req(&[&code]), B, 0.0, None).tier >= Tier::Medium);
     }
 
     #[test]
