@@ -183,6 +183,19 @@ impl StaticEmbedding {
         out
     }
 
+    /// The vocabulary section of a file's bytes (tokens in id order, `\n`-terminated)
+    /// without parsing the rows: the classifier's word list comes from the shipped table.
+    pub fn vocab_text(bytes: &[u8]) -> anyhow::Result<&str> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(8)? != MAGIC {
+            bail!("not a frugal static embedding (bad magic)");
+        }
+        r.take(12)?; // version, rows, dim
+        let (meta_len, vocab_len) = (r.u32()? as usize, r.u32()? as usize);
+        r.take(meta_len)?;
+        std::str::from_utf8(r.take(vocab_len)?).context("vocabulary is not UTF-8")
+    }
+
     /// Parse a file's bytes (e.g. from `include_bytes!`).
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<StaticEmbedding> {
         let mut r = Reader { bytes, at: 0 };

@@ -2,14 +2,12 @@
 //! now) and the earlier user turns (what the conversation is about, so a short follow-up
 //! inherits its weight). System prompts are left out on purpose: they are the same for every
 //! request of an application and would make every request of an agent look "long".
-//! Also owns the shared lexical resource: the vocabulary's whole words (for word rarity).
+//! Also owns the shared lexical resource: the vocabulary's whole words (for word rarity),
+//! read from the shipped static embedding, which carries all-MiniLM-L6-v2's vocabulary.
 
 use crate::types::{ChatRequest, Part, Role};
 
 use super::features::{vocabulary, Vocabulary, WordTable};
-
-/// The vocabulary of all-MiniLM-L6-v2 (Apache-2.0), shipped for word-rarity and tokenising.
-pub const MINILM_VOCAB: &str = include_str!("../../../assets/minilm-vocab.txt");
 
 pub struct RequestTexts {
     /// The text of the last user message (tool results excluded).
@@ -55,11 +53,13 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// The shipped MiniLM vocabulary.
+    /// The shipped MiniLM vocabulary (Apache-2.0), from the built-in static embedding.
     pub fn builtin() -> anyhow::Result<Signals> {
+        let text = crate::embed::static_table::StaticEmbedding::vocab_text(
+            super::embedder::BUILTIN_STATIC,
+        )?;
         let words = vocabulary(
-            MINILM_VOCAB
-                .lines()
+            text.lines()
                 .filter(|t| !t.starts_with("##") && !t.starts_with('[')),
         );
         Ok(Signals { words })
