@@ -243,7 +243,7 @@ const ASCII_CLASS: [u8; 128] = {
                 b'>' => MATH | SPECIAL,
                 b'$' => MATH | SPECIAL,
                 b'.' | b',' => NUM_SEP,
-                b'"' | b'\\' | b'`' | b'#' => SPECIAL,
+                b'"' | b'\\' | b'`' | b'#' | b'{' | b'}' | b'[' | b']' => SPECIAL,
                 _ => 0,
             }
         };
@@ -273,6 +273,7 @@ pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
     let mut in_number = false;
     let mut prev: Option<char> = None;
     let mut line_tail: Option<char> = None;
+    let mut data = Structure::default();
     for (i, c) in text.char_indices() {
         s.chars += 1;
         let class = if c.is_ascii() {
@@ -308,7 +309,7 @@ pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
             in_number = false;
         }
         if class & SPECIAL != 0 {
-            special(&mut s, text, i, c, prev);
+            special(&mut s, &mut data, (text, i), c, prev);
         }
         if class & MATH != 0 {
             s.math += 1;
@@ -339,10 +340,22 @@ pub fn scan(text: &str, stem_end: usize, vocab: &dyn Vocabulary) -> Scan {
     s
 }
 
-/// Quotes, LaTeX commands, code fences, `#include`, `=>` and `$`.
-fn special(s: &mut Scan, text: &str, i: usize, c: char, prev: Option<char>) {
+/// Where the pass is in structured material: quotes inside JSON-like brackets or code
+/// fences are syntax, not quoted speech, and do not count.
+#[derive(Default)]
+struct Structure {
+    brackets: u32,
+    in_fence: bool,
+}
+
+/// Quotes, brackets, LaTeX commands, code fences, `#include`, `=>` and `$`; `at` is the
+/// text and the character's byte offset.
+fn special(s: &mut Scan, data: &mut Structure, at: (&str, usize), c: char, prev: Option<char>) {
+    let (text, i) = at;
     match c {
-        '"' | '“' | '”' => s.quotes += 1,
+        '"' | '“' | '”' if data.brackets == 0 && !data.in_fence => s.quotes += 1,
+        '{' | '[' => data.brackets += 1,
+        '}' | ']' => data.brackets = data.brackets.saturating_sub(1),
         '\\' => {
             s.latex = true;
             let cmd: String = text[i + 1..]
@@ -354,7 +367,10 @@ fn special(s: &mut Scan, text: &str, i: usize, c: char, prev: Option<char>) {
                 s.math += 1;
             }
         }
-        '`' if text[i..].starts_with("```") && prev.is_none_or(|p| p != '`') => s.code += 1,
+        '`' if text[i..].starts_with("```") && prev.is_none_or(|p| p != '`') => {
+            s.code += 1;
+            data.in_fence = !data.in_fence;
+        }
         '#' if text[i..].starts_with("#include") => s.code += 1,
         '>' if prev == Some('=') => s.code += 1,
         '$' => s.latex = true,
@@ -463,6 +479,19 @@ mod tests {
         assert_eq!(s.analyse, 2, "explain + step by step");
         assert!(s.code >= 4, "fences, def, return, trailing ;: {}", s.code);
         assert!(s.code_request);
+    }
+
+    #[test]
+    fn quotes_in_json_or_code_are_syntax() {
+        assert_eq!(scan_all(r#"He said "no" and "never"."#).quotes, 4);
+        assert_eq!(
+            scan_all(r#"config: {"a": "b", "c": ["d"]} then "ok""#).quotes,
+            2
+        );
+        assert_eq!(
+            scan_all("see:\n```\nx = \"s\"\n```\nand \"this\"").quotes,
+            2
+        );
     }
 
     #[test]
