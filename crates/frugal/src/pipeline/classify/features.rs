@@ -238,28 +238,87 @@ pub enum HandRule {
     Code,
 }
 
-/// A short greeting or thanks ("hi", "thanks!"), not a word that starts like one ("history").
+/// A greeting or thanks and nothing else ("hi", "thanks, that worked!", "hello there, how
+/// are you?"), not a word that starts like one ("history") and not a greeting in front of a
+/// request ("hi, prove Fermat's last theorem"): every word after the greeting must be
+/// small talk. This rule overrides the learned score, so it must be precise.
 fn is_greeting(text: &str) -> bool {
-    const GREETINGS: [&str; 9] = [
+    const GREETINGS: [&str; 11] = [
         "hi",
         "hello",
         "hey",
         "thanks",
         "thank you",
         "good morning",
+        "good afternoon",
         "good evening",
         "bye",
         "ok thanks",
+        "cheers",
+    ];
+    const SMALL_TALK: [&str; 48] = [
+        "a",
+        "again",
+        "all",
+        "and",
+        "appreciate",
+        "appreciated",
+        "are",
+        "awesome",
+        "bye",
+        "cheers",
+        "cool",
+        "day",
+        "doing",
+        "everyone",
+        "folks",
+        "for",
+        "friend",
+        "going",
+        "good",
+        "great",
+        "have",
+        "help",
+        "how",
+        "i",
+        "is",
+        "it",
+        "lot",
+        "mate",
+        "much",
+        "nice",
+        "ok",
+        "okay",
+        "perfect",
+        "see",
+        "so",
+        "team",
+        "thank",
+        "thanks",
+        "that",
+        "the",
+        "there",
+        "this",
+        "today",
+        "very",
+        "worked",
+        "works",
+        "you",
+        "your",
     ];
     let t = text.trim();
-    if t.chars().count() > 40 {
+    if t.chars().count() > 60 {
         return false;
     }
     let lower = t.to_lowercase();
     GREETINGS.iter().any(|g| {
-        lower
-            .strip_prefix(g)
-            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric()))
+        lower.strip_prefix(g).is_some_and(|rest| {
+            !rest.starts_with(|c: char| c.is_alphanumeric())
+                && rest
+                    .split(|c: char| !c.is_alphabetic())
+                    .filter(|w| !w.is_empty())
+                    .all(|w| SMALL_TALK.contains(&w))
+        })
     })
 }
 
@@ -307,6 +366,12 @@ mod tests {
         assert_eq!(hand_rule("hi!"), Some(HandRule::Greeting));
         assert_eq!(hand_rule("Thanks, that worked"), Some(HandRule::Greeting));
         assert_eq!(hand_rule("history of the highland clearances"), None);
+        assert_eq!(
+            hand_rule("Hello there, how are you today?"),
+            Some(HandRule::Greeting)
+        );
+        assert_eq!(hand_rule("hi, prove Fermat's last theorem"), None);
+        assert_eq!(hand_rule("hey can you summarise this for me"), None);
         assert_eq!(hand_rule("fix:\n```py\nx=1\n```"), Some(HandRule::Code));
     }
 }
