@@ -153,6 +153,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let ledger = crate::ledger::Ledger::open(&cfg.ledger).await?;
         let state = crate::server::AppState::with_ledger(Arc::new(cfg), ledger)?;
+        let router = state.pipeline.router().info.clone();
+        tracing::info!(
+            source = %router.source,
+            fingerprint = %router.fingerprint,
+            rows = router.rows,
+            "router loaded (SIGHUP reloads it)"
+        );
         // Scripts and tests read this line to learn the port.
         println!("frugal listening on http://{addr}");
         std::io::stdout().flush()?;

@@ -135,7 +135,7 @@ impl OfflineRouter {
     }
 
     /// The classifier, for measuring its stages one by one.
-    pub fn classifier(&self) -> &crate::pipeline::classify::Classifier {
+    pub fn classifier(&self) -> Arc<crate::pipeline::classify::Classifier> {
         self.pipeline.classifier()
     }
 

@@ -92,8 +92,26 @@ impl Plan {
 /// Compresses, scores and selects. Cheap to share: hold it in an `Arc`.
 pub struct Pipeline {
     config: Arc<Config>,
-    classifier: Classifier,
+    /// Swapped whole by `reload_router`; a request keeps the one it started with.
+    router: std::sync::RwLock<Arc<LoadedRouter>>,
     live: LiveBoundaries,
+}
+
+/// A classifier and what it was loaded from.
+pub struct LoadedRouter {
+    pub classifier: Arc<Classifier>,
+    pub info: RouterInfo,
+}
+
+/// Which router is serving, for `/health` and logs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RouterInfo {
+    /// The router file, or "built-in".
+    pub source: String,
+    /// FNV-1a of the model's canonical JSON: replicas serving the same router agree.
+    pub fingerprint: String,
+    /// Training rows, from the model's provenance.
+    pub rows: usize,
 }
 
 /// The tier boundaries in force, shared between the feedback loop (which moves them, and
@@ -117,38 +135,86 @@ impl LiveBoundaries {
     }
 }
 
+/// Load the router model `routing.router_model` names (or the built-in one) with the
+/// embedder its stage 2 was trained on: `reuse` when its id matches, else the configured
+/// one. A model that does not load, or whose embedding differs, is an error.
+fn load_router(
+    config: &Config,
+    reuse: Option<Arc<classify::embedder::Embedder>>,
+) -> anyhow::Result<LoadedRouter> {
+    let (model, source) = match &config.routing.router_model {
+        Some(path) => (
+            classify::model::RouterModel::load(path)?,
+            path.display().to_string(),
+        ),
+        None => (classify::model::RouterModel::embedded()?, "built-in".into()),
+    };
+    let signals = classify::text::Signals::builtin()?;
+    let embedder = match (&model.stage2, &model.embedding_id) {
+        (None, _) => None,
+        (Some(_), id) => {
+            let e = match reuse.filter(|e| id.as_deref() == Some(e.id())) {
+                Some(e) => e,
+                None => Arc::new(match &config.routing.embedding_model {
+                    Some(dir) => classify::embedder::Embedder::full(dir)?,
+                    None => classify::embedder::Embedder::builtin()?,
+                }),
+            };
+            if id.as_deref() != Some(e.id()) {
+                anyhow::bail!(
+                    "the router model's stage 2 was trained with embedding {:?} but the configured one is {:?}; \
+                     train a router with this embedding (frugal train --embedding ...) or change routing.embedding_model",
+                    id,
+                    e.id()
+                );
+            }
+            Some(e)
+        }
+    };
+    let info = RouterInfo {
+        source,
+        fingerprint: format!(
+            "{:016x}",
+            crate::hashing::fnv1a(model.to_json()?.as_bytes())
+        ),
+        rows: model.provenance.rows,
+    };
+    Ok(LoadedRouter {
+        classifier: Arc::new(Classifier::new(model, signals, embedder)),
+        info,
+    })
+}
+
 impl Pipeline {
     /// Build the pipeline, loading the router model named by `routing.router_model` (or the
     /// built-in one). A model that does not load is an error: never a silent fallback.
     pub fn new(config: Arc<Config>) -> anyhow::Result<Pipeline> {
-        let model = match &config.routing.router_model {
-            Some(path) => classify::model::RouterModel::load(path)?,
-            None => classify::model::RouterModel::embedded()?,
-        };
-        let signals = classify::text::Signals::builtin()?;
-        let embedder = match (&model.stage2, &model.embedding_id) {
-            (None, _) => None,
-            (Some(_), id) => {
-                let e = match &config.routing.embedding_model {
-                    Some(dir) => classify::embedder::Embedder::full(dir)?,
-                    None => classify::embedder::Embedder::builtin()?,
-                };
-                if id.as_deref() != Some(e.id()) {
-                    anyhow::bail!(
-                        "the router model's stage 2 was trained with embedding {:?} but the configured one is {:?}; \
-                         train a router with this embedding (frugal train --embedding ...) or change routing.embedding_model",
-                        id,
-                        e.id()
-                    );
-                }
-                Some(e)
-            }
-        };
+        let router = load_router(&config, None)?;
         Ok(Pipeline {
-            classifier: Classifier::new(model, signals, embedder),
+            router: std::sync::RwLock::new(Arc::new(router)),
             live: LiveBoundaries::new(config.routing.boundaries),
             config,
         })
+    }
+
+    /// Load `routing.router_model` again (after `frugal train` wrote a new one) and swap it
+    /// in; requests already classifying finish with the old one. The embedder is kept when
+    /// the new model was trained with the same one. On any error the serving router stays
+    /// and the error is returned for the caller to report.
+    pub fn reload_router(&self) -> anyhow::Result<RouterInfo> {
+        let current = self.router();
+        let router = load_router(&self.config, current.classifier.embedder().cloned())?;
+        let info = router.info.clone();
+        *self.router.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(router);
+        Ok(info)
+    }
+
+    /// The router serving now.
+    pub fn router(&self) -> Arc<LoadedRouter> {
+        self.router
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The live boundaries handle (the feedback loop holds a clone).
@@ -164,8 +230,8 @@ impl Pipeline {
         &self.config
     }
 
-    pub fn classifier(&self) -> &Classifier {
-        &self.classifier
+    pub fn classifier(&self) -> Arc<Classifier> {
+        self.router().classifier.clone()
     }
 
     /// Plan a request. Compression has already run on the raw body the request was parsed
@@ -185,7 +251,7 @@ impl Pipeline {
                 return select::baseline_plan(&self.config, &requirements, &est);
             }
             let classification =
-                self.classifier
+                self.classifier()
                     .classify(req, self.live.get(), profile.boundary_shift, ctx.judge);
             // Floors only ever raise the tier: profile, caller header, key policy, session.
             let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]

@@ -136,3 +136,41 @@ fn session_floor_keeps_a_follow_up_up() {
     let plan = p.plan(&req("auto", "now commit it"), &ctx).expect("plan");
     assert_eq!(plan.tier, Tier::Complex);
 }
+
+#[test]
+fn reloading_swaps_the_router_and_a_bad_file_keeps_the_old_one() {
+    let dir = std::env::temp_dir().join(format!("frugal-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("router.json");
+    let mut model = classify::model::RouterModel::embedded().expect("model");
+    std::fs::write(&path, model.to_json().expect("json")).expect("write");
+    let env = MapEnv([("OPENAI_API_KEY", "k")].into_iter().collect());
+    let mut config = Config::load(None, &env).expect("config");
+    config.routing.router_model = Some(path.clone());
+    let p = Pipeline::new(Arc::new(config)).expect("pipeline");
+    let first = p.router().info.clone();
+    assert_eq!(first.source, path.display().to_string());
+    // Reloading a model trained with the same embedding keeps the loaded embedder.
+    let embedder = p.classifier().embedder().cloned().expect("stage 2");
+    assert_eq!(p.reload_router().expect("reload"), first);
+    assert!(Arc::ptr_eq(
+        &embedder,
+        p.classifier().embedder().expect("stage 2")
+    ));
+
+    // A retrained model (here: stage 1 only, fewer rows) replaces it; the static embedder
+    // of the first one is not needed any more.
+    model.stage2 = None;
+    model.embedding_id = None;
+    model.provenance.rows = 7;
+    std::fs::write(&path, model.to_json().expect("json")).expect("write");
+    let second = p.reload_router().expect("reload");
+    assert_ne!(second.fingerprint, first.fingerprint);
+    assert_eq!((second.rows, p.router().info.clone()), (7, second.clone()));
+    assert!(p.classifier().embedder().is_none());
+
+    std::fs::write(&path, "{ not json").expect("write");
+    assert!(p.reload_router().is_err());
+    assert_eq!(p.router().info, second, "the serving router stays");
+    assert!(p.plan(&req("auto", "hi"), &RouteContext::default()).is_ok());
+}

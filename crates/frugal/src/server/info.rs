@@ -19,7 +19,8 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Json<serde_json::Value>
         .filter(|p| p.usable())
         .map(|p| p.name.as_str())
         .collect();
-    Json(json!({ "status": "ok", "providers": usable }))
+    let router = app.pipeline.router().info.clone();
+    Json(json!({ "status": "ok", "providers": usable, "router": router }))
 }
 
 pub async fn models(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {

@@ -91,6 +91,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
         state.pipeline.boundaries().clone(),
         state.config.feedback.clone(),
     );
+    let reloader = spawn_router_reload(state.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -98,8 +99,49 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
     if let Some(task) = feedback_loop {
         task.abort();
     }
+    if let Some(task) = reloader {
+        task.abort();
+    }
     ledger.shutdown(std::time::Duration::from_secs(30)).await;
     Ok(())
+}
+
+/// On SIGHUP, load `routing.router_model` again (a router `frugal train` just wrote) without
+/// dropping a request. A file that does not load leaves the serving router in place and is
+/// logged as an error.
+#[cfg(unix)]
+fn spawn_router_reload(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: router reload is off");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let s = state.clone();
+            // Loading a full sentence-transformers model takes a while: off the runtime.
+            match tokio::task::spawn_blocking(move || s.pipeline.reload_router()).await {
+                Ok(Ok(info)) => tracing::info!(
+                    source = %info.source,
+                    fingerprint = %info.fingerprint,
+                    rows = info.rows,
+                    "router reloaded"
+                ),
+                Ok(Err(e)) => tracing::error!(
+                    error = format!("{e:#}"),
+                    "router reload failed: still serving the previous router"
+                ),
+                Err(e) => tracing::error!(error = %e, "router reload task failed"),
+            }
+        }
+    }))
+}
+
+#[cfg(not(unix))]
+fn spawn_router_reload(_: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    None
 }
 
 async fn shutdown_signal() {

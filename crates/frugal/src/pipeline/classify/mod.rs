@@ -18,6 +18,8 @@ pub mod text;
 pub mod transform;
 pub mod wordpiece;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::types::{ChatRequest, Tier};
@@ -65,13 +67,18 @@ pub struct Classification {
 pub struct Classifier {
     model: RouterModel,
     signals: Signals,
-    embedder: Option<Embedder>,
+    /// Shared so that reloading a router trained with the same embedding keeps it.
+    embedder: Option<Arc<Embedder>>,
 }
 
 impl Classifier {
     /// `embedder` must be the one the model's stage-2 head was trained with (checked by
     /// `Pipeline::new`); without it stage 2 is skipped.
-    pub fn new(model: RouterModel, signals: Signals, embedder: Option<Embedder>) -> Classifier {
+    pub fn new(
+        model: RouterModel,
+        signals: Signals,
+        embedder: Option<Arc<Embedder>>,
+    ) -> Classifier {
         Classifier {
             model,
             signals,
@@ -90,6 +97,11 @@ impl Classifier {
 
     pub fn model(&self) -> &RouterModel {
         &self.model
+    }
+
+    /// The loaded stage-2 embedder, if any.
+    pub fn embedder(&self) -> Option<&Arc<Embedder>> {
+        self.embedder.as_ref()
     }
 
     /// Stage 1 on one text: its features, their contributions, the calibrated score and the
@@ -235,7 +247,7 @@ mod tests {
         Classifier::new(
             RouterModel::embedded().expect("model"),
             Signals::builtin().expect("signals"),
-            Some(Embedder::builtin().expect("embedder")),
+            Some(Arc::new(Embedder::builtin().expect("embedder"))),
         )
     }
 
