@@ -136,12 +136,14 @@ pub fn examples(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (records, feedback) = runtime.block_on(async {
-        let store = crate::ledger::open_store(&cfg).await?;
-        read_all(store.as_ref(), since_ms).await
-    })?;
-    let l = label(&records, &feedback)?;
     let shown = crate::ledger::redact_target(target);
+    let (records, feedback) = runtime
+        .block_on(async {
+            let store = crate::ledger::open_store(&cfg).await?;
+            read_all(store.as_ref(), since_ms).await
+        })
+        .with_context(|| format!("ledger {shown}"))?;
+    let l = label(&records, &feedback)?;
     if l.requests.is_empty() {
         bail!(
             "ledger {shown}: nothing to learn from ({} requests, {} with feedback: {} answered by the \
