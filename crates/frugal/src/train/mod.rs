@@ -272,6 +272,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let (more, note) = ledger::examples(target, since_ms, &signals, embedder.as_ref())?;
         ex.extend(more);
         notes.push(note);
+        if args.data.is_empty() {
+            // Scores are calibrated to the training rows' percentiles: here, to the traffic
+            // that was routed down, so the same boundaries will route more requests up.
+            eprintln!(
+                "warning: trained on ledger rows only: scores are calibrated to your routed-down \
+                 traffic, not to all of it, so tier boundaries mean something different; add \
+                 --data files (the shipped recipe, docs/classifier.md) to keep them comparable"
+            );
+        }
     }
     spinner.set_message(format!("fitting on {} rows", ex.len()));
     let model = train_model(
