@@ -3,6 +3,7 @@ the read-only endpoints."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import anthropic
@@ -22,6 +23,17 @@ def test_routing_aliases_route_simple_prompt_to_cheapest(gw, mock, alias):
     assert_frugal_headers(raw.headers, model="test-gpt-small", tier="simple")
     assert raw.parse().choices[0].message.content == "mock answer from test-gpt-small: hi"
     assert mock.models_called() == ["test-gpt-small"]
+
+
+def test_reformatting_pasted_json_is_simple_and_the_json_reaches_the_model(gw, mock):
+    rows = [{"id": i, "name": f"user{i}", "email": f"u{i}@example.com", "tags": ["a", "b"]} for i in range(40)]
+    payload = json.dumps(rows)
+    raw = gw.openai().chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": f"Reformat this JSON as YAML: {payload}"}])
+    assert_frugal_headers(raw.headers, model="test-gpt-small", tier="simple")
+    assert raw.headers["x-frugal-stage"] == "rules"
+    sent = mock.only_request()["body"]["messages"][0]["content"]
+    assert "u39@example.com" in sent  # the material is forwarded whole
 
 
 def test_premium_profile_never_routes_below_complex(gw, mock):
