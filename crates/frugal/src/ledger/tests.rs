@@ -544,10 +544,14 @@ async fn training_reads_every_page_of_rated_traffic() {
             .insert(Arc::new(Batch { records, feedback }))
             .await
             .expect("insert");
-        let (records, feedback) = crate::train::ledger::read_all(store.as_ref(), 0)
+        let (records, feedback, total) = crate::train::ledger::read_rated(store.as_ref(), 0)
             .await
             .expect("read");
-        assert_eq!((records.len(), feedback.len()), (6_000, 1_200));
+        // Every row is walked; only the rated ones are kept.
+        assert_eq!(
+            (total, records.len(), feedback.len()),
+            (6_000, 1_200, 1_200)
+        );
         let l = crate::train::ledger::label(&records, &feedback).expect("label");
         // Rated: every fifth; of those, every other one has its conversation stored.
         assert_eq!((l.requests.len(), l.without_prompt), (600, 600));

@@ -9,7 +9,7 @@
 //! few are rated. Requests the baseline or a pricier model answered say nothing about the
 //! cheap models and are left out (counted in the note).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{bail, Context, Result};
 
@@ -103,19 +103,24 @@ pub fn label(records: &[Record], feedback: &[Feedback]) -> Result<Labelled> {
     Ok(out)
 }
 
-/// Every record and every feedback row since `since_ms`.
-pub(crate) async fn read_all(
+/// Every feedback row since `since_ms`, and the records they rate: a ledger of millions of
+/// stored conversations is walked page by page, and only rated ones are kept in memory.
+pub(crate) async fn read_rated(
     store: &dyn Store,
     since_ms: i64,
-) -> Result<(Vec<Record>, Vec<Feedback>)> {
-    let mut records = vec![];
+) -> Result<(Vec<Record>, Vec<Feedback>, usize)> {
+    let feedback = store.feedback_since(since_ms).await?;
+    let rated: HashSet<&str> = feedback.iter().map(|f| f.request_id.as_str()).collect();
+    let (mut records, mut total) = (vec![], 0);
     crate::ledger::each_record(store, since_ms, |_, r| {
-        records.push(r);
+        total += 1;
+        if rated.contains(r.request_id.as_str()) {
+            records.push(r);
+        }
         Ok(())
     })
     .await?;
-    let feedback = store.feedback_since(since_ms).await?;
-    Ok((records, feedback))
+    Ok((records, feedback, total))
 }
 
 /// Labelled examples from the ledger at `target` (SQLite file or postgres:// URL), and a
@@ -137,10 +142,10 @@ pub fn examples(
         .enable_all()
         .build()?;
     let shown = crate::ledger::redact_target(target);
-    let (records, feedback) = runtime
+    let (records, feedback, total) = runtime
         .block_on(async {
             let store = crate::ledger::open_store(&cfg).await?;
-            read_all(store.as_ref(), since_ms).await
+            read_rated(store.as_ref(), since_ms).await
         })
         .with_context(|| format!("ledger {shown}"))?;
     let l = label(&records, &feedback)?;
@@ -149,7 +154,7 @@ pub fn examples(
             "ledger {shown}: nothing to learn from ({} requests, {} with feedback: {} answered by the \
              baseline or a pricier model, {} without a stored conversation; set [ledger] store_prompts = true \
              and collect feedback on routed-down answers)",
-            records.len(),
+            total,
             l.rated,
             l.not_routed_down,
             l.without_prompt
