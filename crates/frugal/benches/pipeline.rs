@@ -75,14 +75,15 @@ fn main() {
             parse_ns.push(t.elapsed().as_nanos());
             // Stage 1 alone, then stages 1 + 2 forced on every prompt (in the cascade
             // stage 2 runs only on the abstained share), on the text the classifier reads.
-            let text = request_texts(&req).last_user;
+            let texts = request_texts(&req);
+            let text = texts.scored().text;
             let t = Instant::now();
-            let s1 = classifier.stage1(&text);
+            let s1 = classifier.stage1(text);
             stage1_ns.push(t.elapsed().as_nanos());
             std::hint::black_box(&s1);
             let t = Instant::now();
-            let s1 = classifier.stage1(&text);
-            let s2 = classifier.stage2(&s1.features, &text);
+            let s1 = classifier.stage1(text);
+            let s2 = classifier.stage2(&s1.features, text);
             stage12_ns.push(t.elapsed().as_nanos());
             std::hint::black_box((s1, s2));
             let t = Instant::now();

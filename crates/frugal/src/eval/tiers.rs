@@ -168,9 +168,10 @@ pub fn evaluate(
     let mut stage2 = Vec::with_capacity(used.len());
     let mut cascade = Vec::with_capacity(used.len());
     for r in &used {
-        let text = request_texts(&r.to_chat_request("auto")?).last_user;
-        let s1 = classifier.stage1(&text);
-        stage2.push(classifier.stage2(&s1.features, &text));
+        let texts = request_texts(&r.to_chat_request("auto")?);
+        let text = texts.scored().text;
+        let s1 = classifier.stage1(text);
+        stage2.push(classifier.stage2(&s1.features, text));
         stage1.push(s1.score);
         cascade.push(router.score(r)?);
     }

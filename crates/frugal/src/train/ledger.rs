@@ -253,6 +253,25 @@ mod tests {
     }
 
     #[test]
+    fn a_transformation_in_the_ledger_is_featurised_as_serving_scores_it() {
+        let json =
+            r#"[{"id": 1, "name": "Ada", "email": "ada@example.com"}, {"id": 2, "name": "Grace"}]"#;
+        let r = record(
+            "t",
+            "small",
+            Some(&format!("Reformat this JSON as YAML: {json}")),
+        );
+        let l = label(&[r], &[fb("t", 1.0)]).expect("label");
+        let signals = Signals::builtin().expect("signals");
+        let (x, _) = featurize_request(&l.requests[0].0, &signals, None);
+        let instruction = crate::pipeline::classify::features::extract(
+            "Reformat this JSON as YAML",
+            signals.vocab(),
+        );
+        assert_eq!(x, instruction.to_vec());
+    }
+
+    #[test]
     fn a_corrupt_stored_prompt_is_an_error() {
         let mut r = record("a", "small", None);
         r.prompt = Some("{not json".into());

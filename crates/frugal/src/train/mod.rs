@@ -102,11 +102,12 @@ pub fn featurize_request(
     signals: &Signals,
     embedder: Option<&Embedder>,
 ) -> Inputs {
-    let text = request_texts(req).last_user;
-    let x = features::extract(&text, signals.vocab()).to_vec();
+    let texts = request_texts(req);
+    let text = texts.scored().text;
+    let x = features::extract(text, signals.vocab()).to_vec();
     let x2 = embedder.map(|e| {
         let mut v = x.clone();
-        v.extend(e.embed(&text).iter().map(|f| f64::from(*f)));
+        v.extend(e.embed(text).iter().map(|f| f64::from(*f)));
         v
     });
     (x, x2)

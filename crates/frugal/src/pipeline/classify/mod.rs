@@ -1,8 +1,8 @@
 //! Stage two of the pipeline: score a request's complexity (0..1, higher needs a stronger
 //! model), place it in a tier, and say how sure that is and which stage decided.
 //!
-//! The cascade: hand rules (greetings, code, transformations of pasted material) → stage 1, a learned linear score over fifteen
-//! features, which decides unless its score sits within the model's abstain margin of a
+//! The cascade: hand rules (greetings, code, transformations of pasted material) → stage 1,
+//! a learned linear score over fifteen features, which decides unless its score sits within the model's abstain margin of a
 //! tier boundary → stage 2, the same features plus a local sentence embedding, when a model
 //! with an embedding head is loaded → otherwise, or when stage 2 is also unsure, the request
 //! is marked `abstained`: the server may ask the LLM judge (stage 3); without one the tier
@@ -130,15 +130,14 @@ impl Classifier {
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
         // A transformation of pasted material is scored on its instruction alone.
-        let transform = transform::instruction(&texts.last_user);
-        let scored = transform.unwrap_or(&texts.last_user);
+        let scored = texts.scored();
         let Stage1 {
             mut score,
             contributions,
             mut rule,
             features: x,
-        } = self.stage1(scored);
-        if transform.is_some() && texts.last_user.contains("```") {
+        } = self.stage1(scored.text);
+        if scored.transformation && texts.last_user.contains("```") {
             // Code in the material still needs a model that handles code.
             rule = Some(HandRule::Code);
         }
@@ -158,7 +157,7 @@ impl Classifier {
         }
         signals.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
         signals.truncate(5);
-        if transform.is_some() {
+        if scored.transformation {
             signals.insert(0, ("transformation", 0.0));
         }
 
@@ -195,7 +194,7 @@ impl Classifier {
         let mut local_stage = "rules";
         // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
         if abstained {
-            if let Some(s2) = self.stage2(&x, scored) {
+            if let Some(s2) = self.stage2(&x, scored.text) {
                 score = s2.max(inherited);
                 nearest = near(score);
                 abstained = nearest < margin;

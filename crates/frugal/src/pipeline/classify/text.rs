@@ -16,6 +16,32 @@ pub struct RequestTexts {
     pub earlier_user: String,
 }
 
+/// The text the classifier scores, as serving and training both see it.
+pub struct Scored<'a> {
+    pub text: &'a str,
+    /// The last user message asks for a transformation of pasted material, and `text` is
+    /// only its instruction (`transform.rs`).
+    pub transformation: bool,
+}
+
+impl RequestTexts {
+    /// What stage 1 and stage 2 read: the last user message, or only its instruction when
+    /// it transforms pasted material. One function, so training featurises exactly what
+    /// serving classifies.
+    pub fn scored(&self) -> Scored<'_> {
+        match super::transform::instruction(&self.last_user) {
+            Some(text) => Scored {
+                text,
+                transformation: true,
+            },
+            None => Scored {
+                text: &self.last_user,
+                transformation: false,
+            },
+        }
+    }
+}
+
 fn user_text(content: &[Part]) -> String {
     content
         .iter()
