@@ -1,7 +1,6 @@
 //! Small, stable, non-cryptographic hashes shared across frugal: FNV-1a 64 (identical
-//! across builds and platforms, unlike std's hasher), a `Hasher` over it for hot look-up
-//! tables, a flat table keyed by such hashes, and the SplitMix64 finaliser for turning
-//! hashes into uniform numbers.
+//! across builds and platforms, unlike std's hasher), a flat word table keyed by it, and
+//! the SplitMix64 finaliser for turning hashes into uniform numbers.
 
 /// FNV-1a's starting value: the hash of no bytes.
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -21,10 +20,6 @@ pub const fn fnv1a(bytes: &[u8]) -> u64 {
         i += 1;
     }
     h
-}
-
-fn fnv1a_from(start: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(start, |h, b| fnv1a_step(h, *b))
 }
 
 /// A set of words keyed by their FNV-1a 64 hash, with a value each, in one flat
@@ -99,22 +94,6 @@ pub fn splitmix64(mut z: u64) -> u64 {
 pub fn unit_interval(bytes: &[u8]) -> f64 {
     (splitmix64(fnv1a(bytes)) >> 11) as f64 / (1u64 << 53) as f64
 }
-
-/// FNV-1a as a `Hasher`: look-ups of short words, where SipHash's setup dominates.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let start = if self.0 == 0 { FNV_OFFSET } else { self.0 };
-        self.0 = fnv1a_from(start, bytes);
-    }
-}
-
-pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 #[cfg(test)]
 mod tests {

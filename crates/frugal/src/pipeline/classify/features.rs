@@ -51,7 +51,7 @@ pub fn vocabulary<'a>(words: impl IntoIterator<Item = &'a str>) -> WordTable<()>
     WordTable::new(words.into_iter().map(|w| (w, ())), |a, _| a)
 }
 
-pub use crate::hashing::{FnvBuild, WordTable};
+pub use crate::hashing::WordTable;
 
 /// Split a trailing run of labelled answer options (A., B., … or 1., 2., …; also `(A)`,
 /// `A)`, `A:`) from the stem. Line by line, no regex: this runs on every request.
