@@ -24,26 +24,39 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// Whether any whitespace sits outside a string (cheap pre-check: no allocation).
-fn has_removable_ws(bytes: &[u8]) -> bool {
-    let mut in_str = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_str {
-            if escaped {
-                escaped = false;
+/// Where a byte-by-byte walk over JSON text is: inside a string literal or not. The one
+/// copy of the string/escape rules that every walk here shares.
+#[derive(Default)]
+struct Strings {
+    in_str: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Feed the next byte; true when it lies outside every string (quotes count as inside).
+    fn outside(&mut self, b: u8) -> bool {
+        if self.in_str {
+            if self.escaped {
+                self.escaped = false;
             } else if b == b'\\' {
-                escaped = true;
+                self.escaped = true;
             } else if b == b'"' {
-                in_str = false;
+                self.in_str = false;
             }
+            false
         } else if b == b'"' {
-            in_str = true;
-        } else if is_ws(b) {
-            return true;
+            self.in_str = true;
+            false
+        } else {
+            true
         }
     }
-    false
+}
+
+/// Whether any whitespace sits outside a string (cheap pre-check: no allocation).
+fn has_removable_ws(bytes: &[u8]) -> bool {
+    let mut strings = Strings::default();
+    bytes.iter().any(|&b| strings.outside(b) && is_ws(b))
 }
 
 /// Copy `text` without whitespace outside strings. Only valid for valid JSON: in valid
@@ -53,23 +66,10 @@ fn has_removable_ws(bytes: &[u8]) -> bool {
 fn strip(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut in_str = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut run_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        if b == b'"' {
-            in_str = true;
-        } else if is_ws(b) {
+        if strings.outside(b) && is_ws(b) {
             out.extend_from_slice(&bytes[run_start..i]);
             run_start = i + 1;
         }
@@ -99,26 +99,12 @@ pub fn same_json(a: &str, b: &str) -> bool {
 fn number_texts(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut in_str = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-            i += 1;
-            continue;
-        }
-        if b == b'"' {
-            in_str = true;
-            i += 1;
-        } else if b == b'-' || b.is_ascii_digit() {
+        // A number's bytes hold no quote, so skipping them leaves `strings` right.
+        if strings.outside(b) && (b == b'-' || b.is_ascii_digit()) {
             let start = i;
             while i < bytes.len()
                 && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
