@@ -60,7 +60,7 @@ fn cascade_score(
         .iter()
         .any(|b| (s1 - b).abs() < model.abstain_margin);
     match (near, &model.stage2, x2) {
-        (true, Some(h), Some(x2)) => h.score(x2),
+        (true, Some(h), Some(x2)) => model.resolve(s1, h.score(x2)),
         _ => s1,
     }
 }

@@ -195,7 +195,7 @@ impl Classifier {
         // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
         if abstained {
             if let Some(s2) = self.stage2(&x, scored.text) {
-                score = s2.max(inherited);
+                score = self.model.resolve(score, s2).max(inherited);
                 nearest = near(score);
                 abstained = nearest < margin;
                 local_stage = "embedding";
@@ -319,6 +319,22 @@ mod tests {
             "def f(x):\n    return x * 2\n".repeat(4)
         );
         assert!(k.classify(&req(&[&code]), B, 0.0, None).tier >= Tier::Medium);
+    }
+
+    #[test]
+    fn stage2_cannot_carry_a_request_past_the_next_boundary() {
+        // Stage 1 puts this request near the medium/complex boundary; the shipped stage-2
+        // head, which learned exam topics, scored it 0.75 (just under frontier, so "route up
+        // when unsure" sent a blog post to the frontier tier) before its verdict was bounded.
+        let k = classifier();
+        let r = req(&["Write a short blog post about a weekend trip to Lisbon, mentioning food and the old tram lines."]);
+        let c = k.classify(&r, B, 0.0, None);
+        let s1 = k.stage1(&request_texts(&r).last_user).score;
+        assert!(
+            (c.score - s1).abs() <= k.model().abstain_margin + 1e-12,
+            "{c:?} vs stage 1 {s1}"
+        );
+        assert!(c.tier <= Tier::Complex, "{c:?}");
     }
 
     #[test]

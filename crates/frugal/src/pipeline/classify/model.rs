@@ -153,6 +153,16 @@ impl RouterModel {
         RouterModel::from_json(DEFAULT_ROUTER).context("built-in router model")
     }
 
+    /// The cascade's score once stage 2 has answered for a request stage 1 was unsure of
+    /// (`s1` within the abstain margin of a boundary): stage 2 decides which side of that
+    /// boundary, but may not move the score further than the margin from stage 1's. Its head
+    /// learns topics from its training data, and on prompts unlike them (a blog-post request
+    /// among exam questions) its score is far from stage 1's for no reason either can state;
+    /// unbounded, it sent such a request from medium to frontier.
+    pub fn resolve(&self, s1: f64, s2: f64) -> f64 {
+        s2.clamp(s1 - self.abstain_margin, s1 + self.abstain_margin)
+    }
+
     pub fn to_json(&self) -> anyhow::Result<String> {
         Ok(serde_json::to_string_pretty(self)?)
     }
@@ -179,6 +189,15 @@ mod tests {
         assert_eq!(h.calibrate(5.0), 1.0);
         assert!((h.calibrate(0.0) - 0.5).abs() < 1e-12);
         assert!((h.calibrate(0.5) - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stage2_decides_within_the_margin_of_stage1() {
+        let m = RouterModel::embedded().expect("shipped router");
+        let r = m.abstain_margin;
+        assert_eq!(m.resolve(0.50, 0.52), 0.52, "close verdicts are kept");
+        assert!((m.resolve(0.50, 0.95) - (0.50 + r)).abs() < 1e-12);
+        assert!((m.resolve(0.50, 0.05) - (0.50 - r)).abs() < 1e-12);
     }
 
     #[test]
