@@ -36,6 +36,23 @@ def test_reformatting_pasted_json_is_simple_and_the_json_reaches_the_model(gw, m
     assert "u39@example.com" in sent  # the material is forwarded whole
 
 
+PASSAGE = ("Frank Sinatra recorded the song in 1969 for his album of the same name; it was written by "
+           "Teddy Randazzo and later covered by Sammy Davis Jr., who made it a signature tune of his live shows. ")
+
+
+def test_a_question_about_supplied_documents_is_scored_on_the_question(gw, mock):
+    # A retrieval-augmented prompt (Anthropic's documents-in-XML shape): long, quoted
+    # material around a lookup question. Scored on its length it went to the top tiers.
+    docs = "".join(f'<document index="{i}"><document_content>{PASSAGE * 3}</document_content></document>'
+                   for i in range(1, 4))
+    content = f"<documents>{docs}</documents>\nAnswer using only the documents.\n<question>Who wrote the song?</question>"
+    raw = gw.anthropic().messages.with_raw_response.create(
+        model="auto", max_tokens=50, messages=[{"role": "user", "content": content}])
+    assert_frugal_headers(raw.headers, model="test-gpt-small", tier="simple")
+    sent = mock.only_request()["body"]["messages"][0]["content"]
+    assert sent.count("Sammy Davis Jr.") == 9  # the documents are forwarded whole
+
+
 def test_premium_profile_never_routes_below_complex(gw, mock):
     raw = gw.openai().chat.completions.with_raw_response.create(model="frugal/premium", messages=HI)
     assert raw.headers["x-frugal-tier"] == "complex"

@@ -1,7 +1,8 @@
 //! Stage two of the pipeline: score a request's complexity (0..1, higher needs a stronger
 //! model), place it in a tier, and say how sure that is and which stage decided.
 //!
-//! The cascade: hand rules (greetings, code, transformations of pasted material) → stage 1,
+//! The cascade: hand rules (greetings, code, transformations of pasted material, questions
+//! about supplied reference material) → stage 1,
 //! a learned linear score over fifteen features, which decides unless its score sits within the model's abstain margin of a
 //! tier boundary → stage 2, the same features plus a local sentence embedding, when a model
 //! with an embedding head is loaded → otherwise, or when stage 2 is also unsure, the request
@@ -11,6 +12,7 @@
 
 pub mod embedder;
 pub mod features;
+pub mod grounded;
 pub mod judge;
 pub mod model;
 pub mod scan;
@@ -26,7 +28,7 @@ use crate::types::{ChatRequest, Tier};
 use embedder::Embedder;
 use features::HandRule;
 use model::RouterModel;
-use text::{request_texts, Signals};
+use text::{request_texts, ScoredPart, Signals};
 
 /// Stage 1's reading of one text.
 pub struct Stage1 {
@@ -129,7 +131,8 @@ impl Classifier {
     ) -> Classification {
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
-        // A transformation of pasted material is scored on its instruction alone.
+        // A transformation of pasted material is scored on its instruction alone, a question
+        // about supplied reference material on its question alone.
         let scored = texts.scored();
         let Stage1 {
             mut score,
@@ -137,7 +140,7 @@ impl Classifier {
             mut rule,
             features: x,
         } = self.stage1(scored.text);
-        if scored.transformation && texts.last_user.contains("```") {
+        if scored.part != ScoredPart::Whole && texts.last_user.contains("```") {
             // Code in the material still needs a model that handles code.
             rule = Some(HandRule::Code);
         }
@@ -157,8 +160,8 @@ impl Classifier {
         }
         signals.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()));
         signals.truncate(5);
-        if scored.transformation {
-            signals.insert(0, ("transformation", 0.0));
+        if let Some(name) = scored.part.signal() {
+            signals.insert(0, (name, 0.0));
         }
 
         match rule {
@@ -335,6 +338,44 @@ mod tests {
             "{c:?} vs stage 1 {s1}"
         );
         assert!(c.tier <= Tier::Complex, "{c:?}");
+    }
+
+    #[test]
+    fn a_question_about_supplied_documents_is_scored_on_the_question() {
+        let passage =
+            "Frank Sinatra recorded the song in 1969; it was written by Teddy Randazzo and \
+                       later covered by Sammy Davis Jr., who sang it at his live shows. "
+                .repeat(6);
+        let k = classifier();
+        let rag = |q: &str| {
+            format!(
+                "Answer using only the search results.\n\nDocument [1] {passage}\n\nQuestion: {q}\nAnswer:"
+            )
+        };
+        let lookup = k.classify(&req(&[&rag("who wrote the song")]), B, 0.0, None);
+        assert_eq!(
+            (lookup.tier, lookup.signals[0].0),
+            (Tier::Simple, "grounded_question"),
+            "{lookup:?}"
+        );
+        // What the question asks still counts.
+        let analysis = k.classify(
+            &req(&[&rag(
+                "Compare the two recordings and explain step by step why the cover became more famous.",
+            )]),
+            B,
+            0.0,
+            None,
+        );
+        assert!(analysis.score > lookup.score + 0.3, "{analysis:?}");
+        // The same material without a labelled question is scored on all of it.
+        let whole = k.classify(
+            &req(&[&format!("{passage}\nWho wrote the song?")]),
+            B,
+            0.0,
+            None,
+        );
+        assert!(whole.score > lookup.score, "{whole:?}");
     }
 
     #[test]

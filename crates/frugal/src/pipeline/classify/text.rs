@@ -19,25 +19,52 @@ pub struct RequestTexts {
 /// The text the classifier scores, as serving and training both see it.
 pub struct Scored<'a> {
     pub text: &'a str,
-    /// The last user message asks for a transformation of pasted material, and `text` is
-    /// only its instruction (`transform.rs`).
-    pub transformation: bool,
+    pub part: ScoredPart,
+}
+
+/// Which part of the last user message `Scored::text` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoredPart {
+    Whole,
+    /// The instruction of a transformation of pasted material (`transform.rs`).
+    Instruction,
+    /// The question asked about supplied reference material (`grounded.rs`).
+    Question,
+}
+
+impl ScoredPart {
+    /// The name shown among a decision's signals; `None` for the whole message.
+    pub fn signal(self) -> Option<&'static str> {
+        match self {
+            ScoredPart::Whole => None,
+            ScoredPart::Instruction => Some("transformation"),
+            ScoredPart::Question => Some("grounded_question"),
+        }
+    }
 }
 
 impl RequestTexts {
     /// What stage 1 and stage 2 read: the last user message, or only its instruction when
-    /// it transforms pasted material. One function, so training featurises exactly what
-    /// serving classifies.
+    /// it transforms pasted material, or only its question when it asks about reference
+    /// material it supplies. One function, so training featurises exactly what serving
+    /// classifies.
     pub fn scored(&self) -> Scored<'_> {
-        match super::transform::instruction(&self.last_user) {
-            Some(text) => Scored {
-                text,
-                transformation: true,
-            },
-            None => Scored {
-                text: &self.last_user,
-                transformation: false,
-            },
+        let text = &self.last_user;
+        if let Some(instruction) = super::transform::instruction(text) {
+            return Scored {
+                text: instruction,
+                part: ScoredPart::Instruction,
+            };
+        }
+        if let Some(question) = super::grounded::question(text) {
+            return Scored {
+                text: question,
+                part: ScoredPart::Question,
+            };
+        }
+        Scored {
+            text,
+            part: ScoredPart::Whole,
         }
     }
 }
