@@ -68,7 +68,7 @@ pub struct Classification {
 
 pub struct Classifier {
     model: RouterModel,
-    signals: Signals,
+    signals: Arc<Signals>,
     /// Shared so that reloading a router trained with the same embedding keeps it.
     embedder: Option<Arc<Embedder>>,
 }
@@ -78,7 +78,7 @@ impl Classifier {
     /// `Pipeline::new`); without it stage 2 is skipped.
     pub fn new(
         model: RouterModel,
-        signals: Signals,
+        signals: Arc<Signals>,
         embedder: Option<Arc<Embedder>>,
     ) -> Classifier {
         Classifier {

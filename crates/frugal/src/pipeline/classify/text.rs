@@ -5,6 +5,8 @@
 //! Also owns the shared lexical resource: the vocabulary's whole words (for word rarity),
 //! read from the shipped static embedding, which carries all-MiniLM-L6-v2's vocabulary.
 
+use std::sync::Arc;
+
 use crate::types::{ChatRequest, Part, Role};
 
 use super::features::{vocabulary, Vocabulary, WordTable};
@@ -105,9 +107,21 @@ pub struct Signals {
     words: WordTable<()>,
 }
 
+/// The built-in signals, built on first use and shared by every router loaded after (a
+/// SIGHUP reload, each `frugal train` fold) instead of rebuilding the 30k-word table.
+static BUILTIN: std::sync::OnceLock<Arc<Signals>> = std::sync::OnceLock::new();
+
 impl Signals {
     /// The shipped MiniLM vocabulary (Apache-2.0), from the built-in static embedding.
-    pub fn builtin() -> anyhow::Result<Signals> {
+    pub fn builtin() -> anyhow::Result<Arc<Signals>> {
+        if let Some(s) = BUILTIN.get() {
+            return Ok(s.clone());
+        }
+        let built = Arc::new(Signals::load_builtin()?);
+        Ok(BUILTIN.get_or_init(|| built).clone())
+    }
+
+    fn load_builtin() -> anyhow::Result<Signals> {
         let text = crate::embed::static_table::StaticEmbedding::vocab_text(
             super::embedder::BUILTIN_STATIC,
         )?;
