@@ -88,21 +88,40 @@ pub(super) fn split_options(text: &str) -> (&str, Vec<&str>) {
     )
 }
 
-/// The distinct lower-cased ASCII words of a text, as sorted FNV-1a hashes (no string
-/// allocations: this runs on every option of every request).
-fn word_set(text: &str) -> Vec<u64> {
-    let mut words: Vec<u64> = text
-        .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
-        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
-        .map(|w| {
-            w.bytes().fold(crate::hashing::FNV_OFFSET, |h, b| {
-                crate::hashing::fnv1a_step(h, b.to_ascii_lowercase())
-            })
-        })
-        .collect();
-    words.sort_unstable();
-    words.dedup();
-    words
+/// Append the distinct lower-cased ASCII words of `text` to `out`, as sorted FNV-1a hashes
+/// (no allocation of its own: this runs on every option of every request). A word is a run
+/// of ASCII letters and apostrophes that starts with a letter; any other byte (a UTF-8
+/// continuation byte included) ends it, which splits the text exactly as its characters
+/// would.
+fn push_word_set(text: &str, out: &mut Vec<u64>) {
+    let start = out.len();
+    // The hash of the run being read, and whether it started with a letter.
+    let mut run: Option<(u64, bool)> = None;
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphabetic() || b == b'\'' {
+            let (h, word) = run.unwrap_or((crate::hashing::FNV_OFFSET, b != b'\''));
+            run = Some((crate::hashing::fnv1a_step(h, b.to_ascii_lowercase()), word));
+        } else if let Some((h, word)) = run.take() {
+            if word {
+                out.push(h);
+            }
+        }
+    }
+    if let Some((h, true)) = run {
+        out.push(h);
+    }
+    let set = &mut out[start..];
+    set.sort_unstable();
+    // Deduplicate this set in place (not `Vec::dedup`, which would also merge across the
+    // previous set's last word).
+    let mut kept = 0;
+    for i in 0..set.len() {
+        if i == 0 || set[i] != set[kept - 1] {
+            set[kept] = set[i];
+            kept += 1;
+        }
+    }
+    out.truncate(start + kept);
 }
 
 fn jaccard(a: &[u64], b: &[u64]) -> f64 {
@@ -215,11 +234,19 @@ fn option_shape(options: &[&str]) -> (f64, f64) {
     if options.is_empty() {
         return (0.0, 0.0);
     }
-    let sets: Vec<Vec<u64>> = options.iter().map(|o| word_set(o)).collect();
+    // Every option's word set in one buffer; option k's is words[bounds[k]..bounds[k + 1]].
+    let mut words = Vec::with_capacity(16 * options.len());
+    let mut bounds = Vec::with_capacity(options.len() + 1);
+    bounds.push(0);
+    for o in options {
+        push_word_set(o, &mut words);
+        bounds.push(words.len());
+    }
+    let set = |k: usize| &words[bounds[k]..bounds[k + 1]];
     let mut sims = vec![];
-    for i in 0..sets.len() {
-        for j in i + 1..sets.len() {
-            sims.push(jaccard(&sets[i], &sets[j]));
+    for i in 0..options.len() {
+        for j in i + 1..options.len() {
+            sims.push(jaccard(set(i), set(j)));
         }
     }
     let numeric = options.iter().filter(|o| is_numeric_option(o)).count();
@@ -325,6 +352,42 @@ fn is_greeting(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word sets as first written: split on characters, keep pieces starting with a
+    /// letter, hash, sort, dedup.
+    fn reference_word_set(text: &str) -> Vec<u64> {
+        let mut words: Vec<u64> = text
+            .split(|c: char| !(c.is_ascii_alphabetic() || c == '\''))
+            .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
+            .map(|w| {
+                w.bytes().fold(crate::hashing::FNV_OFFSET, |h, b| {
+                    crate::hashing::fnv1a_step(h, b.to_ascii_lowercase())
+                })
+            })
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        words
+    }
+
+    #[test]
+    fn word_sets_split_bytes_as_characters_would() {
+        let texts = [
+            "",
+            "The cat and THE dog",
+            "'tis the dog's bone' isn't it''",
+            "café naïve über straße — déjà vu, 'x' y'",
+            "12 apples, 3.5 pears; x=y",
+            "a a a b",
+        ];
+        let mut out = vec![u64::MAX];
+        for t in texts {
+            let before = out.len();
+            push_word_set(t, &mut out);
+            assert_eq!(out[before..], reference_word_set(t)[..], "{t:?}");
+        }
+        assert_eq!(out[0], u64::MAX, "earlier sets are left alone");
+    }
 
     fn vocab() -> WordTable<()> {
         vocabulary([

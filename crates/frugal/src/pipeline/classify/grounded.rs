@@ -36,6 +36,9 @@ const MATERIAL_MIN: usize = 200;
 
 /// The question of a grounded request, when `text` is one.
 pub fn question(text: &str) -> Option<&str> {
+    if text.len() < MATERIAL_MIN {
+        return None;
+    }
     let (material, question) = labelled(text).or_else(|| tagged(text))?;
     let question = question.trim();
     if question.is_empty()
@@ -81,11 +84,13 @@ fn labelled(text: &str) -> Option<(&str, &str)> {
     Some((&text[..line_start], q))
 }
 
-/// `(material, question)` of a text whose question is a `<question>` element.
+/// `(material, question)` of a text whose question is a `<question>` element (lower
+/// case, as XML prompt templates write it: an exact search is what keeps this rule cheap
+/// on the text of every request).
 fn tagged(text: &str) -> Option<(&str, &str)> {
-    let open = find_ascii_ci(text, "<question>")?;
+    let open = text.find("<question>")?;
     let body = &text[open + "<question>".len()..];
-    let close = find_ascii_ci(body, "</question>")?;
+    let close = body.find("</question>")?;
     Some((&text[..open], &body[..close]))
 }
 
@@ -115,10 +120,19 @@ fn names_material(material: &str) -> bool {
 /// Byte offset of `needle` (ASCII) in `hay`, ignoring ASCII case.
 fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.is_empty() || h.len() < n.len() {
-        return None;
+    let first = n.first()?.to_ascii_lowercase();
+    let last_start = h.len().checked_sub(n.len())?;
+    let mut i = 0;
+    while i <= last_start {
+        i += h[i..=last_start]
+            .iter()
+            .position(|b| b.to_ascii_lowercase() == first)?;
+        if h[i..i + n.len()].eq_ignore_ascii_case(n) {
+            return Some(i);
+        }
+        i += 1;
     }
-    (0..=h.len() - n.len()).find(|i| h[*i..*i + n.len()].eq_ignore_ascii_case(n))
+    None
 }
 
 #[cfg(test)]
@@ -153,6 +167,8 @@ mod tests {
         );
         assert_eq!(question(&t), Some("When was it recorded?"));
         // XML elements
+        assert_eq!(find_ascii_ci("a <Question>b", "<question>"), Some(2));
+        assert_eq!(find_ascii_ci("ab", "abc"), None);
         let t = format!(
             "<documents><document index=\"1\">{PASSAGE}</document></documents>\n\
              <question>Who covered it?</question>"
