@@ -23,6 +23,8 @@ use labels::LabelOverrides;
 
 /// Ridge strengths tried; the one with the lowest grouped-CV error wins.
 const ALPHAS: [f64; 6] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
+/// Group-to-fold assignments the strength is chosen over.
+const ALPHA_SEEDS: u64 = 3;
 /// Stage 1 abstains within this distance (in calibrated score) of a tier boundary.
 pub const DEFAULT_ABSTAIN_MARGIN: f64 = 0.08;
 
@@ -166,6 +168,27 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Squared error of ridge(`alpha`) predicting each fold of `folds` (5) from the others.
+fn cv_error(x: &[Vec<f64>], y: &[f64], folds: &[usize], alpha: f64) -> Result<f64> {
+    let mut sse = 0.0;
+    for k in 0..5 {
+        let (tr, te): (Vec<usize>, Vec<usize>) = (0..x.len()).partition(|i| folds[*i] != k);
+        if tr.is_empty() || te.is_empty() {
+            continue;
+        }
+        let xt: Vec<Vec<f64>> = tr.iter().map(|i| x[*i].clone()).collect();
+        let yt: Vec<f64> = tr.iter().map(|i| y[*i]).collect();
+        let (mu, sd) = ridge::standardiser(&xt);
+        let w = ridge::fit(&xt, &yt, &mu, &sd, alpha)?;
+        let y_mean = yt.iter().sum::<f64>() / yt.len() as f64;
+        let xs: Vec<Vec<f64>> = te.iter().map(|i| x[*i].clone()).collect();
+        for (p, i) in ridge::predict(&xs, &mu, &sd, &w).iter().zip(&te) {
+            sse += (p + y_mean - y[*i]).powi(2);
+        }
+    }
+    Ok(sse)
+}
+
 /// Fit a head on stage-1 (`stage2 = false`) or stage-2 inputs: alpha by grouped
 /// cross-validation (mean squared error), then on all rows.
 pub fn fit_head(ex: &[Example], stage2: bool) -> Result<(LinearHead, f64)> {
@@ -180,24 +203,16 @@ pub fn fit_head(ex: &[Example], stage2: bool) -> Result<(LinearHead, f64)> {
         })
         .collect();
     let y: Vec<f64> = ex.iter().map(|e| e.y).collect();
-    let folds = crossval::group_folds(ex.iter().map(|e| e.group.as_str()), 5, 0);
+    // Several group-to-fold assignments: with one, the choice flipped between neighbouring
+    // strengths with the assignment (which hashes the group names, file names included).
+    let assignments: Vec<Vec<usize>> = (0..ALPHA_SEEDS)
+        .map(|seed| crossval::group_folds(ex.iter().map(|e| e.group.as_str()), 5, seed))
+        .collect();
     let mut best = (f64::INFINITY, ALPHAS[0]);
     for alpha in ALPHAS {
         let mut sse = 0.0;
-        for k in 0..5 {
-            let (tr, te): (Vec<usize>, Vec<usize>) = (0..ex.len()).partition(|i| folds[*i] != k);
-            if tr.is_empty() || te.is_empty() {
-                continue;
-            }
-            let xt: Vec<Vec<f64>> = tr.iter().map(|i| x[*i].clone()).collect();
-            let yt: Vec<f64> = tr.iter().map(|i| y[*i]).collect();
-            let (mu, sd) = ridge::standardiser(&xt);
-            let w = ridge::fit(&xt, &yt, &mu, &sd, alpha)?;
-            let y_mean = yt.iter().sum::<f64>() / yt.len() as f64;
-            let xs: Vec<Vec<f64>> = te.iter().map(|i| x[*i].clone()).collect();
-            for (p, i) in ridge::predict(&xs, &mu, &sd, &w).iter().zip(&te) {
-                sse += (p + y_mean - y[*i]).powi(2);
-            }
+        for folds in &assignments {
+            sse += cv_error(&x, &y, folds, alpha)?;
         }
         if sse < best.0 {
             best = (sse, alpha);
