@@ -2,20 +2,24 @@
 """Does frugal learn from its own traffic? Measured end to end through the real gateway.
 
 For each split, the rows of a routing file (default RouterBench, which the shipped router
-never saw) are halved by a hash of their id. Half A is live traffic: every prompt goes to a
-real `frugal serve` (`model: "auto"`, `store_prompts = true`) in front of mock-upstream, and
-the client rates each answer with the data's own score for the model of the tier frugal
-chose (simple = mistral-7b, medium = mixtral-8x7b, complex = Yi-34B, frontier = gpt-4,
-RouterBench's price ladder) through `POST /v1/feedback`. The gateway's tier boundaries sit
-at the quartiles of the shipped router's scores on that traffic, the spread the feedback
-controller moves them to over time, so every tier gets traffic (with the default
-boundaries nearly all of RouterBench's long few-shot prompts go to the top tier, and
-requests the baseline answers teach nothing about cheap models). The gateway stops (SIGTERM, ledger
-drained), then two routers are trained with the shipped router's recipe, one without and
-one with `--ledger`; both are scored on half B, which no router saw, with `frugal eval`.
+never saw) are halved by a hash of their id. A router is trained with the given recipe
+(`--train-data`, default the shipped router's: MMLU + LLMRouter) and served: half A is live
+traffic, every prompt going to a real `frugal serve` (`model: "auto"`, `store_prompts =
+true`) in front of mock-upstream, and the client rates each answer with the data's own
+score for the model standing for the tier frugal chose (`--tier-models`, cheapest first;
+default RouterBench's price ladder mistral-7b / mixtral-8x7b / Yi-34B / gpt-4) through
+`POST /v1/feedback`. The gateway's tier boundaries sit at the quartiles of the served
+router's scores on that traffic, so every tier can get some. The gateway stops (SIGTERM,
+ledger drained), a second router is trained by the same recipe plus `--ledger`, and both
+are scored on half B, which no router saw, with `frugal eval`.
 
     cargo build --release --workspace
     python3 bench/ledger_learning.py --data ../shared/data/routing/routerbench_train.jsonl
+    # traffic unlike the training data: LLMRouter prompts, a router trained on MMLU only
+    D=../shared/data/routing
+    python3 bench/ledger_learning.py --data $D/llmrouter_train.jsonl --train-data $D/routellm_mmlu_dev.jsonl \
+        --strong llama-3.1-nemotron-51b-instruct --weak gemma-2-9b-it \
+        --tier-models gemma-2-9b-it,llama-3.1-8b-instruct,llama-3.3-nemotron-super-49b-v1,llama-3.1-nemotron-51b-instruct
 
 Prints APGR / CPT(50%) of both routers per split and their means.
 """
@@ -38,12 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from support import frugal_env, model, render_config, start_process  # noqa: E402
 
-TIER_MODELS = {
-    "simple": "mistralai/mistral-7b-chat",
-    "medium": "mistralai/mixtral-8x7b-chat",
-    "complex": "zero-one-ai/Yi-34B-Chat",
-    "frontier": "gpt-4-1106-preview",
-}
+TIER_NAMES = ("simple", "medium", "complex", "frontier")
+# RouterBench's price ladder (the default traffic).
+TIER_MODELS = "mistralai/mistral-7b-chat,mistralai/mixtral-8x7b-chat,zero-one-ai/Yi-34B-Chat,gpt-4-1106-preview"
 # Gateway-side models standing for them, priced in the same order.
 GATEWAY = {
     "rb-simple": model("openai", "simple", 0.2, 0.2),
@@ -51,15 +52,16 @@ GATEWAY = {
     "rb-complex": model("openai", "complex", 0.8, 0.8),
     "rb-frontier": model("openai", "frontier", 10.0, 30.0),
 }
-TIERS = {t: [f"rb-{t}"] for t in TIER_MODELS}
+TIERS = {t: [f"rb-{t}"] for t in TIER_NAMES}
 
 
 def half(row_id: str, salt: int) -> int:
     return hashlib.sha256(f"{salt}:{row_id}".encode()).digest()[0] & 1
 
 
-def replay(url: str, rows: list[dict]) -> dict[str, int]:
-    """Send rows as live traffic and rate each answer; returns requests per tier."""
+def replay(url: str, rows: list[dict], tier_models: dict[str, str]) -> dict[str, int]:
+    """Send rows as live traffic and rate each answer with the data's score of the model
+    standing for the chosen tier; returns requests per tier."""
     tiers: dict[str, int] = {}
     with httpx.Client(base_url=url, timeout=30, headers={"authorization": "Bearer sk-bench"}) as c:
         for i, row in enumerate(rows):
@@ -68,7 +70,7 @@ def replay(url: str, rows: list[dict]) -> dict[str, int]:
             r.raise_for_status()
             tier = r.headers["x-frugal-tier"]
             tiers[tier] = tiers.get(tier, 0) + 1
-            score = row["scores"].get(TIER_MODELS[tier])
+            score = row["scores"].get(tier_models[tier])
             if score is not None:
                 fb = c.post("/v1/feedback", json={"request_id": r.headers["x-frugal-request-id"],
                                                   "score": float(score)})
@@ -106,9 +108,12 @@ def main() -> None:
     ap.add_argument("--strong", default="gpt-4-1106-preview")
     ap.add_argument("--weak", default="mistralai/mixtral-8x7b-chat")
     ap.add_argument("--splits", type=int, default=3)
+    ap.add_argument("--tier-models", default=TIER_MODELS,
+                    help="the data's models standing for simple,medium,complex,frontier (cheapest first)")
     args = ap.parse_args()
+    tier_models = dict(zip(TIER_NAMES, args.tier_models.split(","), strict=True))
 
-    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in args.data.read_text().split("\n") if line.strip()]
     work = Path(tempfile.mkdtemp(prefix="frugal-ledger-learning-"))
     env = frugal_env()
     env["FRUGAL_LOG"] = "warn"
@@ -124,25 +129,30 @@ def main() -> None:
             cfg = work / f"serve-{salt}.toml"
             traffic_path = work / f"traffic-{salt}.jsonl"
             traffic_path.write_text("".join(json.dumps(r) + "\n" for r in traffic))
-            scores = sorted(json.loads(line)["score"] for line in
-                            run([str(args.frugal), "route", "--batch", str(traffic_path)]).splitlines())
+            # The gateway serves the router the recipe trains without the ledger ("before"),
+            # the same one the ledger-trained router is compared with.
+            recipe = [str(args.frugal), "train", *[a for p in args.train_data for a in ("--data", str(p))],
+                      "--prices", str(args.prices), "--embedding", "builtin"]
+            before, after = work / f"before-{salt}.json", work / f"after-{salt}.json"
+            run(recipe + ["--out", str(before)])
+            routed = work / f"route-{salt}.toml"
+            routed.write_text(f'[routing]\nrouter_model = "{before}"\n')
+            scores = sorted(json.loads(line)["score"] for line in run(
+                [str(args.frugal), "route", "--config", str(routed), "--batch", str(traffic_path)]).split("\n") if line.strip())
             bounds = [scores[len(scores) * q // 4] for q in (1, 2, 3)]
             text = render_config(mock.url, GATEWAY, TIERS, "rb-frontier")
-            text = text.replace("[routing]\n", f"[routing]\nboundaries = {json.dumps(bounds)}\n", 1)
+            text = text.replace("[routing]\n", f"[routing]\nrouter_model = \"{before}\"\n"
+                                f"boundaries = {json.dumps(bounds)}\n", 1)
             cfg.write_text(text + f'\n[ledger]\npath = "{ledger}"\nstore_prompts = true\n')
             print(f"split {salt}: {len(traffic)} requests of traffic, {len(held)} held out", file=sys.stderr)
             gw = start_process(f"frugal-{salt}", [str(args.frugal), "serve", "--config", str(cfg), "--listen",
                                                   "127.0.0.1:0"], env, work, "frugal listening on")
             t = time.monotonic()
             try:
-                tiers = replay(gw.url, traffic)
+                tiers = replay(gw.url, traffic, tier_models)
             finally:
                 gw.stop()
             print(f"    tiers {tiers} in {time.monotonic() - t:.0f} s", file=sys.stderr)
-            recipe = [str(args.frugal), "train", *[a for p in args.train_data for a in ("--data", str(p))],
-                      "--prices", str(args.prices), "--embedding", "builtin"]
-            before, after = work / f"before-{salt}.json", work / f"after-{salt}.json"
-            run(recipe + ["--out", str(before)])
             log = subprocess.run(recipe + ["--ledger", str(ledger), "--out", str(after)], capture_output=True,
                                  text=True)
             if log.returncode != 0:

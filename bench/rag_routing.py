@@ -51,7 +51,9 @@ def main() -> None:
     Path(batch.name).unlink()
 
     sets: dict[str, list[dict]] = collections.defaultdict(list)
-    for line in out.splitlines():
+    for line in out.split("\n"):
+        if not line.strip():
+            continue
         d = json.loads(line)
         sets[d["id"].split("/")[0]].append(d)
     for name, ds in sets.items():
