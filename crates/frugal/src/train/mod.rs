@@ -189,6 +189,30 @@ fn cv_error(x: &[Vec<f64>], y: &[f64], folds: &[usize], alpha: f64) -> Result<f6
     Ok(sse)
 }
 
+/// The ridge strength with the lowest grouped cross-validation error, summed over several
+/// group-to-fold assignments: with one, the choice flipped between neighbouring strengths
+/// with the assignment (which hashes the group names, file names included).
+pub(crate) fn choose_alpha<'a>(
+    x: &[Vec<f64>],
+    y: &[f64],
+    groups: impl Iterator<Item = &'a str> + Clone,
+) -> Result<f64> {
+    let assignments: Vec<Vec<usize>> = (0..ALPHA_SEEDS)
+        .map(|seed| crossval::group_folds(groups.clone(), 5, seed))
+        .collect();
+    let mut best = (f64::INFINITY, ALPHAS[0]);
+    for alpha in ALPHAS {
+        let mut sse = 0.0;
+        for folds in &assignments {
+            sse += cv_error(x, y, folds, alpha)?;
+        }
+        if sse < best.0 {
+            best = (sse, alpha);
+        }
+    }
+    Ok(best.1)
+}
+
 /// Fit a head on stage-1 (`stage2 = false`) or stage-2 inputs: alpha by grouped
 /// cross-validation (mean squared error), then on all rows.
 pub fn fit_head(ex: &[Example], stage2: bool) -> Result<(LinearHead, f64)> {
@@ -203,23 +227,9 @@ pub fn fit_head(ex: &[Example], stage2: bool) -> Result<(LinearHead, f64)> {
         })
         .collect();
     let y: Vec<f64> = ex.iter().map(|e| e.y).collect();
-    // Several group-to-fold assignments: with one, the choice flipped between neighbouring
-    // strengths with the assignment (which hashes the group names, file names included).
-    let assignments: Vec<Vec<usize>> = (0..ALPHA_SEEDS)
-        .map(|seed| crossval::group_folds(ex.iter().map(|e| e.group.as_str()), 5, seed))
-        .collect();
-    let mut best = (f64::INFINITY, ALPHAS[0]);
-    for alpha in ALPHAS {
-        let mut sse = 0.0;
-        for folds in &assignments {
-            sse += cv_error(&x, &y, folds, alpha)?;
-        }
-        if sse < best.0 {
-            best = (sse, alpha);
-        }
-    }
+    let alpha = choose_alpha(&x, &y, ex.iter().map(|e| e.group.as_str()))?;
     let (mu, sd) = ridge::standardiser(&x);
-    let w = ridge::fit(&x, &y, &mu, &sd, best.1)?;
+    let w = ridge::fit(&x, &y, &mu, &sd, alpha)?;
     let quantiles = ridge::percentiles(&ridge::predict(&x, &mu, &sd, &w));
     Ok((
         LinearHead {
@@ -228,7 +238,7 @@ pub fn fit_head(ex: &[Example], stage2: bool) -> Result<(LinearHead, f64)> {
             w,
             quantiles,
         },
-        best.1,
+        alpha,
     ))
 }
 
