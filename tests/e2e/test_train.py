@@ -67,6 +67,7 @@ def trained(mock, log_dir, tmp_path_factory):
     assert r.returncode == 0, r.stderr
     assert "ledger" in r.stderr and "30 rows" in r.stderr, r.stderr
     assert "warning: trained on ledger rows only" in r.stderr, r.stderr
+    assert "before serving it" in r.stderr, r.stderr
     return out, cfg
 
 

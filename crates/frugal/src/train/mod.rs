@@ -298,6 +298,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let (more, note) = ledger::examples(target, since_ms, &signals, embedder.as_ref())?;
         ex.extend(more);
         notes.push(note);
+        // Measured: on traffic unlike the data files, ledger rows made routing worse
+        // (docs/benchmarks.md, "Learning from the ledger"); say so where it is used.
+        eprintln!(
+            "note: ledger labels take the baseline's average quality as the strong model's, so a \
+             cheap model's failure on a question every model fails counts as gain; score the new \
+             router with `frugal eval` on held-out data before serving it"
+        );
         if args.data.is_empty() {
             // Scores are calibrated to the training rows' percentiles: here, to the traffic
             // that was routed down, so the same boundaries will route more requests up.
