@@ -1,7 +1,7 @@
 //! `frugal train`: learn the router's stage-1 (features) and stage-2 (features ‖ embedding)
 //! heads from rows with per-model scores and from frugal's own ledger with its feedback,
-//! and `frugal crossval`: measure a router trained
-//! on some task groups on the groups it never saw, fold by fold.
+//! and `frugal crossval`: measure a router trained on some task groups on the groups it
+//! never saw, fold by fold.
 
 pub mod crossval;
 pub mod labels;
@@ -192,7 +192,7 @@ fn cv_error(x: &[Vec<f64>], y: &[f64], folds: &[usize], alpha: f64) -> Result<f6
 /// The ridge strength with the lowest grouped cross-validation error, summed over several
 /// group-to-fold assignments: with one, the choice flipped between neighbouring strengths
 /// with the assignment (which hashes the group names, file names included).
-pub(crate) fn choose_alpha<'a>(
+fn choose_alpha<'a>(
     x: &[Vec<f64>],
     y: &[f64],
     groups: impl Iterator<Item = &'a str> + Clone,

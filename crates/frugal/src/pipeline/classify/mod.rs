@@ -2,10 +2,11 @@
 //! model), place it in a tier, and say how sure that is and which stage decided.
 //!
 //! The cascade: hand rules (greetings, code, transformations of pasted material, questions
-//! about supplied reference material) → stage 1,
-//! a learned linear score over fifteen features, which decides unless its score sits within the model's abstain margin of a
+//! about supplied reference material) → stage 1, a learned linear score over fifteen
+//! features, which decides unless its score sits within the model's abstain margin of a
 //! tier boundary → stage 2, the same features plus a local sentence embedding, when a model
-//! with an embedding head is loaded → otherwise, or when stage 2 is also unsure, the request
+//! with an embedding head is loaded, whose verdict may move the score by at most that
+//! margin → otherwise, or when stage 2 is also unsure, the request
 //! is marked `abstained`: the server may ask the LLM judge (stage 3); without one the tier
 //! goes up one step ("route up when unsure"). Scores are calibrated to the training rows'
 //! distribution, so a boundary of 0.55 means "above 55 % of training prompts".
