@@ -39,16 +39,19 @@ def test_openai_plain_chat(gw, mock):
 
 
 def test_cost_headers_are_exact_for_a_complete_answer(gw):
-    """cost = usage × the answering model's prices; baseline = same usage × baseline prices."""
+    """cost = usage × the answering model's prices. A model the caller named is its own
+    baseline (frugal chose nothing), the same definition the ledger and report use."""
     raw = gw.openai().chat.completions.with_raw_response.create(
         model="test-gpt-small", messages=[{"role": "user", "content": "price me"}]
     )
     usage = raw.parse().usage
     p, c = Decimal(usage.prompt_tokens), Decimal(usage.completion_tokens)
     million = Decimal(1_000_000)
-    # test-gpt-small: $0.10 in / $0.40 out; baseline test-claude-large: $3 in / $15 out.
-    assert Decimal(raw.headers["x-frugal-cost-usd"]) == (p * Decimal("0.10") + c * Decimal("0.40")) / million
-    assert Decimal(raw.headers["x-frugal-baseline-cost-usd"]) == (p * 3 + c * 15) / million
+    # test-gpt-small: $0.10 in / $0.40 out.
+    cost = (p * Decimal("0.10") + c * Decimal("0.40")) / million
+    assert Decimal(raw.headers["x-frugal-cost-usd"]) == cost
+    assert Decimal(raw.headers["x-frugal-baseline-cost-usd"]) == cost
+    assert Decimal(raw.headers["x-frugal-savings-routing-usd"]) == 0
     assert raw.headers.get("x-frugal-cost-estimated") is None
 
 

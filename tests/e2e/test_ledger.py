@@ -153,16 +153,19 @@ def test_feedback_endpoint_and_header(ledger_gw):
         model="auto", messages=[{"role": "user", "content": "rate me"}])
     rid = raw.headers["x-frugal-request-id"]
     before = len(feedback_rows(path, 0, timeout=0))
-    ok = ledger_gw.http.post("/v1/feedback", json={"request_id": rid, "thumbs": "down", "comment": "wrong"})
+    # Feedback comes with the key that made the request (the SDK's "anything").
+    own = {"authorization": "Bearer anything"}
+    ok = ledger_gw.http.post("/v1/feedback", json={"request_id": rid, "thumbs": "down", "comment": "wrong"},
+                             headers=own)
     assert ok.status_code == 200, ok.text
     assert ok.json()["recorded"] is True
     for body in ({"request_id": rid, "score": 2}, {"request_id": rid}, {"score": 1},
                  {"request_id": rid, "thumbs": "sideways"}, {"request_id": rid, "score": 1, "bogus": 1}):
-        bad = ledger_gw.http.post("/v1/feedback", json=body)
+        bad = ledger_gw.http.post("/v1/feedback", json=body, headers=own)
         assert bad.status_code == 400, body
         err = bad.json()["error"]
         assert err["type"] == "invalid_request_error" and err["message"]
-    missing = ledger_gw.http.post("/v1/feedback", json={"request_id": "frg_nope", "score": 1})
+    missing = ledger_gw.http.post("/v1/feedback", json={"request_id": "frg_nope", "score": 1}, headers=own)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     # The header on a later request.
     ledger_gw.openai().chat.completions.create(

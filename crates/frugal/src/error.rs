@@ -15,6 +15,9 @@ pub struct AttemptError {
     pub status: Option<u16>,
     /// A short, secret-free description ("timeout", "connect error", the upstream message).
     pub reason: String,
+    /// How long the upstream asked to wait (its `retry-after`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,10 +111,22 @@ impl GatewayError {
         }
     }
 
-    /// The error body in the client's own format.
+    /// The error body in the client's own format. Any configured secret an upstream quoted
+    /// is removed here too, whichever path built the message.
     pub fn body(&self, format: Format) -> Value {
         let (openai_type, anthropic_type) = self.kinds();
-        let message = self.to_string();
+        let redactor = crate::secrets::current();
+        let message = redactor.redact(&self.to_string()).into_owned();
+        let attempts = |a: &[AttemptError]| -> Value {
+            let clean: Vec<AttemptError> = a
+                .iter()
+                .map(|a| AttemptError {
+                    reason: redactor.redact(&a.reason).into_owned(),
+                    ..a.clone()
+                })
+                .collect();
+            json!(clean)
+        };
         match format {
             Format::OpenAi => {
                 let mut err = json!({
@@ -121,18 +136,31 @@ impl GatewayError {
                     "code": self.code(),
                 });
                 if let GatewayError::AllAttemptsFailed(a) = self {
-                    err["attempts"] = json!(a);
+                    err["attempts"] = attempts(a);
                 }
                 json!({ "error": err })
             }
             Format::Anthropic => {
                 let mut err = json!({ "type": anthropic_type, "message": message });
                 if let GatewayError::AllAttemptsFailed(a) = self {
-                    err["attempts"] = json!(a);
+                    err["attempts"] = attempts(a);
                 }
                 json!({ "type": "error", "error": err })
             }
         }
+    }
+
+    /// Seconds a client should wait before retrying, for a 429: the longest wait an
+    /// upstream asked for, or one second when none said.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        if self.status() != StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
+        let asked = match self {
+            GatewayError::AllAttemptsFailed(a) => a.iter().filter_map(|a| a.retry_after_ms).max(),
+            _ => None,
+        };
+        Some(asked.map_or(1, |ms| ms.div_ceil(1000).max(1)))
     }
 
     fn code(&self) -> Option<&'static str> {
@@ -176,6 +204,7 @@ mod tests {
             model: "m".into(),
             status: Some(429),
             reason: "rate limited".into(),
+            retry_after_ms: None,
         };
         let e = GatewayError::AllAttemptsFailed(vec![a.clone(), a]);
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);

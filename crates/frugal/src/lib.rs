@@ -4,6 +4,7 @@
 //! `types`) → `pipeline` (compress → classify → select ⇒ `Plan`, no network) →
 //! `providers` (upstream adapters, fallback) → metering. See docs/architecture.md.
 
+pub mod caller;
 pub mod catalog;
 pub mod cli;
 pub mod compress_cli;
@@ -16,6 +17,7 @@ pub mod hashing;
 pub mod ledger;
 pub mod pipeline;
 pub mod providers;
+pub mod secrets;
 pub mod server;
 pub mod tokens;
 pub mod train;

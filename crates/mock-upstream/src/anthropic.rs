@@ -72,6 +72,16 @@ pub(crate) async fn messages(
         }
     }
 
+    if let Some(echo) = crate::echo::parse(&model, wire::header_str(&headers, FAULT_HEADER)) {
+        let stream = request.get("stream").and_then(Value::as_bool) == Some(true);
+        return crate::echo::respond(
+            echo,
+            crate::echo::Style::Anthropic,
+            &headers,
+            &model,
+            stream,
+        );
+    }
     let fault = faults::parse_fault(&model, wire::header_str(&headers, FAULT_HEADER));
     let delivery = match faults::resolve(fault, &state, &model).await {
         Outcome::Fail(failure) => return failure_response(failure, rid),

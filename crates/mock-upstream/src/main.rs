@@ -42,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
         out.flush()?;
     }
     let state = mock_upstream::MockState::with_log_capacity(args.log_capacity);
+    let listener = axum::serve::ListenerExt::tap_io(listener, mock_upstream::no_delay);
     axum::serve(listener, mock_upstream::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

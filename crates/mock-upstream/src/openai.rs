@@ -61,6 +61,10 @@ pub(crate) async fn chat_completions(
         return wire::error_response(StatusCode::BAD_REQUEST, &body, rid);
     }
 
+    if let Some(echo) = crate::echo::parse(&model, wire::header_str(&headers, FAULT_HEADER)) {
+        let stream = request.get("stream").and_then(Value::as_bool) == Some(true);
+        return crate::echo::respond(echo, crate::echo::Style::OpenAi, &headers, &model, stream);
+    }
     let fault = faults::parse_fault(&model, wire::header_str(&headers, FAULT_HEADER));
     let delivery = match faults::resolve(fault, &state, &model).await {
         Outcome::Fail(failure) => return failure_response(failure, &model, rid),

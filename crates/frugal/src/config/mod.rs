@@ -21,7 +21,9 @@ pub use raw::RawConfig;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a secret value; from now on it is redacted from everything frugal emits.
     pub fn new(s: String) -> Secret {
+        crate::secrets::register(&s);
         Secret(s)
     }
     /// The key itself, for the one place that puts it in a request header.

@@ -129,6 +129,8 @@ pub fn about(record: &Record, input: FeedbackInput, source: Signal) -> Feedback 
 /// record would cost ~1 KB each at 100,000 entries).
 struct Entry {
     ts_ms: i64,
+    /// Who made the request: feedback is only taken from the same key.
+    key_hash: String,
     tier: Option<String>,
     model: Option<String>,
     decision: String,
@@ -143,6 +145,7 @@ impl Entry {
         Record {
             request_id: request_id.to_string(),
             ts_ms: self.ts_ms,
+            key_hash: self.key_hash.clone(),
             tier: self.tier.clone(),
             model: self.model.clone(),
             decision: self.decision.clone(),
@@ -228,6 +231,7 @@ impl Recent {
             record.request_id.clone(),
             Entry {
                 ts_ms: record.ts_ms,
+                key_hash: record.key_hash.clone(),
                 tier: record.tier.clone(),
                 model: record.model.clone(),
                 decision: record.decision.clone(),

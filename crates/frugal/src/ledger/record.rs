@@ -3,11 +3,11 @@
 //! known, and handed to the ledger when the answer (or the stream) ends. Costs and the
 //! three savings sources are computed here, in exact decimals. Never stores an API key.
 
-use axum::http::HeaderMap;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::Record;
+use crate::caller::Caller;
 use crate::config::Config;
 use crate::cost::{baseline_cost_usd, cost_usd};
 use crate::error::{AttemptError, GatewayError};
@@ -23,12 +23,7 @@ pub struct Draft {
     started: Option<std::time::Instant>,
 }
 
-/// `k_` + 12 hex digits of SHA-256: enough to tell keys apart in a report, useless to an
-/// attacker. The key itself never leaves this function.
-pub fn key_hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    format!("k_{}", hex(&digest[..6]))
-}
+pub use crate::caller::key_hash;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -45,43 +40,64 @@ pub fn conversation_hash(req: &ChatRequest) -> String {
     format!("c_{}", hex(&h.finalize()[..12]))
 }
 
-fn header(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().chars().take(128).collect::<String>())
-        .filter(|s| !s.is_empty())
-}
-
-/// The client's API key, from `Authorization: Bearer` or `x-api-key`.
-fn client_key(h: &HeaderMap) -> Option<String> {
-    if let Some(v) = header(h, "x-api-key") {
-        return Some(v);
-    }
-    let auth = h.get("authorization")?.to_str().ok()?;
-    let key = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))?;
-    Some(key.trim().to_string()).filter(|k| !k.is_empty())
-}
-
 /// A short, secret-free name for what went wrong (by status, so new error variants need
 /// no change here).
-pub fn error_kind(e: &GatewayError) -> &'static str {
-    if let GatewayError::AllAttemptsFailed(_) = e {
-        return "all_upstreams_failed";
-    }
-    if let GatewayError::UpstreamRejected { .. } = e {
-        return "upstream_rejected";
+pub fn error_kind(e: &GatewayError) -> ErrorKind {
+    match e {
+        GatewayError::AllAttemptsFailed(_) => return ErrorKind::AllUpstreamsFailed,
+        GatewayError::UpstreamRejected { .. } => return ErrorKind::UpstreamRejected,
+        _ => {}
     }
     match e.status().as_u16() {
-        400 => "invalid_request",
-        401 | 403 => "unauthorized",
-        404 => "not_found",
-        413 => "payload_too_large",
-        422 => "no_candidate",
-        429 => "rate_limited",
-        500 => "internal",
-        _ => "error",
+        400 => ErrorKind::InvalidRequest,
+        401 | 403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        413 => ErrorKind::PayloadTooLarge,
+        422 => ErrorKind::NoCandidate,
+        429 => ErrorKind::RateLimited,
+        500 => ErrorKind::Internal,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// The ledger's `error` column: what went wrong, in the documented words (docs/ledger.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    AllUpstreamsFailed,
+    UpstreamRejected,
+    InvalidRequest,
+    Unauthorized,
+    NotFound,
+    PayloadTooLarge,
+    NoCandidate,
+    RateLimited,
+    Internal,
+    Other,
+    /// A stream that began and then failed.
+    StreamInterrupted,
+    /// The client left before its answer (the upstream call was still made).
+    ClientDisconnected,
+    /// The request's task ended without finishing its record (a panic, a forced shutdown).
+    Abandoned,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::AllUpstreamsFailed => "all_upstreams_failed",
+            ErrorKind::UpstreamRejected => "upstream_rejected",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::NoCandidate => "no_candidate",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Other => "error",
+            ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::ClientDisconnected => "client_disconnected",
+            ErrorKind::Abandoned => "abandoned",
+        }
     }
 }
 
@@ -98,15 +114,13 @@ fn attempts_text(attempts: &[AttemptError]) -> String {
 
 impl Draft {
     /// Start a record for a request that just arrived.
-    pub fn start(request_id: &str, format: Format, h: &HeaderMap) -> Draft {
+    pub fn start(request_id: &str, format: Format, caller: &Caller) -> Draft {
         let record = Record {
             request_id: request_id.to_string(),
             ts_ms: super::now_ms(),
-            project: header(h, "x-frugal-project").unwrap_or_default(),
-            key_hash: client_key(h).map(|k| key_hash(&k)).unwrap_or_default(),
-            session: header(h, "x-session-id")
-                .or_else(|| header(h, "x-frugal-session"))
-                .unwrap_or_default(),
+            project: caller.project.clone(),
+            key_hash: caller.key_hash.clone(),
+            session: caller.session_id.clone().unwrap_or_default(),
             format: format.as_str().to_string(),
             decision: "none".into(),
             status: 200,
@@ -133,15 +147,6 @@ impl Draft {
         }
     }
 
-    /// The project of the client's recognised key, unless `x-frugal-project` named one.
-    pub fn key_project(&mut self, project: Option<&str>) {
-        self.with(|r| {
-            if let (true, Some(p)) = (r.project.is_empty(), project) {
-                r.project = p.to_string();
-            }
-        });
-    }
-
     /// The parsed request: requested model, session fallback, conversation hash and (opt-in)
     /// the conversation itself.
     pub fn request(&mut self, req: &ChatRequest, store_prompts: bool) {
@@ -153,10 +158,12 @@ impl Draft {
             }
             r.conversation_hash = conversation_hash(req);
             if store_prompts {
+                // A pasted provider key is removed here too: the ledger never holds one.
                 r.prompt = serde_json::to_string(&serde_json::json!({
                     "system": req.system, "messages": req.messages,
                 }))
-                .ok();
+                .ok()
+                .map(|p| crate::secrets::redact(&p));
             }
         });
     }
@@ -201,16 +208,27 @@ impl Draft {
         self.with(|r| r.compression_tokens_saved = tokens_saved as i64);
     }
 
-    /// Savings so far by source (routing, caching, compression), once `usage` has priced
-    /// the record.
-    pub fn savings(&self) -> Option<[Decimal; 3]> {
-        self.record.as_ref().map(|r| {
-            [
+    /// The request's cost, baseline cost and savings, once `usage` has priced the record.
+    pub fn meter(&self) -> Option<Meter> {
+        let r = self.record.as_deref()?;
+        r.baseline_model.as_ref()?;
+        Some(Meter {
+            cost: r.cost_usd,
+            baseline_cost: r.baseline_cost_usd,
+            savings: [
                 r.savings_routing_usd,
                 r.savings_caching_usd,
                 r.savings_compression_usd,
-            ]
+            ],
         })
+    }
+
+    /// The client went away before its answer; the upstream call was still made and billed.
+    pub fn client_disconnected(&mut self) {
+        self.with(|r| {
+            r.status = 499;
+            r.error = Some(ErrorKind::ClientDisconnected.as_str().to_string());
+        });
     }
 
     /// Price the usage: cost on the model that answered, baseline cost, savings by source.
@@ -227,7 +245,7 @@ impl Draft {
     pub fn error(&mut self, e: &GatewayError) {
         self.with(|r| {
             r.status = i64::from(e.status().as_u16());
-            r.error = Some(error_kind(e).to_string());
+            r.error = Some(error_kind(e).as_str().to_string());
             if let GatewayError::AllAttemptsFailed(a) = e {
                 r.fallback_attempts = a.len() as i64;
                 r.failed_models = attempts_text(a);
@@ -238,11 +256,11 @@ impl Draft {
     /// A stream that began and then failed (the client already got its 200).
     pub fn stream_error(&mut self, message: &str) {
         let kind = if message.contains("client disconnected") {
-            "client_disconnected"
+            ErrorKind::ClientDisconnected
         } else {
-            "stream_interrupted"
+            ErrorKind::StreamInterrupted
         };
-        self.with(|r| r.error = Some(kind.to_string()));
+        self.with(|r| r.error = Some(kind.as_str().to_string()));
     }
 
     /// The finished record (latency measured now), or `None` when it was taken.
@@ -256,30 +274,47 @@ impl Draft {
     }
 }
 
-/// What a stream's completion task needs to finish its record when the stream ends.
-pub struct StreamMeter {
+/// A request's record on its way to the ledger, written however the request ends: by
+/// `finish` / `finish_stream`, or, when the request's task is torn down first (a panic, a
+/// shutdown), by `Drop` with the request marked abandoned. Graceful shutdown waits for it.
+pub struct Metered {
     draft: Draft,
     ledger: super::Ledger,
-    config: std::sync::Arc<Config>,
     _hold: super::writer::Hold,
 }
 
-impl StreamMeter {
-    /// Take the record out of `draft`; graceful shutdown waits for this meter to finish.
-    pub fn new(draft: &mut Draft, ledger: &super::Ledger, config: std::sync::Arc<Config>) -> Self {
-        StreamMeter {
-            draft: draft.take(),
+impl Metered {
+    pub fn new(ledger: &super::Ledger, draft: Draft) -> Metered {
+        Metered {
+            draft,
             _hold: ledger.hold(),
             ledger: ledger.clone(),
-            config,
         }
     }
 
-    /// The stream ended (`None`: its relay vanished without reporting).
-    pub fn finish(mut self, outcome: Option<&crate::providers::StreamOutcome>) {
+    pub fn draft(&mut self) -> &mut Draft {
+        &mut self.draft
+    }
+
+    /// Move the record to another task (a stream's), leaving nothing to write here.
+    pub fn hand_over(&mut self) -> Metered {
+        Metered::new(&self.ledger, self.draft.take())
+    }
+
+    /// Write the record now.
+    pub fn finish(mut self) {
+        self.ledger.finish(self.draft.take());
+    }
+
+    /// A stream ended (`None`: its relay vanished without reporting); price and write it.
+    pub fn finish_stream(
+        mut self,
+        cfg: &Config,
+        outcome: Option<&crate::providers::StreamOutcome>,
+    ) {
         match outcome {
             Some(o) => {
-                self.draft.usage(&self.config, &o.usage);
+                self.draft.usage(cfg, &o.usage);
                 self.draft.ttft(o.time_to_first_event);
                 if let Some(e) = &o.error {
                     self.draft.stream_error(e);
@@ -287,8 +322,31 @@ impl StreamMeter {
             }
             None => self.draft.stream_error("stream outcome lost"),
         }
-        self.ledger.finish(std::mem::take(&mut self.draft));
+        self.finish();
     }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        if !self.draft.is_empty() {
+            self.draft.with(|r| {
+                if r.error.is_none() {
+                    r.error = Some(ErrorKind::Abandoned.as_str().to_string());
+                }
+            });
+            self.ledger.finish(self.draft.take());
+        }
+    }
+}
+
+/// What one request cost, computed once from its priced record: the answer headers, the
+/// ledger row and the report all read these same numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Meter {
+    pub cost: Decimal,
+    pub baseline_cost: Decimal,
+    /// Savings by source: routing, caching, compression.
+    pub savings: [Decimal; 3],
 }
 
 /// Cost and savings of `usage` on the record's model.
@@ -329,13 +387,14 @@ mod tests {
 
     #[test]
     fn key_is_hashed_never_kept() {
-        let mut h = HeaderMap::new();
+        let mut h = axum::http::HeaderMap::new();
         h.insert(
             "authorization",
             HeaderValue::from_static("Bearer sk-live-SECRET"),
         );
         h.insert("x-frugal-project", HeaderValue::from_static("billing"));
-        let d = Draft::start("frg_1", Format::OpenAi, &h);
+        let cfg = Config::load(None, &crate::config::ProcessEnv).expect("built-in config");
+        let d = Draft::start("frg_1", Format::OpenAi, &Caller::identify(&h, &cfg));
         let r = d.finish().expect("record");
         assert_eq!(r.project, "billing");
         assert!(r.key_hash.starts_with("k_") && r.key_hash.len() == 14);
@@ -362,7 +421,7 @@ mod tests {
 
     #[test]
     fn taken_draft_finishes_empty() {
-        let mut d = Draft::start("frg_2", Format::Anthropic, &HeaderMap::new());
+        let mut d = Draft::start("frg_2", Format::Anthropic, &Caller::default());
         let moved = d.take();
         assert!(d.is_empty() && d.finish().is_none());
         assert_eq!(moved.finish().map(|r| r.format), Some("anthropic".into()));

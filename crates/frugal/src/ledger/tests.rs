@@ -446,7 +446,7 @@ baseline = "big"
     let mut d = Draft::start(
         "frg_x",
         crate::types::Format::OpenAi,
-        &axum::http::HeaderMap::new(),
+        &crate::caller::Caller::default(),
     );
     d.plan_for_tests("routed", "small");
     d.usage(&cfg, &usage);
@@ -462,7 +462,7 @@ baseline = "big"
     let mut d = Draft::start(
         "frg_y",
         crate::types::Format::OpenAi,
-        &axum::http::HeaderMap::new(),
+        &crate::caller::Caller::default(),
     );
     d.plan_for_tests("explicit", "small");
     d.usage(&cfg, &usage);

@@ -253,23 +253,51 @@ impl Pipeline {
             let classification =
                 self.classifier()
                     .classify(req, self.live.get(), profile.boundary_shift, ctx.judge);
-            // Floors only ever raise the tier: profile, caller header, key policy, session.
-            let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
-                .into_iter()
-                .flatten()
-                .fold(classification.tier, Tier::max);
-            return select::routed_plan(
-                &self.config,
-                select::RouteInputs {
-                    classification,
-                    tier,
-                    requirements: &requirements,
-                    est: &est,
-                    warm: ctx.warm.as_ref(),
-                },
-            );
+            return self.routed(req, ctx, &profile, classification);
         }
         select::explicit_plan(&self.config, &req.model, &est)
+    }
+
+    /// `plan` again with the LLM judge's verdict on its classification, without
+    /// classifying a second time.
+    pub fn replan_with_judge(
+        &self,
+        req: &ChatRequest,
+        ctx: &RouteContext,
+        plan: Plan,
+        outcome: classify::JudgeOutcome,
+    ) -> Result<Plan> {
+        let (Some(profile), Some(classification)) = (
+            self.routed_profile(&req.model)?,
+            plan.classification.clone(),
+        ) else {
+            return Ok(plan);
+        };
+        self.routed(req, ctx, &profile, classification.judged(outcome))
+    }
+
+    fn routed(
+        &self,
+        req: &ChatRequest,
+        ctx: &RouteContext,
+        profile: &crate::config::Profile,
+        classification: Classification,
+    ) -> Result<Plan> {
+        // Floors only ever raise the tier: profile, caller header, key policy, session.
+        let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
+            .into_iter()
+            .flatten()
+            .fold(classification.tier, Tier::max);
+        select::routed_plan(
+            &self.config,
+            select::RouteInputs {
+                classification,
+                tier,
+                requirements: &select::Requirements::of(req),
+                est: &estimate::Estimate::of(req),
+                warm: ctx.warm.as_ref(),
+            },
+        )
     }
 
     /// `Some(profile)` when the model name asks frugal to route; `None` for a concrete model.

@@ -174,3 +174,34 @@ fn reloading_swaps_the_router_and_a_bad_file_keeps_the_old_one() {
     assert_eq!(p.router().info, second, "the serving router stays");
     assert!(p.plan(&req("auto", "hi"), &RouteContext::default()).is_ok());
 }
+
+#[test]
+fn the_judge_is_applied_without_classifying_again() {
+    let p = pipeline(&["OPENAI_API_KEY"]);
+    let r = req(
+        "auto",
+        "Summarise the main causes of the French revolution in a paragraph.",
+    );
+    let first = p.plan(&r, &RouteContext::default()).expect("plan");
+    let score = first.classification.expect("routed").score;
+    // A boundary just above the score: the local stages are unsure, the judge is asked.
+    p.set_boundaries([(score + 0.01).min(0.97), 0.98, 0.99]);
+    let before = p.classifier().runs();
+    let plan = p.plan(&r, &RouteContext::default()).expect("plan");
+    assert!(plan.classification.as_ref().expect("routed").abstained);
+    let judged = p
+        .replan_with_judge(
+            &r,
+            &RouteContext::default(),
+            plan,
+            classify::JudgeOutcome::Rating(1),
+        )
+        .expect("replan");
+    let c = judged.classification.expect("routed");
+    assert_eq!((c.stage, judged.tier), ("judge", Tier::Simple));
+    assert_eq!(
+        p.classifier().runs() - before,
+        1,
+        "classified once per request"
+    );
+}

@@ -44,10 +44,7 @@ pub fn build(
     let mut body = if provider_format == client.format {
         passthrough_body(client, provider_format, &model.upstream_name)
     } else {
-        let untranslatable = match client.format {
-            Format::OpenAi => wire::openai::untranslatable_fields(client.raw),
-            Format::Anthropic => wire::anthropic::untranslatable_fields(client.raw),
-        };
+        let untranslatable = wire::untranslatable_fields(client.format, client.raw);
         if !untranslatable.is_empty() {
             return Err(GatewayError::Untranslatable(format!(
                 "model `{}` is served by {} and the request uses {} which {} has no equivalent for; \
@@ -63,12 +60,7 @@ pub fn build(
         let opts = wire::BuildOptions {
             default_max_tokens: model.max_output,
         };
-        match provider_format {
-            Format::OpenAi => wire::openai::build_request(client.req, &model.upstream_name, &opts)?,
-            Format::Anthropic => {
-                wire::anthropic::build_request(client.req, &model.upstream_name, &opts)?
-            }
-        }
+        wire::build_request(provider_format, client.req, &model.upstream_name, &opts)?
     };
     let mut headers: Vec<(&'static str, String)> =
         vec![("content-type", "application/json".into())];

@@ -89,15 +89,8 @@ pub async fn ask_model(
     let opts = wire::BuildOptions {
         default_max_tokens: model.max_output,
     };
-    let raw = match format {
-        crate::types::Format::OpenAi => {
-            wire::openai::build_request(req, &model.upstream_name, &opts)
-        }
-        crate::types::Format::Anthropic => {
-            wire::anthropic::build_request(req, &model.upstream_name, &opts)
-        }
-    }
-    .map_err(|e| format!("cannot build the request: {e}"))?;
+    let raw = wire::build_request(format, req, &model.upstream_name, &opts)
+        .map_err(|e| format!("cannot build the request: {e}"))?;
     let plan = explicit_plan(config, &req.model, &Estimate::of(req)).map_err(|e| e.to_string())?;
     let client = ClientRequest {
         format,

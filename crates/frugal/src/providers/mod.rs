@@ -84,16 +84,19 @@ impl Upstreams {
             let provider = self.config.provider_of(model).ok_or_else(|| {
                 GatewayError::Internal(format!("model {} has no provider", model.name))
             })?;
-            let attempt = |status: Option<u16>, reason: String| AttemptError {
-                provider: provider.name.clone(),
-                model: model.name.clone(),
-                status,
-                reason,
-            };
+            let attempt =
+                |status: Option<u16>, reason: String, wait: Option<Duration>| AttemptError {
+                    provider: provider.name.clone(),
+                    model: model.name.clone(),
+                    status,
+                    reason: crate::secrets::redact(&reason),
+                    retry_after_ms: wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+                };
             if let Some(left) = self.cooldowns.remaining(&model.name) {
                 failed.push(attempt(
                     Some(429),
                     format!("cooling down for {} ms after retry-after", left.as_millis()),
+                    Some(left),
                 ));
                 continue;
             }
@@ -120,7 +123,7 @@ impl Upstreams {
                     return Err(GatewayError::UpstreamRejected {
                         provider: provider.name.clone(),
                         status,
-                        message,
+                        message: crate::secrets::redact(&message),
                     })
                 }
                 Err(Failure::Retryable {
@@ -128,11 +131,13 @@ impl Upstreams {
                     reason,
                     retry_after,
                 }) => {
-                    tracing::warn!(provider = %provider.name, model = %model.name, ?status, %reason, "upstream attempt failed; trying next candidate");
+                    let failure = attempt(status, reason, retry_after);
+                    tracing::warn!(provider = %provider.name, model = %model.name, ?status,
+                        reason = %failure.reason, "upstream attempt failed; trying next candidate");
                     if let Some(wait) = retry_after {
                         self.cooldowns.set(&model.name, wait);
                     }
-                    failed.push(attempt(status, reason));
+                    failed.push(failure);
                 }
             }
         }
@@ -159,11 +164,7 @@ impl Upstreams {
             Failure::retryable(Some(200), format!("malformed JSON from upstream: {e}"))
         })?;
         let provider_format = provider.kind.format();
-        let response = match provider_format {
-            Format::OpenAi => wire::openai::parse_response(&json),
-            Format::Anthropic => wire::anthropic::parse_response(&json),
-        }
-        .map_err(|e| {
+        let response = wire::parse_response(provider_format, &json).map_err(|e| {
             // `Internal` hides its detail from clients; the attempt log needs it.
             let detail = match e {
                 GatewayError::Internal(m) => m,
@@ -174,10 +175,7 @@ impl Upstreams {
         let body = if provider_format == client_format {
             json
         } else {
-            match client_format {
-                Format::OpenAi => wire::openai::render_response(&response),
-                Format::Anthropic => wire::anthropic::render_response(&response),
-            }
+            wire::render_response(client_format, &response)
         };
         Ok(Reply::Complete {
             body,

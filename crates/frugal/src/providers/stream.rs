@@ -4,6 +4,7 @@
 //! re-rendered frames when they differ — and an upstream failure becomes an error event in
 //! the client's format. Usage is tapped on the way for metering.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::body::{ClientRequest, UpstreamRequest};
 use super::outcome::{self, Failure};
 use crate::config::ProviderConfig;
+use crate::secrets::Redactor;
 use crate::types::{Format, StopReason, StreamEvent, Usage};
 use crate::wire::{self, sse::SseDecoder, sse::SseEvent};
 
@@ -71,6 +73,8 @@ struct Relay {
     started: bool,
     early_error: Option<String>,
     outcome: StreamOutcome,
+    /// Secrets an upstream might echo into a frame (an SSE error event quoting the key).
+    redactor: Arc<Redactor>,
 }
 
 impl Relay {
@@ -94,7 +98,20 @@ impl Relay {
             started: false,
             early_error: None,
             outcome: StreamOutcome::default(),
+            redactor: crate::secrets::current(),
         }
+    }
+
+    /// The frames ready for the client, with any secret removed. Each frame is one whole
+    /// SSE event, so a key inside one event is always seen whole.
+    fn take_out(&mut self) -> Vec<Bytes> {
+        let mut out = std::mem::take(&mut self.out);
+        for frame in &mut out {
+            if self.redactor.leaks(frame) {
+                *frame = Bytes::from(self.redactor.redact_bytes(frame).into_owned());
+            }
+        }
+        out
     }
 
     fn push(&mut self, chunk: &[u8]) -> Result<(), String> {
@@ -122,10 +139,11 @@ impl Relay {
                 }
                 StreamEvent::Done => self.outcome.completed = true,
                 StreamEvent::Error { message, .. } => {
+                    let message = outcome::redact_keys(message);
                     if !self.started {
                         self.early_error = Some(message.clone());
                     }
-                    self.outcome.error = Some(message.clone());
+                    self.outcome.error = Some(message);
                 }
                 _ => self.started = true,
             }
@@ -246,7 +264,7 @@ where
     S: futures::Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
     loop {
-        for frame in std::mem::take(&mut relay.out) {
+        for frame in relay.take_out() {
             if tx.send(frame).await.is_err() {
                 // The client went away: dropping `body` cancels the upstream request.
                 relay.outcome.error = Some("client disconnected".into());
@@ -258,7 +276,7 @@ where
                 if let Err(e) = relay.event(&last) {
                     tracing::warn!(error = %e, "ignoring malformed trailing stream event");
                 }
-                for frame in std::mem::take(&mut relay.out) {
+                for frame in relay.take_out() {
                     let _ = tx.send(frame).await;
                 }
             }
@@ -278,7 +296,7 @@ where
             }
         }
         if relay.outcome.error.is_some() && !relay.outcome.completed {
-            for frame in std::mem::take(&mut relay.out) {
+            for frame in relay.take_out() {
                 let _ = tx.send(frame).await;
             }
             return relay.outcome;

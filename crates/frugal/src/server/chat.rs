@@ -1,9 +1,10 @@
-//! The two chat endpoints. One flow for both formats: parse → plan → send → answer in
-//! the client's format with `x-frugal-*` headers. Errors are rendered in that format too.
+//! The two chat endpoints, one lifecycle for both formats: authenticate → parse → decide →
+//! send → meter → answer in the client's format with `x-frugal-*` headers. Errors are
+//! rendered in that format too, and every request leaves exactly one ledger row.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
@@ -12,26 +13,27 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::Value;
+use tokio::sync::oneshot;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::headers::{self, AnswerInfo};
 use super::AppState;
-use crate::cost::{baseline_cost_usd, cost_usd};
+use crate::caller::Caller;
 use crate::error::{GatewayError, Result};
-use crate::ledger::{Draft, StreamMeter};
+use crate::ledger::{Draft, Meter, Metered};
 use crate::pipeline::classify::JudgeOutcome;
 use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending};
 use crate::pipeline::session::{continues_session, session_key, WarmCache};
-use crate::pipeline::Decision;
+use crate::pipeline::{Decision, Plan};
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
-use crate::types::{ChatRequest, Format, Tier};
+use crate::types::{ChatRequest, Format};
 use crate::wire;
 
 /// The body, or why it could not be read (too large, interrupted).
 type BodyResult = std::result::Result<Bytes, BytesRejection>;
 
 pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: BodyResult) -> Response {
-    chat(app, Format::OpenAi, h, body).await
+    run(app, Format::OpenAi, h, body).await
 }
 
 pub async fn anthropic(
@@ -39,46 +41,296 @@ pub async fn anthropic(
     h: HeaderMap,
     body: BodyResult,
 ) -> Response {
-    chat(app, Format::Anthropic, h, body).await
+    run(app, Format::Anthropic, h, body).await
 }
 
-async fn chat(app: Arc<AppState>, format: Format, h: HeaderMap, body: BodyResult) -> Response {
-    let started = Instant::now();
-    let request_id = format!("frg_{}", uuid::Uuid::new_v4().simple());
-    let mut draft = Draft::start(&request_id, format, &h);
-    super::feedback::from_header(&app.ledger, &h);
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => {
-            let e = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                GatewayError::PayloadTooLarge(app.config.server.max_body_bytes)
-            } else {
-                GatewayError::InvalidRequest(format!(
-                    "cannot read the request body: {}",
-                    rejection.body_text()
-                ))
-            };
-            draft.error(&e);
-            app.ledger.finish(draft);
-            return error_response(&e, format, &request_id, started);
-        }
-    };
+/// One request as it arrived.
+struct Incoming {
+    format: Format,
+    headers: HeaderMap,
+    body: BodyResult,
+    request_id: String,
+    started: Instant,
+}
+
+/// The lifecycle runs in a task of its own: a client that disconnects cancels only its
+/// wait, not an upstream call already made (and billed), which is finished and metered.
+async fn run(app: Arc<AppState>, format: Format, headers: HeaderMap, body: BodyResult) -> Response {
     let incoming = Incoming {
         format,
-        headers: &h,
-        body: &body,
-        request_id: &request_id,
-        started,
+        headers,
+        body,
+        request_id: format!("frg_{}", uuid::Uuid::new_v4().simple()),
+        started: Instant::now(),
     };
-    let result = handle(&app, &incoming, &mut draft).await;
-    if let Err(e) = &result {
-        draft.error(e);
+    let (request_id, started) = (incoming.request_id.clone(), incoming.started);
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let response = lifecycle(app, incoming, &tx).await;
+        // The client is gone when this fails; its row already says so.
+        let _ = tx.send(response);
+    });
+    match rx.await {
+        Ok(response) => response,
+        Err(_) => {
+            // The task panicked; its ledger row was written as abandoned.
+            let e = GatewayError::Internal("request task failed".into());
+            error_response(&e, format, &request_id, started)
+        }
     }
-    app.ledger.finish(draft);
-    match result {
-        Ok(resp) => resp,
-        Err(e) => error_response(&e, format, &request_id, started),
+}
+
+async fn lifecycle(
+    app: Arc<AppState>,
+    incoming: Incoming,
+    client: &oneshot::Sender<Response>,
+) -> Response {
+    let caller = Caller::identify(&incoming.headers, &app.config);
+    let draft = Draft::start(&incoming.request_id, incoming.format, &caller);
+    let mut metered = Metered::new(&app.ledger, draft);
+    let result = handle(&app, &incoming, &caller, &mut metered).await;
+    let response = match result {
+        Ok(Answer::Complete(response)) => response,
+        Ok(Answer::Stream(response)) => return response,
+        Err(e) => {
+            metered.draft().error(&e);
+            error_response(&e, incoming.format, &incoming.request_id, incoming.started)
+        }
+    };
+    if client.is_closed() {
+        metered.draft().client_disconnected();
     }
+    metered.finish();
+    response
+}
+
+/// A response, and whether its ledger row is finished here or by the stream's task.
+enum Answer {
+    Complete(Response),
+    Stream(Response),
+}
+
+async fn handle(
+    app: &Arc<AppState>,
+    incoming: &Incoming,
+    caller: &Caller,
+    metered: &mut Metered,
+) -> Result<Answer> {
+    caller.authorize(&app.config)?;
+    super::feedback::from_header(&app.ledger, &incoming.headers, caller);
+    let body = read_body(&incoming.body, app.config.server.max_body_bytes)?;
+    let (raw, req, compressed) = parse(incoming.format, body, &app.config.compression)?;
+    // Token accounting of the compression runs beside the upstream call, off the request path.
+    let compressed = tokio::task::spawn_blocking(move || compressed.finish());
+    metered
+        .draft()
+        .request(&req, app.ledger.config().store_prompts);
+    let decided = decide(app, &incoming.headers, caller, &req).await?;
+    metered.draft().plan(&decided.plan);
+    let passthrough_headers = headers::passthrough(&incoming.headers);
+    let client = ClientRequest {
+        format: incoming.format,
+        req: &req,
+        raw: &raw,
+        passthrough_headers: &passthrough_headers,
+    };
+    let served = app.upstreams.send(&decided.plan, &client).await?;
+    let overhead = incoming
+        .started
+        .elapsed()
+        .saturating_sub(served.upstream_time);
+    metered
+        .draft()
+        .served(&served.model, &served.failed_attempts);
+    // The upstream call has given the background token count time to finish.
+    let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
+    metered.draft().compression(saved_tokens);
+    if decided.plan.decision == Decision::Routed {
+        let warm = WarmCache {
+            model: served.model.clone(),
+            prefix_tokens: decided.plan.est_input_tokens,
+        };
+        app.sessions.record_served(decided.session, warm);
+    }
+    let done = Done {
+        incoming,
+        plan: &decided.plan,
+        req: &req,
+        overhead,
+        saved_tokens,
+    };
+    Ok(respond(app, &done, served, metered))
+}
+
+fn read_body(body: &BodyResult, limit: usize) -> Result<&[u8]> {
+    match body {
+        Ok(b) => Ok(b),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(GatewayError::PayloadTooLarge(limit))
+        }
+        Err(rejection) => Err(GatewayError::InvalidRequest(format!(
+            "cannot read the request body: {}",
+            rejection.body_text()
+        ))),
+    }
+}
+
+fn parse(
+    format: Format,
+    body: &[u8],
+    cc: &CompressConfig,
+) -> Result<(Value, ChatRequest, Pending)> {
+    let mut raw: Value = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}"))
+    })?;
+    if !raw.is_object() {
+        return Err(GatewayError::InvalidRequest(
+            "request body must be a JSON object".into(),
+        ));
+    }
+    // Compress the raw body before parsing: the classifier and the provider see the same bytes.
+    let compressed = compress_body_deferred(format, &mut raw, cc);
+    let req = wire::parse_request(format, &raw)?;
+    Ok((raw, req, compressed))
+}
+
+/// The routing decision and the session it belongs to.
+struct Decided {
+    plan: Plan,
+    session: u64,
+}
+
+/// Everything that decides the model: overrides, key policy, session floors, the plan,
+/// and the LLM judge for the requests the local stages were unsure of.
+async fn decide(
+    app: &AppState,
+    h: &HeaderMap,
+    caller: &Caller,
+    req: &ChatRequest,
+) -> Result<Decided> {
+    let mut ctx = headers::route_context(h)?;
+    ctx.min_tier = ctx.min_tier.max(caller.key_min_tier);
+    let session_id = caller.session_id.as_deref();
+    let session = session_key(session_id, req);
+    if continues_session(session_id, req) {
+        ctx.session_floor = app.sessions.floor(session);
+        ctx.warm = app.sessions.warm(session);
+    }
+    let mut plan = app.pipeline.plan(req, &ctx)?;
+    let abstained = plan.classification.as_ref().is_some_and(|c| c.abstained);
+    if let (Some(judge), true) = (&app.judge, abstained) {
+        let outcome = match judge.rate(req).await {
+            Ok(r) => JudgeOutcome::Rating(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "judge failed; routing one tier up");
+                JudgeOutcome::Failed
+            }
+        };
+        plan = app.pipeline.replan_with_judge(req, &ctx, plan, outcome)?;
+    }
+    if plan.decision == Decision::Routed {
+        app.sessions.record(session, plan.tier);
+    }
+    Ok(Decided { plan, session })
+}
+
+/// What the answer's headers need besides the upstream's reply.
+struct Done<'a> {
+    incoming: &'a Incoming,
+    plan: &'a Plan,
+    req: &'a ChatRequest,
+    overhead: Duration,
+    saved_tokens: u64,
+}
+
+fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut Metered) -> Answer {
+    let Served {
+        model,
+        reply,
+        failed_attempts,
+        ..
+    } = served;
+    let request_id = done.incoming.request_id.as_str();
+    let (mut resp, meter, streamed) = match reply {
+        Reply::Complete { body, response } => {
+            metered.draft().usage(&app.config, &response.usage);
+            let answered = super::grade::Answered {
+                request_id,
+                model: &model,
+                req: done.req,
+                response: &response,
+            };
+            super::grade::maybe_grade(app, done.plan, &answered);
+            super::calibrate::observe(app, &model, done.req, &response.usage);
+            tracing::info!(%request_id, %model, tier = %done.plan.tier,
+                input_tokens = response.usage.input_tokens,
+                output_tokens = response.usage.output_tokens, "answered");
+            (json_response(&body), metered.draft().meter(), false)
+        }
+        Reply::Stream(stream) => {
+            let meter = estimated_meter(done.plan);
+            let resp = stream_response(
+                app,
+                stream,
+                request_id.to_string(),
+                model.clone(),
+                metered.hand_over(),
+            );
+            (resp, Some(meter), true)
+        }
+    };
+    let info = AnswerInfo {
+        request_id,
+        model: Some(&model),
+        tier: Some(done.plan.tier),
+        meter,
+        cost_estimated: streamed,
+        overhead_ms: done.overhead.as_secs_f64() * 1e3,
+        failed: &failed_attempts,
+    };
+    headers::write(resp.headers_mut(), &info);
+    if let Some(c) = &done.plan.classification {
+        headers::write_classification(resp.headers_mut(), c);
+    }
+    resp.headers_mut().insert(
+        "x-frugal-compression-saved-tokens",
+        HeaderValue::from(done.saved_tokens),
+    );
+    if streamed {
+        Answer::Stream(resp)
+    } else {
+        Answer::Complete(resp)
+    }
+}
+
+/// A stream's headers precede its usage: the plan's estimates, on the same definition of
+/// the baseline as the ledger (a request that named its model is its own baseline).
+fn estimated_meter(plan: &Plan) -> Meter {
+    let cost = plan.est_cost_usd();
+    let baseline_cost = match plan.decision {
+        Decision::Routed => plan.baseline_est_cost_usd.unwrap_or(cost),
+        Decision::Explicit | Decision::RoutingOff => cost,
+    };
+    Meter {
+        cost,
+        baseline_cost,
+        savings: [baseline_cost - cost, Default::default(), Default::default()],
+    }
+}
+
+/// A JSON answer with any configured secret an upstream echoed removed.
+fn json_response(body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let clean = crate::secrets::current().redact_bytes(&bytes).into_owned();
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        clean,
+    )
+        .into_response()
 }
 
 fn error_response(
@@ -98,190 +350,25 @@ fn error_response(
         request_id,
         model: None,
         tier: None,
-        cost: None,
-        baseline_cost: None,
+        meter: None,
         cost_estimated: false,
         overhead_ms: started.elapsed().as_secs_f64() * 1e3,
+        failed: &[],
     };
     headers::write(resp.headers_mut(), &info);
+    headers::write_retry_after(resp.headers_mut(), e);
     resp
 }
 
-fn parse(
-    format: Format,
-    body: &[u8],
-    cc: &CompressConfig,
-) -> Result<(Value, ChatRequest, Pending)> {
-    let mut raw: Value = serde_json::from_slice(body).map_err(|e| {
-        GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}"))
-    })?;
-    if !raw.is_object() {
-        return Err(GatewayError::InvalidRequest(
-            "request body must be a JSON object".into(),
-        ));
-    }
-    // Compress the raw body before parsing: the classifier and the provider see the same bytes.
-    let compressed = compress_body_deferred(format, &mut raw, cc);
-    let req = match format {
-        Format::OpenAi => wire::openai::parse_request(&raw)?,
-        Format::Anthropic => wire::anthropic::parse_request(&raw)?,
-    };
-    Ok((raw, req, compressed))
-}
-
-/// One request as it arrived.
-#[derive(Clone, Copy)]
-struct Incoming<'a> {
-    format: Format,
-    headers: &'a HeaderMap,
-    body: &'a [u8],
-    request_id: &'a str,
-    started: Instant,
-}
-
-async fn handle(app: &AppState, incoming: &Incoming<'_>, draft: &mut Draft) -> Result<Response> {
-    let Incoming {
-        format,
-        headers: h,
-        body,
-        request_id,
-        started,
-    } = *incoming;
-    let (raw, req, compressed) = parse(format, body, &app.config.compression)?;
-    // Token accounting of the compression runs beside the upstream call, off the request path.
-    let compressed = tokio::task::spawn_blocking(move || compressed.finish());
-    draft.request(&req, app.ledger.config().store_prompts);
-    let mut ctx = headers::route_context(h)?;
-    let client_key = headers::presented_key(h).and_then(|k| app.config.client_key(k));
-    draft.key_project(client_key.map(|k| k.project.as_str()));
-    if app.config.require_key && client_key.is_none() {
-        return Err(GatewayError::Unauthorized);
-    }
-    if let Some(k) = client_key {
-        let policy = if k.never_route_down {
-            Some(Tier::Frontier)
-        } else {
-            k.min_tier
-        };
-        ctx.min_tier = ctx.min_tier.max(policy);
-    }
-    let session = session_key(headers::session_id(h), &req);
-    if continues_session(headers::session_id(h), &req) {
-        ctx.session_floor = app.sessions.floor(session);
-        ctx.warm = app.sessions.warm(session);
-    }
-    let mut plan = app.pipeline.plan(&req, &ctx)?;
-    // Stage 3: only the requests the local stages were unsure of reach the judge.
-    if let (Some(judge), true) = (
-        &app.judge,
-        plan.classification.as_ref().is_some_and(|c| c.abstained),
-    ) {
-        ctx.judge = Some(match judge.rate(&req).await {
-            Ok(r) => JudgeOutcome::Rating(r),
-            Err(e) => {
-                tracing::warn!(%request_id, error = %e, "judge failed; routing one tier up");
-                JudgeOutcome::Failed
-            }
-        });
-        plan = app.pipeline.plan(&req, &ctx)?;
-    }
-    draft.plan(&plan);
-    if plan.decision == Decision::Routed {
-        app.sessions.record(session, plan.tier);
-    }
-    let passthrough_headers = headers::passthrough(h);
-    let client = ClientRequest {
-        format,
-        req: &req,
-        raw: &raw,
-        passthrough_headers: &passthrough_headers,
-    };
-    let served = app.upstreams.send(&plan, &client).await?;
-    let overhead = started.elapsed().saturating_sub(served.upstream_time);
-    let Served {
-        model,
-        reply,
-        failed_attempts,
-        ..
-    } = served;
-    draft.served(&model, &failed_attempts);
-    if plan.decision == Decision::Routed {
-        let warm = WarmCache {
-            model: model.clone(),
-            prefix_tokens: plan.est_input_tokens,
-        };
-        app.sessions.record_served(session, warm);
-    }
-    // The upstream call has given the background token count time to finish.
-    let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
-    draft.compression(saved_tokens);
-    let info_model = app.config.model(&model).cloned();
-    let baseline = app.config.baseline_model().cloned();
-
-    let (mut resp, cost, baseline_cost, estimated) = match reply {
-        Reply::Complete { body, response } => {
-            let cost = info_model
-                .as_ref()
-                .map(|m| cost_usd(&m.prices, &response.usage));
-            let base = baseline
-                .as_ref()
-                .map(|b| baseline_cost_usd(&b.prices, &response.usage));
-            draft.usage(&app.config, &response.usage);
-            let savings = draft.savings();
-            let answered = super::grade::Answered {
-                request_id,
-                model: &model,
-                req: &req,
-                response: &response,
-            };
-            super::grade::maybe_grade(app, &plan, &answered);
-            super::calibrate::observe(app, &model, &req, &response.usage);
-            tracing::info!(%request_id, %model, tier = %plan.tier, input_tokens = response.usage.input_tokens,
-                output_tokens = response.usage.output_tokens, fallbacks = failed_attempts.len(), "answered");
-            let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
-            if let Some(s) = savings {
-                headers::write_savings(resp.headers_mut(), s);
-            }
-            (resp, cost, base, false)
-        }
-        Reply::Stream(stream) => {
-            let meter = StreamMeter::new(draft, &app.ledger, app.config.clone());
-            let resp = stream_response(stream, request_id.to_string(), model.clone(), meter);
-            (
-                resp,
-                Some(plan.est_cost_usd()),
-                plan.baseline_est_cost_usd,
-                true,
-            )
-        }
-    };
-    let info = AnswerInfo {
-        request_id,
-        model: Some(&model),
-        tier: Some(plan.tier),
-        cost,
-        baseline_cost,
-        cost_estimated: estimated,
-        overhead_ms: overhead.as_secs_f64() * 1e3,
-    };
-    headers::write(resp.headers_mut(), &info);
-    if let Some(c) = &plan.classification {
-        headers::write_classification(resp.headers_mut(), c);
-    }
-    resp.headers_mut().insert(
-        "x-frugal-compression-saved-tokens",
-        HeaderValue::from(saved_tokens),
-    );
-    Ok(resp)
-}
-
 fn stream_response(
+    app: &Arc<AppState>,
     stream: StreamReply,
     request_id: String,
     model: String,
-    meter: StreamMeter,
+    metered: Metered,
 ) -> Response {
     let StreamReply { frames, outcome } = stream;
+    let config = app.config.clone();
     tokio::spawn(async move {
         let o = outcome.await.ok();
         if let Some(o) = &o {
@@ -289,7 +376,7 @@ fn stream_response(
                 output_tokens = o.usage.output_tokens, completed = o.completed,
                 error = o.error.as_deref().unwrap_or(""), "stream finished");
         }
-        meter.finish(o.as_ref());
+        metered.finish_stream(&config, o.as_ref());
     });
     let body = Body::from_stream(ReceiverStream::new(frames).map(Ok::<_, Infallible>));
     let mut resp = Response::new(body);

@@ -12,6 +12,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::AppState;
+use crate::caller::Caller;
 use crate::ledger::feedback::{about, parse_body, parse_header, FeedbackInput};
 use crate::ledger::{Ledger, Signal};
 
@@ -27,12 +28,10 @@ fn error(status: StatusCode, message: String, code: Option<&str>) -> Response {
 }
 
 /// `POST /v1/feedback {request_id, score 0..1 | thumbs: "up"|"down", comment?}`.
+/// Only the key that made a request may rate it.
 pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
-    if app.config.require_key
-        && super::headers::presented_key(&h)
-            .and_then(|k| app.config.client_key(k))
-            .is_none()
-    {
+    let caller = Caller::identify(&h, &app.config);
+    if caller.authorize(&app.config).is_err() {
         return error(
             StatusCode::UNAUTHORIZED,
             "a recognised API key is required".into(),
@@ -51,8 +50,9 @@ pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes)
         );
     }
     let record = match app.ledger.lookup(&input.request_id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
+        // Someone else's request is reported exactly like a missing one: ids don't leak.
+        Ok(Some(r)) if caller.owns(&r.key_hash) => r,
+        Ok(_) => {
             return error(
                 StatusCode::NOT_FOUND,
                 format!("no request with id `{}` in the ledger", input.request_id),
@@ -84,9 +84,10 @@ pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes)
         .into_response()
 }
 
-/// `x-frugal-feedback: <request_id>=<score>` on any chat request: looked up and queued in
-/// the background (the request never waits); a malformed header is logged and ignored.
-pub fn from_header(ledger: &Ledger, h: &HeaderMap) {
+/// `x-frugal-feedback: <request_id>=<score>` on any chat request that passed
+/// authentication: looked up and queued in the background (the request never waits), and
+/// kept only for requests the same key made; a malformed header is logged and ignored.
+pub fn from_header(ledger: &Ledger, h: &HeaderMap, caller: &Caller) {
     let Some(value) = h.get("x-frugal-feedback").and_then(|v| v.to_str().ok()) else {
         return;
     };
@@ -101,17 +102,21 @@ pub fn from_header(ledger: &Ledger, h: &HeaderMap) {
         return;
     }
     let ledger = ledger.clone();
+    let caller = caller.clone();
     tokio::spawn(async move {
         for input in inputs {
-            submit_one(&ledger, input).await;
+            submit_one(&ledger, &caller, input).await;
         }
     });
 }
 
-async fn submit_one(ledger: &Ledger, input: FeedbackInput) {
+async fn submit_one(ledger: &Ledger, caller: &Caller, input: FeedbackInput) {
     match ledger.lookup(&input.request_id).await {
-        Ok(Some(r)) => {
+        Ok(Some(r)) if caller.owns(&r.key_hash) => {
             ledger.feedback(about(&r, input, Signal::Header));
+        }
+        Ok(Some(_)) => {
+            tracing::info!(request_id = %input.request_id, "x-frugal-feedback: request made by another key; ignored")
         }
         Ok(None) => {
             tracing::info!(request_id = %input.request_id, "x-frugal-feedback: unknown request id")

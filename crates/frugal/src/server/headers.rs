@@ -1,11 +1,12 @@
 //! Request headers frugal reads (routing overrides, forwarded provider headers) and the
 //! `x-frugal-*` headers it writes on every answer.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use rust_decimal::Decimal;
 
 use crate::cost::format_usd;
-use crate::error::{GatewayError, Result};
+use crate::error::{AttemptError, GatewayError, Result};
+use crate::ledger::Meter;
 use crate::pipeline::RouteContext;
 use crate::types::Tier;
 
@@ -48,28 +49,6 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
     })
 }
 
-/// The API key the client presented (`Authorization: Bearer …` or `x-api-key`).
-pub fn presented_key(h: &HeaderMap) -> Option<&str> {
-    let bearer = h
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    bearer
-        .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-}
-
-/// `x-session-id`, when the client names its session.
-pub fn session_id(h: &HeaderMap) -> Option<&str> {
-    h.get("x-session-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
-}
-
 /// Client headers forwarded upstream when the formats match.
 pub fn passthrough(h: &HeaderMap) -> Vec<(String, String)> {
     ["anthropic-beta"]
@@ -87,11 +66,13 @@ pub struct AnswerInfo<'a> {
     pub request_id: &'a str,
     pub model: Option<&'a str>,
     pub tier: Option<Tier>,
-    pub cost: Option<Decimal>,
-    pub baseline_cost: Option<Decimal>,
-    /// True when the cost is the plan's estimate (streams: headers precede usage).
+    /// The request's one metering value (the ledger row holds the same numbers).
+    pub meter: Option<Meter>,
+    /// True when the meter is the plan's estimate (streams: headers precede usage).
     pub cost_estimated: bool,
     pub overhead_ms: f64,
+    /// Candidates that failed before the one that answered.
+    pub failed: &'a [AttemptError],
 }
 
 pub fn write(h: &mut HeaderMap, info: &AnswerInfo<'_>) {
@@ -107,16 +88,36 @@ pub fn write(h: &mut HeaderMap, info: &AnswerInfo<'_>) {
     if let Some(t) = info.tier {
         set("x-frugal-tier", t.to_string());
     }
-    if let Some(c) = info.cost {
-        set("x-frugal-cost-usd", format_usd(c));
+    if let Some(m) = info.meter {
+        set("x-frugal-cost-usd", format_usd(m.cost));
+        set("x-frugal-baseline-cost-usd", format_usd(m.baseline_cost));
+        if info.cost_estimated {
+            set("x-frugal-cost-estimated", "true".into());
+        } else {
+            write_savings(&mut set, m.savings);
+        }
     }
-    if let Some(c) = info.baseline_cost {
-        set("x-frugal-baseline-cost-usd", format_usd(c));
-    }
-    if info.cost_estimated {
-        set("x-frugal-cost-estimated", "true".into());
+    if !info.failed.is_empty() {
+        // `provider/model:status` per failed candidate, in the order they were tried.
+        let attempts: Vec<String> = info
+            .failed
+            .iter()
+            .map(|a| {
+                let status = a.status.map_or("-".to_string(), |s| s.to_string());
+                format!("{}/{}:{status}", a.provider, a.model)
+            })
+            .collect();
+        set("x-frugal-fallbacks", attempts.join(", "));
     }
     set("x-frugal-overhead-ms", format!("{:.3}", info.overhead_ms));
+}
+
+/// `retry-after` on a 429, so SDKs that honour it back off for as long as the upstream
+/// asked (or a second).
+pub fn write_retry_after(h: &mut HeaderMap, e: &GatewayError) {
+    if let Some(secs) = e.retry_after_secs() {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
 }
 
 /// `x-frugal-score` and `x-frugal-stage`: why a routed request got its tier.
@@ -132,16 +133,14 @@ pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classificati
 
 /// `x-frugal-savings-{routing,caching,compression}-usd`: what each source saved against
 /// the baseline (complete answers; a stream's usage arrives after its headers).
-pub fn write_savings(h: &mut HeaderMap, s: [Decimal; 3]) {
+fn write_savings(set: &mut impl FnMut(&'static str, String), s: [Decimal; 3]) {
     let names = [
         "x-frugal-savings-routing-usd",
         "x-frugal-savings-caching-usd",
         "x-frugal-savings-compression-usd",
     ];
     for (name, v) in names.into_iter().zip(s) {
-        if let Ok(v) = HeaderValue::from_str(&format_usd(v)) {
-            h.insert(HeaderName::from_static(name), v);
-        }
+        set(name, format_usd(v));
     }
 }
 

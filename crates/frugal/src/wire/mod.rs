@@ -62,6 +62,58 @@ pub mod sse;
 
 pub use sse::{SseDecoder, SseEvent};
 
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::types::{ChatRequest, ChatResponse, Format};
+
+// The one dispatch on the wire format: callers name the format, never match on it.
+
+/// A client body of `format` → the internal request.
+pub fn parse_request(format: Format, body: &Value) -> Result<ChatRequest> {
+    match format {
+        Format::OpenAi => openai::parse_request(body),
+        Format::Anthropic => anthropic::parse_request(body),
+    }
+}
+
+/// Fields of a client body of `format` that the other format cannot express.
+pub fn untranslatable_fields(format: Format, body: &Value) -> Vec<String> {
+    match format {
+        Format::OpenAi => openai::untranslatable_fields(body),
+        Format::Anthropic => anthropic::untranslatable_fields(body),
+    }
+}
+
+/// The internal request → a provider body of `format`.
+pub fn build_request(
+    format: Format,
+    req: &ChatRequest,
+    model: &str,
+    opts: &BuildOptions,
+) -> Result<Value> {
+    match format {
+        Format::OpenAi => openai::build_request(req, model, opts),
+        Format::Anthropic => anthropic::build_request(req, model, opts),
+    }
+}
+
+/// A provider answer of `format` → the internal response.
+pub fn parse_response(format: Format, body: &Value) -> Result<ChatResponse> {
+    match format {
+        Format::OpenAi => openai::parse_response(body),
+        Format::Anthropic => anthropic::parse_response(body),
+    }
+}
+
+/// The internal response → an answer in the client's `format`.
+pub fn render_response(format: Format, resp: &ChatResponse) -> Value {
+    match format {
+        Format::OpenAi => openai::render_response(resp),
+        Format::Anthropic => anthropic::render_response(resp),
+    }
+}
+
 /// Provider-side knobs for `build_request` that depend on the chosen model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildOptions {

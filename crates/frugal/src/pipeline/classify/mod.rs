@@ -65,6 +65,38 @@ pub struct Classification {
     pub abstained: bool,
     /// The inputs that moved the score most (name, contribution), for explanations.
     pub signals: Vec<(&'static str, f64)>,
+    /// What a judge's verdict is applied to, kept so that asking the judge after
+    /// classification does not classify again.
+    #[serde(skip)]
+    judge_basis: Option<JudgeBasis>,
+}
+
+/// The local decision an abstained request's judge verdict replaces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct JudgeBasis {
+    boundaries: [f64; 3],
+    by_score: Tier,
+    floor: Tier,
+}
+
+impl Classification {
+    /// This classification with the LLM judge's verdict applied (abstained requests only;
+    /// a confident one is returned as it is).
+    pub fn judged(mut self, outcome: JudgeOutcome) -> Classification {
+        let Some(basis) = self.judge_basis.filter(|_| self.abstained) else {
+            return self;
+        };
+        let (tier, stage) = match outcome {
+            JudgeOutcome::Rating(r) => (
+                judge::judged_tier(Some(r), basis.boundaries, basis.by_score).max(basis.floor),
+                "judge",
+            ),
+            JudgeOutcome::Failed => (basis.by_score.up(), "judge_failed"),
+        };
+        self.tier = tier;
+        self.stage = stage;
+        self
+    }
 }
 
 pub struct Classifier {
@@ -72,6 +104,8 @@ pub struct Classifier {
     signals: Arc<Signals>,
     /// Shared so that reloading a router trained with the same embedding keeps it.
     embedder: Option<Arc<Embedder>>,
+    /// How many requests this classifier has scored (tests count classifications).
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl Classifier {
@@ -86,7 +120,13 @@ impl Classifier {
             model,
             signals,
             embedder,
+            runs: Default::default(),
         }
+    }
+
+    /// How many times `classify` has run.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stage-2 calibrated score: stage 1's `features` of `text` plus its sentence embedding;
@@ -130,6 +170,7 @@ impl Classifier {
         shift: f64,
         judge: Option<JudgeOutcome>,
     ) -> Classification {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let b = boundaries.map(|x| (x + shift).clamp(0.0, 1.0));
         let texts = request_texts(req);
         // A transformation of pasted material is scored on its instruction alone, a question
@@ -174,6 +215,7 @@ impl Classifier {
                     stage: "rules",
                     abstained: false,
                     signals: vec![("greeting", -1.0)],
+                    judge_basis: None,
                 };
             }
             Some(HandRule::Code) => signals.insert(0, ("code_request", 0.0)),
@@ -212,30 +254,35 @@ impl Classifier {
         } else {
             1.0
         };
-        let (tier, stage) = match (abstained, judge) {
-            (false, _) => (by_score, local_stage),
-            (true, Some(JudgeOutcome::Rating(r))) => {
-                (judge::judged_tier(Some(r), b, by_score).max(floor), "judge")
-            }
-            (true, Some(JudgeOutcome::Failed)) => (by_score.up(), "judge_failed"),
+        let (tier, stage) = match abstained {
+            false => (by_score, local_stage),
             // Unsure and below a boundary it is close to: go up one tier rather than risk
             // the answer; just above one, the score already chose the higher tier.
-            (true, None)
-                if b.get(idx)
-                    .filter(live)
-                    .is_some_and(|up| up - score < margin) =>
+            true if b
+                .get(idx)
+                .filter(live)
+                .is_some_and(|up| up - score < margin) =>
             {
                 (by_score.up(), "unsure")
             }
-            (true, None) => (by_score, "unsure"),
+            true => (by_score, "unsure"),
         };
-        Classification {
+        let c = Classification {
             score,
             tier,
             confidence,
             stage,
             abstained,
             signals,
+            judge_basis: Some(JudgeBasis {
+                boundaries: b,
+                by_score,
+                floor,
+            }),
+        };
+        match judge {
+            Some(outcome) => c.judged(outcome),
+            None => c,
         }
     }
 }
