@@ -230,7 +230,10 @@ def render_config(
     baseline: str | None = None,
     disable_catalogue: bool = True,
     extra_providers: dict[str, dict[str, Any]] | None = None,
+    learn: bool = False,
 ) -> str:
+    """A frugal.toml for the tests. Learning from rated answers is off unless `learn`: many
+    tests share one gateway, and what one test rates must not steer another's routing."""
     lines = [
         "[providers.openai]",
         f"base_url = {toml_value(mock_url + '/v1')}",
@@ -260,6 +263,7 @@ def render_config(
             lines.append("[routing.tiers]")
             lines += [f"{t} = {toml_value(ms)}" for t, ms in tiers.items()]
             lines.append("")
+    lines += ["[routing.quality]", f"learn = {toml_value(learn)}", "explore = 0.0", ""]
     return "\n".join(lines)
 
 

@@ -66,3 +66,41 @@ def test_route_explains_a_decision(tmp_path):
     r = run(["route", "--config", str(cfg), "--json", "--model", "test-claude-large", "hi"], tmp_path)
     plan = json.loads(r.stdout)
     assert [c["model"] for c in plan["candidates"]] == ["test-claude-large"]
+
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "routing_small.jsonl"
+
+
+def test_model_aware_offline_contract(tmp_path):
+    """`train --data` learns per-model quality for the files' model names (no prices needed);
+    `route --batch --router R --predict` prints every model's estimate per row; `eval
+    --models all` shows the model-aware router beside the others, with a plot."""
+    router = tmp_path / "router.json"
+    r = run(["train", "--data", str(FIXTURE), "--out", str(router)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "quality store:" in r.stderr
+    r = run(["route", "--batch", str(FIXTURE), "--router", str(router), "--predict"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(l) for l in FIXTURE.read_text().splitlines()]
+    assert [l["id"] for l in lines] == [row["id"] for row in rows]
+    models = sorted({m for row in rows for m in row["scores"]})
+    for line in lines:
+        assert sorted(line["predicted"]) == models
+        assert all(0.0 <= q <= 1.0 for q in line["predicted"].values())
+    # Rows where the cheap model always fails get a lower estimate for it than rows where it succeeds.
+    by_id = {l["id"]: l["predicted"] for l in lines}
+    easy = [by_id[row["id"]]["cheap"] for row in rows if row["task"] == "easy"]
+    hard = [by_id[row["id"]]["cheap"] for row in rows if row["task"] == "hard"]
+    assert min(easy) > max(hard), (easy, hard)
+    plot = tmp_path / "curve.svg"
+    r = run(["eval", "--data", str(FIXTURE), "--models", "all", "--router", str(router),
+             "--plot", str(plot), "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    names = [x["name"] for x in json.loads(r.stdout)["routers"]]
+    assert "model-aware (router's store)" in names and "task oracle" in names, names
+    assert plot.read_text().startswith("<svg")
+    # Without a store that knows the data's models, the file is cross-validated by row.
+    r = run(["eval", "--data", str(FIXTURE), "--models", "all", "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "model-aware (5-fold CV by row)" in [x["name"] for x in json.loads(r.stdout)["routers"]]

@@ -89,7 +89,7 @@ async fn one_per_transaction(store: &dyn Store, n: usize) -> f64 {
     for i in 0..n {
         let batch = Batch {
             records: vec![record(10_000_000 + i)],
-            feedback: vec![],
+            ..Default::default()
         };
         if let Err(e) = store.insert(Arc::new(batch)).await {
             eprintln!("baseline insert failed: {e}");

@@ -21,6 +21,8 @@ pub struct Caller {
     pub recognised: bool,
     /// The tier the key's policy never routes below.
     pub key_min_tier: Option<Tier>,
+    /// The key's price of quality (model-aware choice), when it sets one.
+    pub key_lambda: Option<f64>,
     /// `x-frugal-project`, else the recognised key's project, else empty.
     pub project: String,
     /// `x-session-id` (or `x-frugal-session`), when the client names its session.
@@ -46,6 +48,7 @@ impl Caller {
             key_hash: presented.map(key_hash).unwrap_or_default(),
             recognised: key.is_some(),
             key_min_tier,
+            key_lambda: key.and_then(|k| k.lambda),
             project,
             session_id: header(h, "x-session-id").or_else(|| header(h, "x-frugal-session")),
         }

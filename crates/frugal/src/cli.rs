@@ -1,7 +1,6 @@
 //! Command-line interface: `serve`, `route`, `eval`, `config check`. Each subcommand is a
 //! thin wrapper around library functions so tests can call the same code.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -64,6 +63,8 @@ pub enum Command {
     Crossval(crate::train::crossval::CrossvalArgs),
     /// Distil a sentence-transformers model into a static embedding table.
     Distill(crate::embed::distill::DistillArgs),
+    /// Replay the verified cascade (cheap answer, checker, escalation) on recorded answers.
+    Verify(crate::verify::VerifyArgs),
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -97,6 +98,13 @@ pub struct RouteArgs {
     /// The model field of the request ("auto", "frugal/eco", "frugal/premium", or a model).
     #[arg(long, default_value = "auto")]
     pub model: String,
+    /// A router file from `frugal train` (overrides routing.router_model).
+    #[arg(long)]
+    pub router: Option<PathBuf>,
+    /// With --batch: print each row's predicted quality for every model the router knows
+    /// (`{"id", "predicted": {model: q}}`) instead of the routing decision.
+    #[arg(long, requires = "batch")]
+    pub predict: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -120,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => crate::train::run(&args),
         Command::Crossval(args) => crate::train::crossval::run(&args),
         Command::Distill(args) => crate::embed::distill::distill_command(&args),
+        Command::Verify(args) => crate::verify::verify_command(&args),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check(args),
@@ -150,7 +159,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
         let ledger = crate::ledger::Ledger::open(&cfg.ledger).await?;
         let state = crate::server::AppState::with_ledger(Arc::new(cfg), ledger)?;
         let router = state.pipeline.router().info.clone();
@@ -160,19 +168,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             rows = router.rows,
             "router loaded (SIGHUP reloads it)"
         );
-        // Scripts and tests read this line to learn the port.
-        println!("frugal listening on http://{addr}");
-        std::io::stdout().flush()?;
-        tracing::info!(%addr, "frugal listening");
         crate::server::serve(listener, state).await
     })
 }
 
 fn route(args: RouteArgs) -> anyhow::Result<()> {
-    if let Some(batch) = &args.batch {
-        return crate::eval::route_batch_command(batch, &args.model, args.config.load()?);
-    }
     let mut cfg = args.config.load()?;
+    if let Some(r) = &args.router {
+        cfg.routing.router_model = Some(r.clone());
+    }
+    if let Some(batch) = &args.batch {
+        if args.predict {
+            return predict(batch, &cfg);
+        }
+        return crate::eval::route_batch_command(batch, &args.model, cfg);
+    }
     if !cfg.providers.values().any(|p| p.usable()) {
         // Explaining a decision needs no upstream: plan as if every provider had a key.
         eprintln!("note: no provider API key is set; planning as if every provider had one");
@@ -229,6 +239,49 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
         .collect();
     println!("fallbacks   {}", fallbacks.join(" → "));
     println!("reason      {}", plan.reason);
+    if !plan.estimates.is_empty() {
+        println!("\nestimates (best first; utility = q − λ·cost/baseline − β·σ):");
+        println!(
+            "  {:<26} {:<9} {:>7} {:>7} {:>6} {:>12} {:>8}",
+            "model", "tier", "q", "± σ", "rated", "est. $", "utility"
+        );
+        for e in &plan.estimates {
+            println!(
+                "  {:<26} {:<9} {:>7.3} {:>7.3} {:>6} {:>12.8} {:>8.3}{}",
+                e.model,
+                e.tier.as_str(),
+                e.q,
+                e.sigma,
+                e.neighbours,
+                e.est_cost_usd,
+                e.utility,
+                if e.eligible {
+                    ""
+                } else {
+                    "  (below the floor)"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `route --batch --predict`: per-model quality estimates of every row.
+fn predict(batch: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
+    let model = match &cfg.routing.router_model {
+        Some(p) => crate::pipeline::classify::model::RouterModel::load(p)?,
+        None => crate::pipeline::classify::model::RouterModel::embedded()?,
+    };
+    let store = model.quality.ok_or_else(|| {
+        anyhow::anyhow!(
+            "this router has no per-model quality data: train one with `frugal train --data FILE… --out R`              and pass --router R"
+        )
+    })?;
+    let embedder = crate::quality::embedder_for(&store, cfg.routing.embedding_model.as_deref())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let n = crate::quality::predict_batch(batch, &store, &embedder, &mut out)?;
+    eprintln!("predicted {n} rows for {} models", store.models().len());
     Ok(())
 }
 

@@ -71,7 +71,37 @@ pub struct Profile {
     /// Added to every boundary: positive makes the profile cheaper (harder to escalate).
     pub boundary_shift: f64,
     pub min_tier: Option<Tier>,
+    /// The price of quality for this alias (model-aware choice).
+    pub lambda: f64,
 }
+
+/// The model-aware choice (`[routing] lambda`, `[routing.quality]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityConfig {
+    /// λ for `auto`.
+    pub lambda: f64,
+    pub beta: f64,
+    pub floor: Option<f64>,
+    pub explore: f64,
+    /// Learn from rated answers (feedback, retries, grades) as they arrive.
+    pub learn: bool,
+}
+
+impl Default for QualityConfig {
+    fn default() -> QualityConfig {
+        QualityConfig {
+            lambda: DEFAULT_LAMBDA,
+            beta: 1.0,
+            floor: None,
+            explore: 0.02,
+            learn: true,
+        }
+    }
+}
+
+/// λ of `auto` (measured on the shared data: about 30 % of the top model's cost on
+/// RouterBench, 44 % on LLMRouter; research/routing/FINDINGS.md).
+pub const DEFAULT_LAMBDA: f64 = 0.1;
 
 #[derive(Debug, Clone)]
 pub struct RoutingConfig {
@@ -91,6 +121,7 @@ pub struct RoutingConfig {
     pub judge: Option<JudgeConfig>,
     /// Stage 2's sentence-transformers model folder; `None` means the built-in static table.
     pub embedding_model: Option<PathBuf>,
+    pub quality: QualityConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +138,7 @@ pub struct ClientKey {
     pub key: Secret,
     pub never_route_down: bool,
     pub min_tier: Option<Tier>,
+    pub lambda: Option<f64>,
 }
 
 /// The validated runtime configuration.

@@ -60,6 +60,8 @@ pub struct RawKey {
     pub never_route_down: Option<bool>,
     /// Never route this project's requests below this tier.
     pub min_tier: Option<String>,
+    /// The price of quality for this key's routed requests (overrides the alias's).
+    pub lambda: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -132,6 +134,24 @@ pub struct RawRouting {
     pub judge: Option<RawJudge>,
     /// A sentence-transformers model folder for stage 2 (default: the built-in static table).
     pub embedding_model: Option<std::path::PathBuf>,
+    /// The price of quality for `auto`: quality points given up to save one baseline
+    /// request's worth of spend.
+    pub lambda: Option<f64>,
+    /// Model-aware choice: uncertainty weight, quality floor, exploration share.
+    pub quality: Option<RawQuality>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuality {
+    /// Uncertainty counted against an estimate (q̂ − β·σ).
+    pub beta: Option<f64>,
+    /// Never choose a model whose q̂ − β·σ is below this (when another clears it).
+    pub floor: Option<f64>,
+    /// Share of routed requests sent to a cheaper, still uncertain candidate to learn.
+    pub explore: Option<f64>,
+    /// Learn from this deployment's rated answers (and read what earlier runs learned).
+    pub learn: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -154,6 +174,7 @@ pub enum BaselineSpec {
 pub struct RawProfile {
     pub boundary_shift: Option<f64>,
     pub min_tier: Option<String>,
+    pub lambda: Option<f64>,
 }
 
 /// Overwrite `base`'s fields with those `over` sets: `over` wins field by field.
@@ -211,7 +232,7 @@ impl RawConfig {
         }
         for (name, over) in &user.keys {
             let base = self.keys.entry(name.clone()).or_default();
-            overlay!(base, over, key_env, never_route_down, min_tier);
+            overlay!(base, over, key_env, never_route_down, min_tier, lambda);
         }
         if let Some(over) = &user.auth {
             let base = self.auth.get_or_insert_with(RawAuth::default);
@@ -227,14 +248,16 @@ impl RawConfig {
                 session_ttl_secs,
                 router_model,
                 judge,
-                embedding_model
+                embedding_model,
+                lambda,
+                quality
             );
             for (tier, list) in &over.tiers {
                 base.tiers.insert(tier.clone(), list.clone());
             }
             for (name, p) in &over.profiles {
                 let bp = base.profiles.entry(name.clone()).or_default();
-                overlay!(bp, p, boundary_shift, min_tier);
+                overlay!(bp, p, boundary_shift, min_tier, lambda);
             }
         }
         super::ledger::merge_ledger(&mut self.ledger, &user.ledger);

@@ -251,6 +251,7 @@ fn routing(
         .or(candidates.first())
         .cloned();
 
+    let quality = quality(raw.lambda, raw.quality.clone())?;
     let mut profiles = BTreeMap::new();
     for (name, p) in raw.profiles {
         let min_tier =
@@ -266,11 +267,14 @@ fn routing(
                 "routing.profiles.{name}.boundary_shift: must be within -1..1"
             ));
         }
+        let lambda = lambda_field(&format!("routing.profiles.{name}.lambda"), p.lambda)?
+            .unwrap_or(super::DEFAULT_LAMBDA);
         profiles.insert(
             name,
             Profile {
                 boundary_shift: shift,
                 min_tier,
+                lambda,
             },
         );
     }
@@ -305,6 +309,42 @@ fn routing(
         router_model,
         judge,
         embedding_model: raw.embedding_model.clone(),
+        quality,
+    })
+}
+
+/// λ must be a finite number ≥ 0 (0: quality alone decides).
+fn lambda_field(name: &str, v: Option<f64>) -> VResult<Option<f64>> {
+    match v {
+        Some(l) if !l.is_finite() || l < 0.0 => Err(format!("{name}: must be a number ≥ 0")),
+        other => Ok(other),
+    }
+}
+
+fn quality(
+    lambda: Option<f64>,
+    q: Option<super::raw::RawQuality>,
+) -> VResult<super::QualityConfig> {
+    let q = q.unwrap_or_default();
+    let d = super::QualityConfig::default();
+    let share = |name: &str, v: Option<f64>, default: f64| -> VResult<f64> {
+        match v {
+            None => Ok(default),
+            Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
+            Some(_) => Err(format!("routing.quality.{name}: must be within 0..1")),
+        }
+    };
+    let beta = match q.beta {
+        None => d.beta,
+        Some(b) if b.is_finite() && (0.0..=10.0).contains(&b) => b,
+        Some(_) => return Err("routing.quality.beta: must be within 0..10".into()),
+    };
+    Ok(super::QualityConfig {
+        lambda: lambda_field("routing.lambda", lambda)?.unwrap_or(d.lambda),
+        beta,
+        floor: q.floor.map(|f| share("floor", Some(f), 0.0)).transpose()?,
+        explore: share("explore", q.explore, d.explore)?,
+        learn: q.learn.unwrap_or(d.learn),
     })
 }
 
@@ -331,6 +371,7 @@ fn client_keys(
                 key: Secret::new(key),
                 never_route_down: k.never_route_down.unwrap_or(false),
                 min_tier,
+                lambda: lambda_field(&format!("keys.{project}.lambda"), k.lambda)?,
             });
         }
     }

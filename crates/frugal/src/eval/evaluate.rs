@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Result};
 
+use super::aware;
 use super::baselines::{average_curves, length_scores, random_scores};
 use super::data::{PriceTable, Row};
 use super::metrics::{
@@ -30,6 +31,16 @@ pub struct Setup<'a> {
     pub scores: &'a [f64],
     pub bins: usize,
     pub seeds: u64,
+    /// The model-aware router's per-model estimates (multi-model mode), when available.
+    pub aware: Option<AwarePredictions>,
+}
+
+/// A model-aware router's estimates on the evaluated rows, aligned with the models.
+pub struct AwarePredictions {
+    /// How it is labelled in the report (says whether it was cross-validated).
+    pub name: String,
+    pub q: Vec<Vec<f64>>,
+    pub sigma: Vec<Vec<f64>>,
 }
 
 /// Rows that have a quality score for every one of `models`, and how many were dropped.
@@ -307,6 +318,33 @@ pub fn eval_multi(
             average_cost_curves(&curves),
         ));
     }
+    // Model-aware routing: the router's estimates, and a task oracle (each task's
+    // per-model means, in-sample) for what knowing the kind of request alone can reach.
+    let measured: Vec<bool> = cost_sources
+        .iter()
+        .map(|(_, s)| s == "row cost_usd")
+        .collect();
+    let believed = aware::believed_costs(&data, &measured);
+    let base = models.iter().position(|m| *m == best.model).unwrap_or(0);
+    if let Some(a) = &setup.aware {
+        let est = aware::Estimates {
+            q: &a.q,
+            sigma: Some(&a.sigma),
+            cost: &believed,
+        };
+        let curve = aware::lambda_curve(&data, &est, base, 1.0);
+        routers.insert(1, summarize(a.name.clone(), curve));
+    }
+    let task_q = aware::task_means(rows, &data);
+    let est = aware::Estimates {
+        q: &task_q,
+        sigma: None,
+        cost: &believed,
+    };
+    routers.push(summarize(
+        "task oracle".into(),
+        aware::lambda_curve(&data, &est, base, 0.0),
+    ));
     routers.push(summarize("oracle".into(), oracle_frontier(&data)));
     Ok(MultiReport {
         data: setup.data.clone(),

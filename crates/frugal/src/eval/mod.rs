@@ -6,6 +6,7 @@
 //! a stronger model), so it is tested without the pipeline; `OfflineRouter` plugs the
 //! real pipeline in for the CLI.
 
+pub mod aware;
 mod baselines;
 mod batch;
 pub mod data;
@@ -25,7 +26,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub use baselines::{length_scores, random_scores};
 pub use batch::{run_route_batch, BatchStats, OfflineRouter, RouteDecision};
 pub use data::{load_rows, PriceTable, Row};
-pub use evaluate::{all_models, eval_multi, eval_pair, rows_with_scores, Pricing, Setup};
+pub use evaluate::{
+    all_models, eval_multi, eval_pair, rows_with_scores, AwarePredictions, Pricing, Setup,
+};
 pub use report::EvalReport;
 
 /// `frugal eval`: score a router on a routing data set.
@@ -78,6 +81,10 @@ pub struct EvalArgs {
     /// Also write the curves as an SVG chart to this file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// A router file from `frugal train` (overrides routing.router_model): its per-model
+    /// quality store is the model-aware router when it knows the data's models.
+    #[arg(long)]
+    pub router: Option<PathBuf>,
 }
 
 impl EvalArgs {
@@ -99,6 +106,7 @@ impl EvalArgs {
             seeds: 10,
             json: false,
             plot: None,
+            router: None,
         }
     }
 }
@@ -110,10 +118,28 @@ pub fn run_eval(
     scorer: &dyn Fn(&Row) -> Result<f64>,
     catalog: Option<&PriceTable>,
 ) -> Result<EvalReport> {
+    run_eval_with(args, scorer, catalog, None)
+}
+
+/// Per-model estimates for the evaluated rows and models (the model-aware router).
+pub type AwareFn<'a> = &'a dyn Fn(&[&Row], &[String]) -> Result<AwarePredictions>;
+
+/// `run_eval`, with the model-aware router beside the others in multi-model mode.
+pub fn run_eval_with(
+    args: &EvalArgs,
+    scorer: &dyn Fn(&Row) -> Result<f64>,
+    catalog: Option<&PriceTable>,
+    aware: Option<AwareFn<'_>>,
+) -> Result<EvalReport> {
     let rows = load_rows(&args.data)?;
     let models = selected_models(args, &rows)?;
     let (used, skipped) = rows_with_scores(&rows, &models)?;
     let scores = score_rows(args, &used, scorer)?;
+    let is_pair = args.strong.is_some() && args.weak.is_some();
+    let aware = match aware {
+        Some(f) if !is_pair => Some(f(&used, &models)?),
+        _ => None,
+    };
     let setup = Setup {
         data: report::DataSummary {
             path: args.data.display().to_string(),
@@ -125,6 +151,7 @@ pub fn run_eval(
         scores: &scores,
         bins: usize::from(args.bins),
         seeds: args.seeds,
+        aware,
     };
     if let (Some(strong), Some(weak)) = (&args.strong, &args.weak) {
         return Ok(EvalReport::Pair(eval_pair(&setup, &used, strong, weak)?));
@@ -245,7 +272,11 @@ pub(crate) fn progress_bar(len: Option<usize>, what: &str) -> ProgressBar {
 /// `frugal eval` as the CLI runs it: the real pipeline as the router (unless `--scores`),
 /// catalogue prices from the configuration, report on stdout.
 pub fn eval_command(args: &EvalArgs) -> Result<()> {
-    let router = OfflineRouter::new(args.config.load()?, "auto")?;
+    let mut config = args.config.load()?;
+    if let Some(r) = &args.router {
+        config.routing.router_model = Some(r.clone());
+    }
+    let router = OfflineRouter::new(config.clone(), "auto")?;
     if !args.tiers.is_empty() {
         let rows = load_rows(&args.data)?;
         let data = args.data.display().to_string();
@@ -259,9 +290,46 @@ pub fn eval_command(args: &EvalArgs) -> Result<()> {
         return Ok(());
     }
     let catalog = router.catalog_prices();
-    let report = run_eval(args, &|row| router.score(row), Some(&catalog))?;
+    let aware = |rows: &[&Row], models: &[String]| aware_predictions(&config, rows, models);
+    let report = run_eval_with(args, &|row| router.score(row), Some(&catalog), Some(&aware))?;
     let stdout = std::io::stdout();
     write_report(&report, args, &mut stdout.lock())
+}
+
+/// The model-aware router's estimates: from the configured router's quality store when it
+/// knows at least two of the evaluated models (then the rows are held out only if it was
+/// trained on other data), else cross-validated by row on the evaluated file (5 folds).
+fn aware_predictions(
+    config: &crate::config::Config,
+    rows: &[&Row],
+    models: &[String],
+) -> Result<AwarePredictions> {
+    use crate::pipeline::classify::model::RouterModel;
+    let model = match &config.routing.router_model {
+        Some(p) => RouterModel::load(p)?,
+        None => RouterModel::embedded()?,
+    };
+    let store = model
+        .quality
+        .filter(|s| models.iter().filter(|m| s.model_index(m).is_some()).count() >= 2);
+    let (name, p) = match store {
+        Some(store) => {
+            let embedder =
+                crate::quality::embedder_for(&store, config.routing.embedding_model.as_deref())?;
+            let p = crate::quality::predict_rows(&store, rows, models, &embedder)?;
+            ("model-aware (router's store)".to_string(), p)
+        }
+        None => {
+            let embedder = crate::pipeline::classify::embedder::Embedder::builtin()?;
+            let p = crate::quality::cross_validate(rows, models, &embedder, 5)?;
+            ("model-aware (5-fold CV by row)".to_string(), p)
+        }
+    };
+    Ok(AwarePredictions {
+        name,
+        q: p.q,
+        sigma: p.sigma,
+    })
 }
 
 /// `frugal route --batch IN.jsonl` as the CLI runs it: JSONL decisions on stdout, the

@@ -230,16 +230,53 @@ pub struct LoopEvent {
     pub dry_run: bool,
 }
 
+/// A rated answer as the model-aware router learns it: the request's embedding and the
+/// answering model's score. Kept (not pruned by retention: it is what the router knows)
+/// so that learning survives restarts and is shared by replicas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    pub request_id: String,
+    pub ts_ms: i64,
+    pub model: String,
+    pub score: f64,
+    /// Which embedding produced the vector (labels of another embedding are not read).
+    pub embedding_id: String,
+    pub embedding: Vec<f32>,
+}
+
+impl Label {
+    /// The vector as stored: f32 little-endian.
+    pub fn embedding_bytes(&self) -> Vec<u8> {
+        self.embedding
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    }
+
+    pub fn embedding_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
+        if b.len() % 4 != 0 {
+            anyhow::bail!(
+                "a stored embedding has {} bytes, not whole f32 values",
+                b.len()
+            );
+        }
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
 /// What the writer hands the store in one transaction.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub records: Vec<Record>,
     pub feedback: Vec<Feedback>,
+    pub labels: Vec<Label>,
 }
 
 impl Batch {
     pub fn len(&self) -> usize {
-        self.records.len() + self.feedback.len()
+        self.records.len() + self.feedback.len() + self.labels.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -279,6 +316,13 @@ pub trait Store: Send + Sync {
         boundaries: [f64; 3],
     ) -> BoxFuture<'a, Result<()>>;
     fn events_since(&self, since_ms: i64) -> BoxFuture<'_, Result<Vec<LoopEvent>>>;
+    /// Labels of one embedding with a sequence number above `after_seq`, oldest first.
+    fn labels_after<'a>(
+        &'a self,
+        embedding_id: &'a str,
+        after_seq: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<(i64, Label)>>>;
 }
 
 /// Records per read by commands that walk the whole ledger.

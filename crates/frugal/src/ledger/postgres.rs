@@ -13,9 +13,12 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::columns::{self, Kind, Val, COLUMNS};
-use super::{Batch, Feedback, LoopEvent, Page, Record, Signal, Store};
+use super::{Batch, Feedback, Label, LoopEvent, Page, Record, Signal, Store};
 
-const MIGRATIONS: [&str; 1] = [include_str!("migrations/postgres_0001_init.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("migrations/postgres_0001_init.sql"),
+    include_str!("migrations/postgres_0002_quality_labels.sql"),
+];
 /// Advisory lock key serialising migrations across replicas ("frugal" in ASCII, roughly).
 const MIGRATION_LOCK: i64 = 0x6672_7567_616c;
 
@@ -200,8 +203,63 @@ impl PgStore {
             )
             .await?;
         }
+        if !batch.labels.is_empty() {
+            let stmt = tx
+                .prepare(
+                    "INSERT INTO quality_labels (ts_ms, request_id, model, score, embedding_id, embedding) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .await?;
+            for l in &batch.labels {
+                let bytes = l.embedding_bytes();
+                tx.execute(
+                    &stmt,
+                    &[
+                        &l.ts_ms,
+                        &l.request_id,
+                        &l.model,
+                        &l.score,
+                        &l.embedding_id,
+                        &bytes,
+                    ],
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn labels(
+        &self,
+        embedding_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Label)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT seq, ts_ms, request_id, model, score, embedding FROM quality_labels \
+                 WHERE embedding_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[&embedding_id, &after_seq, &(limit as i64)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let bytes: Vec<u8> = r.try_get(5)?;
+                Ok((
+                    r.try_get(0)?,
+                    Label {
+                        ts_ms: r.try_get(1)?,
+                        request_id: r.try_get(2)?,
+                        model: r.try_get(3)?,
+                        score: r.try_get(4)?,
+                        embedding_id: embedding_id.to_string(),
+                        embedding: Label::embedding_from_bytes(&bytes)?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn prune_batch(&self, before_ms: i64, limit: usize) -> Result<u64> {
@@ -368,5 +426,13 @@ impl Store for PgStore {
     }
     fn events_since(&self, since_ms: i64) -> BoxFuture<'_, Result<Vec<LoopEvent>>> {
         Box::pin(self.events(since_ms))
+    }
+    fn labels_after<'a>(
+        &'a self,
+        embedding_id: &'a str,
+        after_seq: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<(i64, Label)>>> {
+        Box::pin(self.labels(embedding_id, after_seq, limit))
     }
 }

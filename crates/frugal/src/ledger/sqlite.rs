@@ -10,10 +10,13 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, Connection, ToSql};
 
 use super::columns::{self, Kind, Val, COLUMNS};
-use super::{Batch, Feedback, LoopEvent, Page, Record, Signal, Store};
+use super::{Batch, Feedback, Label, LoopEvent, Page, Record, Signal, Store};
 
 /// Migrations in order; their position + 1 is their version.
-const MIGRATIONS: [&str; 1] = [include_str!("migrations/sqlite_0001_init.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("migrations/sqlite_0001_init.sql"),
+    include_str!("migrations/sqlite_0002_quality_labels.sql"),
+];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -132,6 +135,19 @@ fn insert_blocking(conn: &mut Connection, batch: &Batch) -> Result<()> {
                 f.comment
             ])?;
         }
+        let mut lb = tx.prepare_cached(
+            "INSERT INTO quality_labels (ts_ms, request_id, model, score, embedding_id, embedding) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for l in &batch.labels {
+            lb.execute(params![
+                l.ts_ms,
+                l.request_id,
+                l.model,
+                l.score,
+                l.embedding_id,
+                l.embedding_bytes()
+            ])?;
+        }
     }
     tx.commit()?;
     Ok(())
@@ -240,6 +256,47 @@ impl Store for SqliteStore {
             let mut out = vec![];
             for r in rows {
                 out.push(with_source(r?));
+            }
+            Ok(out)
+        })
+    }
+
+    fn labels_after<'a>(
+        &'a self,
+        embedding_id: &'a str,
+        after_seq: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<(i64, Label)>>> {
+        let id = embedding_id.to_string();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, ts_ms, request_id, model, score, embedding FROM quality_labels \
+                 WHERE embedding_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![id, after_seq, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, f64>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                ))
+            })?;
+            let mut out = vec![];
+            for row in rows {
+                let (seq, ts_ms, request_id, model, score, bytes) = row?;
+                out.push((
+                    seq,
+                    Label {
+                        request_id,
+                        ts_ms,
+                        model,
+                        score,
+                        embedding_id: id.clone(),
+                        embedding: Label::embedding_from_bytes(&bytes)?,
+                    },
+                ));
             }
             Ok(out)
         })

@@ -143,7 +143,7 @@ async fn records_round_trip_exactly_and_ids_are_unique() {
         // The same id again is ignored, not a second row.
         let dup = Batch {
             records: vec![record(0, 9_999, "medium")],
-            feedback: vec![],
+            ..Default::default()
         };
         store.insert(Arc::new(dup)).await.expect("duplicate insert");
         let page = store
@@ -228,8 +228,8 @@ async fn feedback_boundaries_and_events() {
         };
         store
             .insert(Arc::new(Batch {
-                records: vec![],
                 feedback: vec![f.clone()],
+                ..Default::default()
             }))
             .await
             .expect("insert");
@@ -541,7 +541,11 @@ async fn training_reads_every_page_of_rated_traffic() {
             })
             .collect();
         store
-            .insert(Arc::new(Batch { records, feedback }))
+            .insert(Arc::new(Batch {
+                records,
+                feedback,
+                ..Default::default()
+            }))
             .await
             .expect("insert");
         let (records, feedback, total) = crate::train::ledger::read_rated(store.as_ref(), 0)
@@ -556,5 +560,40 @@ async fn training_reads_every_page_of_rated_traffic() {
         // Rated: every fifth; of those, every other one has its conversation stored.
         assert_eq!((l.requests.len(), l.without_prompt), (600, 600));
         assert!(l.requests.iter().all(|(_, y, _)| (*y - 1.0).abs() < 1e-12));
+    }
+}
+
+#[tokio::test]
+async fn quality_labels_round_trip_by_embedding_and_page() {
+    for store in stores().await {
+        let label = |i: usize, emb: &str| Label {
+            request_id: format!("frg_{i}"),
+            ts_ms: i as i64,
+            model: format!("m{}", i % 3),
+            score: (i % 2) as f64,
+            embedding_id: emb.into(),
+            embedding: vec![0.25, -1.5, i as f32],
+        };
+        let labels: Vec<Label> = (0..7)
+            .map(|i| label(i, "static:a"))
+            .chain([label(99, "full:b")])
+            .collect();
+        store
+            .insert(Arc::new(Batch {
+                labels: labels.clone(),
+                ..Default::default()
+            }))
+            .await
+            .expect("insert");
+        let first = store.labels_after("static:a", 0, 4).await.expect("read");
+        assert_eq!(first.len(), 4, "{}", store.backend());
+        let rest = store
+            .labels_after("static:a", first[3].0, 100)
+            .await
+            .expect("read");
+        let read: Vec<Label> = first.into_iter().chain(rest).map(|(_, l)| l).collect();
+        assert_eq!(read, labels[..7].to_vec(), "{}", store.backend());
+        let other = store.labels_after("full:b", 0, 10).await.expect("read");
+        assert_eq!(other.len(), 1);
     }
 }

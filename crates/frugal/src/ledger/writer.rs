@@ -32,6 +32,7 @@ const LINGER: Duration = Duration::from_millis(5);
 enum Msg {
     Record(Box<Record>),
     Feedback(Feedback),
+    Label(Box<super::Label>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -68,7 +69,13 @@ struct Inner {
     idle: Notify,
     recent: Recent,
     config: LedgerConfig,
+    /// Told of every quality signal as it is queued (the model-aware router learns from it).
+    listener: std::sync::OnceLock<FeedbackListener>,
 }
+
+/// Called with each quality signal, on the caller's thread: must not block. What it
+/// returns (a label the model-aware router learned) is stored with the signal.
+pub type FeedbackListener = Arc<dyn Fn(&Feedback) -> Option<super::Label> + Send + Sync>;
 
 /// The ledger as the server sees it: cheap to clone, never blocks the caller.
 #[derive(Clone)]
@@ -139,6 +146,7 @@ impl Ledger {
                 idle: Notify::new(),
                 recent: Recent::new(config.retry_window_secs),
                 config,
+                listener: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -177,8 +185,13 @@ impl Ledger {
         self.send(Msg::Record(Box::new(record)));
         if let Some(f) = implicit {
             tracing::debug!(request_id = %f.request_id, source = f.source.as_str(), "implicit negative feedback");
-            self.send(Msg::Feedback(f));
+            self.feedback(f);
         }
+    }
+
+    /// Be told of every quality signal from now on (one listener; later calls are ignored).
+    pub fn on_feedback(&self, listener: FeedbackListener) {
+        let _ = self.inner.listener.set(listener);
     }
 
     /// Queue a finished draft (nothing when it was moved elsewhere). Never waits.
@@ -190,6 +203,9 @@ impl Ledger {
 
     /// Queue a quality signal. Never waits.
     pub fn feedback(&self, f: Feedback) -> bool {
+        if let Some(label) = self.inner.listener.get().and_then(|listen| listen(&f)) {
+            self.send(Msg::Label(Box::new(label)));
+        }
         self.send(Msg::Feedback(f))
     }
 
@@ -310,6 +326,7 @@ async fn write(ctx: &WriterCtx, msgs: Vec<Msg>) {
         match m {
             Msg::Record(r) => batch.records.push(*r),
             Msg::Feedback(f) => batch.feedback.push(f),
+            Msg::Label(l) => batch.labels.push(*l),
             Msg::Flush(ack) => acks.push(ack),
         }
     }

@@ -38,6 +38,10 @@ pub struct RouteContext {
     pub judge: Option<classify::JudgeOutcome>,
     /// The model whose prompt cache this session warmed (cache-aware selection).
     pub warm: Option<session::WarmCache>,
+    /// The caller key's price of quality, overriding the alias's.
+    pub lambda: Option<f64>,
+    /// Whether this request may be one of the few sent to an uncertain cheaper model.
+    pub may_explore: bool,
 }
 
 /// How the model was chosen.
@@ -78,6 +82,15 @@ pub struct Plan {
     #[serde(with = "rust_decimal::serde::str_option")]
     pub baseline_est_cost_usd: Option<Decimal>,
     pub reason: String,
+    /// Every candidate's quality estimate, best first (routed requests).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub estimates: Vec<crate::quality::serving::CandidateEstimate>,
+    /// True when this request was sent to an uncertain, cheaper model to learn about it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub explored: bool,
+    /// The request's embedding, kept so its feedback can teach the quality model.
+    #[serde(skip)]
+    pub embedding: Option<Arc<[f32]>>,
 }
 
 impl Plan {
@@ -95,6 +108,9 @@ pub struct Pipeline {
     /// Swapped whole by `reload_router`; a request keeps the one it started with.
     router: std::sync::RwLock<Arc<LoadedRouter>>,
     live: LiveBoundaries,
+    /// Per-model quality estimates and what the deployment's feedback taught them (kept
+    /// across router reloads: the labels learned from traffic are not in the file).
+    quality: Arc<crate::quality::serving::QualityRouter>,
 }
 
 /// A classifier and what it was loaded from.
@@ -190,11 +206,30 @@ impl Pipeline {
     /// built-in one). A model that does not load is an error: never a silent fallback.
     pub fn new(config: Arc<Config>) -> anyhow::Result<Pipeline> {
         let router = load_router(&config, None)?;
+        let embedder = match router.classifier.embedder() {
+            Some(e) => e.clone(),
+            None => Arc::new(match &config.routing.embedding_model {
+                Some(dir) => classify::embedder::Embedder::full(dir)?,
+                None => classify::embedder::Embedder::builtin()?,
+            }),
+        };
+        let offline = router.classifier.model().quality.clone();
+        let quality = Arc::new(crate::quality::serving::QualityRouter::new(
+            embedder,
+            offline,
+            &config.routing.quality,
+        )?);
         Ok(Pipeline {
             router: std::sync::RwLock::new(Arc::new(router)),
             live: LiveBoundaries::new(config.routing.boundaries),
+            quality,
             config,
         })
+    }
+
+    /// The model-aware part of the router.
+    pub fn quality(&self) -> &Arc<crate::quality::serving::QualityRouter> {
+        &self.quality
     }
 
     /// Load `routing.router_model` again (after `frugal train` wrote a new one) and swap it
@@ -284,11 +319,32 @@ impl Pipeline {
         classification: Classification,
     ) -> Result<Plan> {
         // Floors only ever raise the tier: profile, caller header, key policy, session.
-        let tier = [profile.min_tier, ctx.min_tier, ctx.session_floor]
+        let floor = [profile.min_tier, ctx.min_tier, ctx.session_floor]
             .into_iter()
             .flatten()
-            .fold(classification.tier, Tier::max);
-        select::routed_plan(
+            .max();
+        let tier = floor.map_or(classification.tier, |f| f.max(classification.tier));
+        let embedding: Arc<[f32]> = self
+            .quality
+            .embed(&crate::quality::request_text(req))
+            .into();
+        let q = &self.config.routing.quality;
+        let rank = select::Rank {
+            router: &self.quality,
+            embedding: embedding.clone(),
+            floor,
+            weights: frugal_router::Weights {
+                lambda: ctx.lambda.unwrap_or(profile.lambda),
+                beta: q.beta,
+                floor: q.floor,
+            },
+            explore_draw: if ctx.may_explore {
+                self.quality.explore_draw()
+            } else {
+                None
+            },
+        };
+        let mut plan = select::routed_plan(
             &self.config,
             select::RouteInputs {
                 classification,
@@ -296,8 +352,11 @@ impl Pipeline {
                 requirements: &select::Requirements::of(req),
                 est: &estimate::Estimate::of(req),
                 warm: ctx.warm.as_ref(),
+                rank: Some(rank),
             },
-        )
+        )?;
+        plan.embedding = Some(embedding);
+        Ok(plan)
     }
 
     /// `Some(profile)` when the model name asks frugal to route; `None` for a concrete model.
@@ -305,6 +364,7 @@ impl Pipeline {
         let neutral = crate::config::Profile {
             boundary_shift: 0.0,
             min_tier: None,
+            lambda: self.config.routing.quality.lambda,
         };
         if AUTO_ALIASES.contains(&model) {
             return Ok(Some(neutral));

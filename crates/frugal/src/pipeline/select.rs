@@ -8,10 +8,13 @@ use rust_decimal::Decimal;
 use super::estimate::Estimate;
 use super::session::WarmCache;
 use super::{Candidate, Classification, Decision, Plan};
+use rust_decimal::prelude::ToPrimitive;
+
 use crate::catalog::ModelInfo;
 use crate::config::Config;
 use crate::cost::cost_usd;
 use crate::error::{GatewayError, Result};
+use crate::quality::serving::{QualityRouter, RankInputs};
 use crate::types::{ChatRequest, Part, Tier, Usage};
 
 /// What a model must support to serve a request.
@@ -101,6 +104,18 @@ pub struct RouteInputs<'a> {
     pub est: &'a Estimate,
     /// The model whose cache this session warmed, if any.
     pub warm: Option<&'a WarmCache>,
+    /// Model-aware ranking of the candidates; `None` keeps the tier order.
+    pub rank: Option<Rank<'a>>,
+}
+
+/// What the model-aware choice needs for one request.
+pub struct Rank<'a> {
+    pub router: &'a QualityRouter,
+    pub embedding: std::sync::Arc<[f32]>,
+    /// The hard floor (profile, header, key policy, session): never chosen below.
+    pub floor: Option<Tier>,
+    pub weights: frugal_router::Weights,
+    pub explore_draw: Option<f64>,
 }
 
 /// Move the session's warm-cache model to the front when, with its cached prefix billed as
@@ -151,6 +166,7 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
         requirements,
         est,
         warm,
+        rank,
     } = input;
     let order: Vec<Tier> = Tier::ALL
         .iter()
@@ -195,27 +211,62 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
             }
         )));
     }
+    let ranked = rank.map(|r| {
+        let baseline = baseline_cost(cfg, est)
+            .and_then(|c| c.to_f64())
+            .unwrap_or(0.0);
+        r.router.rank(
+            &mut candidates,
+            &RankInputs {
+                embedding: &r.embedding,
+                classified: tier,
+                floor: r.floor,
+                weights: r.weights,
+                baseline_cost: baseline,
+                explore_draw: r.explore_draw,
+            },
+        )
+    });
     let warm_note = warm.and_then(|w| prefer_warm(cfg, &mut candidates, tier, (w, est)));
     let served = candidates[0].tier;
     let mut reason = format!(
         "score {:.3} → {} (stage {}, confidence {:.2})",
         classification.score, tier, classification.stage, classification.confidence
     );
+    if let Some(e) = ranked.as_ref().and_then(|r| r.estimates.first()) {
+        reason.push_str(&format!(
+            "; {} chosen: quality {:.2} ± {:.2} from {} rated neighbours",
+            e.model, e.q, e.sigma, e.neighbours
+        ));
+        if ranked.as_ref().is_some_and(|r| r.explored) {
+            reason.push_str(" (exploring an uncertain cheaper model)");
+        }
+    }
     if served != tier {
-        reason.push_str(&format!("; no capable model in {tier}, served by {served}"));
+        let capable = candidates.iter().any(|c| c.tier == tier);
+        reason.push_str(&if capable {
+            format!("; served by {served}")
+        } else {
+            format!("; no capable model in {tier}, served by {served}")
+        });
     }
     if let Some(note) = warm_note {
         reason.push_str(&note);
     }
+    let (estimates, explored) = ranked.map_or((vec![], false), |r| (r.estimates, r.explored));
     Ok(Plan {
         decision: Decision::Routed,
-        tier,
+        // The tier that serves: the chosen model's (the classified tier is in the reason).
+        tier: served,
         est_input_tokens: est.input_tokens,
         est_output_tokens: est.output_tokens,
         baseline_est_cost_usd: baseline_cost(cfg, est),
         candidates,
         classification: Some(classification),
         reason,
+        estimates,
+        explored,
+        embedding: None,
     })
 }
 
@@ -256,6 +307,9 @@ pub fn explicit_plan(cfg: &Config, model: &str, est: &Estimate) -> Result<Plan> 
         est_output_tokens: est.output_tokens,
         baseline_est_cost_usd: baseline_cost(cfg, est),
         reason: "explicit model requested; passed through".into(),
+        estimates: vec![],
+        explored: false,
+        embedding: None,
     })
 }
 
@@ -281,6 +335,9 @@ pub fn baseline_plan(cfg: &Config, r: &Requirements, est: &Estimate) -> Result<P
         est_output_tokens: est.output_tokens,
         baseline_est_cost_usd: baseline_cost(cfg, est),
         reason: "routing off for this request; baseline model".into(),
+        estimates: vec![],
+        explored: false,
+        embedding: None,
     })
 }
 

@@ -146,6 +146,11 @@ async fn handle(
     let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
     metered.draft().compression(saved_tokens);
     if decided.plan.decision == Decision::Routed {
+        if let Some(e) = &decided.plan.embedding {
+            app.pipeline
+                .quality()
+                .remember(&incoming.request_id, e.clone());
+        }
         let warm = WarmCache {
             model: served.model.clone(),
             prefix_tokens: decided.plan.est_input_tokens,
@@ -210,6 +215,8 @@ async fn decide(
 ) -> Result<Decided> {
     let mut ctx = headers::route_context(h)?;
     ctx.min_tier = ctx.min_tier.max(caller.key_min_tier);
+    ctx.lambda = caller.key_lambda;
+    ctx.may_explore = true;
     let session_id = caller.session_id.as_deref();
     let session = session_key(session_id, req);
     if continues_session(session_id, req) {

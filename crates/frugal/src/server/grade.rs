@@ -32,7 +32,13 @@ pub fn maybe_grade(app: &AppState, plan: &Plan, a: &Answered<'_>) {
             (Some(m), Some(b)) => m.tier < b.tier,
             _ => false,
         };
-    if !routed_down || !grader.wants(sample(a.request_id)) {
+    // An exploration is graded whenever the budget allows: it exists to be learned from.
+    let draw = if plan.explored {
+        0.0
+    } else {
+        sample(a.request_id)
+    };
+    if !(routed_down || plan.explored) || !grader.wants(draw) {
         return;
     }
     let ledger = app.ledger.clone();

@@ -46,6 +46,8 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
         session_floor: None,
         judge: None,
         warm: None,
+        lambda: None,
+        may_explore: false,
     })
 }
 

@@ -57,9 +57,17 @@ impl AppState {
                 g.clone(),
             )?)),
         };
+        let pipeline = Pipeline::new(config.clone())?;
+        // Every rating of a routed answer becomes a label of the model-aware router at once.
+        let quality = pipeline.quality().clone();
+        ledger.on_feedback(Arc::new(move |f| {
+            f.model
+                .as_ref()
+                .and_then(|model| quality.learn(&f.request_id, model, f.score))
+        }));
         Ok(Arc::new(AppState {
             ledger,
-            pipeline: Pipeline::new(config.clone())?,
+            pipeline,
             upstreams,
             sessions: SessionTracker::new(config.routing.session_ttl),
             judge,
@@ -92,6 +100,15 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
         state.config.feedback.clone(),
     );
     let reloader = spawn_router_reload(state.clone());
+    // What earlier runs (and other replicas) learned, before the first request; then
+    // what other replicas learn, as they learn it.
+    let labels =
+        crate::quality::sync::start(ledger.clone(), state.pipeline.quality().clone()).await;
+    // Scripts and tests read this line to learn the port: printed once ready to answer.
+    let addr = listener.local_addr()?;
+    println!("frugal listening on http://{addr}");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    tracing::info!(%addr, "frugal listening");
     // Without TCP_NODELAY a stream's last small frame waits for the client's delayed ACK
     // (~40 ms on Linux): every streamed answer would end that much late.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -107,6 +124,9 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
         task.abort();
     }
     if let Some(task) = reloader {
+        task.abort();
+    }
+    if let Some(task) = labels {
         task.abort();
     }
     ledger.shutdown(std::time::Duration::from_secs(30)).await;

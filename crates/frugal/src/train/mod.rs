@@ -266,6 +266,7 @@ pub fn train_model(
             label: "gain = strong − mean(cheap)".into(),
             alpha,
         },
+        quality: None,
     })
 }
 
@@ -286,10 +287,21 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         signals: &signals,
         embedder: embedder.as_ref(),
     };
+    // The difficulty heads need to know which models are cheap (prices); the per-model
+    // quality store does not. Without prices, the store is still learned and the heads
+    // are the built-in router's.
+    let mut heads_from_builtin = None;
     let (mut ex, mut notes) = if args.data.is_empty() {
         (vec![], vec![])
     } else {
-        examples(&args.data, prices.as_ref(), &f)?
+        match examples(&args.data, prices.as_ref(), &f) {
+            Ok(x) => x,
+            Err(e) if args.ledger.is_none() => {
+                heads_from_builtin = Some(format!("{e:#}"));
+                (vec![], vec![])
+            }
+            Err(e) => return Err(e),
+        }
     };
     if let Some(target) = &args.ledger {
         spinner.set_message("reading the ledger");
@@ -316,20 +328,57 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
     }
     spinner.set_message(format!("fitting on {} rows", ex.len()));
-    let model = train_model(
-        &ex,
-        notes.clone(),
-        embedder.as_ref().map(|e| e.id().to_string()),
-    )?;
+    let mut model = match &heads_from_builtin {
+        None => train_model(
+            &ex,
+            notes.clone(),
+            embedder.as_ref().map(|e| e.id().to_string()),
+        )?,
+        Some(why) => {
+            eprintln!(
+                "note: difficulty heads not trained ({why}); the router keeps the built-in heads \
+                 and learns per-model quality from the files"
+            );
+            RouterModel::embedded()?
+        }
+    };
     spinner.finish_and_clear();
+    if !args.data.is_empty() {
+        // Per-model quality for model-aware routing, on the same embedding as stage 2 (the
+        // built-in static table unless --embedding names another).
+        let quality_embedder = match embedder {
+            Some(e) => e,
+            None => Embedder::builtin()?,
+        };
+        let mut rows = Vec::new();
+        for path in &args.data {
+            rows.extend(load_rows(path)?);
+        }
+        let refs: Vec<&Row> = rows.iter().collect();
+        let store = crate::quality::store_from_rows(&refs, &quality_embedder)?;
+        eprintln!(
+            "quality store: {} labelled rows, {} models ({})",
+            store.rows(),
+            store.models().len(),
+            store.models().join(", ")
+        );
+        model.quality = Some(store);
+    }
     std::fs::write(&args.out, model.to_json()?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
+    if heads_from_builtin.is_none() {
+        print_heads(&model, ex.len(), &notes);
+    }
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn print_heads(model: &RouterModel, rows: usize, notes: &[String]) {
     eprintln!(
-        "trained on {} rows (ridge alpha {}):",
-        ex.len(),
+        "trained on {rows} rows (ridge alpha {}):",
         model.provenance.alpha
     );
-    for n in &notes {
+    for n in notes {
         eprintln!("  {n}");
     }
     let mut order: Vec<usize> = (0..NAMES.len()).collect();
@@ -342,6 +391,4 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     for i in order {
         eprintln!("  {:<16} {:+.4}", NAMES[i], model.stage1.w[i]);
     }
-    eprintln!("wrote {}", args.out.display());
-    Ok(())
 }

@@ -107,6 +107,14 @@ pub struct RouterModel {
     /// Identifies the embedding stage 2 was trained with (its file's sha256).
     pub embedding_id: Option<String>,
     pub provenance: Provenance,
+    /// Per-model quality labels for model-aware routing (`frugal train` builds it from the
+    /// data files' per-model scores); absent in routers trained before it existed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "quality_json"
+    )]
+    pub quality: Option<frugal_router::QualityStore>,
 }
 
 impl RouterModel {
@@ -204,5 +212,21 @@ mod tests {
     fn embedded_router_loads() {
         let m = RouterModel::embedded().expect("shipped router");
         assert_eq!(m.stage1.dims(), super::super::features::COUNT);
+    }
+}
+
+/// The quality store inside the router JSON (its own packed format, see frugal-router).
+mod quality_json {
+    use frugal_router::QualityStore;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(q: &Option<QualityStore>, s: S) -> Result<S::Ok, S::Error> {
+        q.as_ref().map(QualityStore::to_json).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<QualityStore>, D::Error> {
+        let v: Option<serde_json::Value> = Option::deserialize(d)?;
+        v.map(|v| QualityStore::from_json(&v).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }

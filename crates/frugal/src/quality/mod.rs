@@ -1,0 +1,202 @@
+//! frugal's side of model-aware routing: what text of a request is embedded, building a
+//! quality store from per-model data rows, and predicting every row of a data set (from a
+//! trained store, or cross-validated by row). The estimate and the choice themselves live
+//! in the `frugal-router` crate; serving (tier priors, floors, learning from feedback,
+//! exploration) is `serving.rs`.
+
+pub mod serving;
+pub mod sync;
+
+use anyhow::{Context, Result};
+use frugal_router::{Ask, Params, QualityStore};
+
+use crate::eval::Row;
+use crate::pipeline::classify::embedder::Embedder;
+use crate::pipeline::classify::text::request_texts;
+use crate::types::ChatRequest;
+
+/// What the quality model embeds: the part of the request the classifier scores (a
+/// transformation's instruction, a grounded question; else the last user turn).
+pub fn request_text(req: &ChatRequest) -> String {
+    request_texts(req).scored().text.to_string()
+}
+
+/// A store of every row's per-model scores, embedded with `embedder`.
+pub fn store_from_rows(rows: &[&Row], embedder: &Embedder) -> Result<QualityStore> {
+    let mut store = QualityStore::new(embedder.id(), embedder.dim(), Params::default());
+    let bar = crate::eval::progress_bar(Some(rows.len()), "embedding rows");
+    for row in rows {
+        let labels: Vec<(usize, f32)> = row
+            .scores
+            .iter()
+            .map(|(m, s)| (store.ensure_model(m), *s as f32))
+            .collect();
+        if labels.is_empty() {
+            continue;
+        }
+        let text = request_text(&row.to_chat_request("auto")?);
+        store
+            .add(&embedder.embed(&text), &labels)
+            .with_context(|| format!("row {}", row.id))?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    store.build_index();
+    Ok(store)
+}
+
+/// Estimates for a data set: `q[model][row]` and `sigma[model][row]`, aligned with the
+/// models and rows asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    pub q: Vec<Vec<f64>>,
+    pub sigma: Vec<Vec<f64>>,
+}
+
+/// The store's estimate of each model on each row (the prior of a model is its mean label;
+/// a model the store does not know gets the mean of the known models' priors).
+pub fn predict_rows(
+    store: &QualityStore,
+    rows: &[&Row],
+    models: &[String],
+    embedder: &Embedder,
+) -> Result<Predictions> {
+    let asks = asks_for(store, models);
+    let mut q = vec![Vec::with_capacity(rows.len()); models.len()];
+    let mut sigma = vec![Vec::with_capacity(rows.len()); models.len()];
+    for row in rows {
+        let text = request_text(&row.to_chat_request("auto")?);
+        for (m, e) in store
+            .estimate(&embedder.embed(&text), &asks)
+            .into_iter()
+            .enumerate()
+        {
+            q[m].push(e.q);
+            sigma[m].push(e.sigma);
+        }
+    }
+    Ok(Predictions { q, sigma })
+}
+
+/// What to ask the store about each model: its index and mean label as the prior.
+pub fn asks_for(store: &QualityStore, models: &[String]) -> Vec<Ask> {
+    let known: Vec<f64> = (0..store.models().len())
+        .filter_map(|m| store.mean(m))
+        .collect();
+    let fallback = if known.is_empty() {
+        0.5
+    } else {
+        known.iter().sum::<f64>() / known.len() as f64
+    };
+    models
+        .iter()
+        .map(|name| {
+            let model = store.model_index(name);
+            Ask {
+                model,
+                prior: model.and_then(|m| store.mean(m)).unwrap_or(fallback),
+            }
+        })
+        .collect()
+}
+
+/// Out-of-fold estimates: rows split into `folds` by a hash of their id, each fold
+/// predicted by a store built from the others (cross-validation by row).
+pub fn cross_validate(
+    rows: &[&Row],
+    models: &[String],
+    embedder: &Embedder,
+    folds: usize,
+) -> Result<Predictions> {
+    let fold_of: Vec<usize> = rows
+        .iter()
+        .map(|r| (crate::hashing::fnv1a(r.id.as_bytes()) % folds as u64) as usize)
+        .collect();
+    let mut q = vec![vec![0.0; rows.len()]; models.len()];
+    let mut sigma = vec![vec![0.0; rows.len()]; models.len()];
+    for f in 0..folds {
+        let train: Vec<&Row> = rows
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, k)| **k != f)
+            .map(|(r, _)| *r)
+            .collect();
+        let test: Vec<usize> = (0..rows.len()).filter(|i| fold_of[*i] == f).collect();
+        let store = store_from_rows(&train, embedder)?;
+        let test_rows: Vec<&Row> = test.iter().map(|i| rows[*i]).collect();
+        let p = predict_rows(&store, &test_rows, models, embedder)?;
+        for (m, (pq, ps)) in p.q.iter().zip(&p.sigma).enumerate() {
+            for (j, &i) in test.iter().enumerate() {
+                q[m][i] = pq[j];
+                sigma[m][i] = ps[j];
+            }
+        }
+    }
+    Ok(Predictions { q, sigma })
+}
+
+/// The embedder a store was built with: the built-in table, or the configured
+/// sentence-transformers model when the store names it; an error otherwise.
+pub fn embedder_for(
+    store: &QualityStore,
+    configured: Option<&std::path::Path>,
+) -> Result<Embedder> {
+    let builtin = Embedder::builtin()?;
+    if builtin.id() == store.embedding() {
+        return Ok(builtin);
+    }
+    if let Some(dir) = configured {
+        let full = Embedder::full(dir)?;
+        if full.id() == store.embedding() {
+            return Ok(full);
+        }
+    }
+    anyhow::bail!(
+        "the router's quality store was built with embedding {:?}; configure that model as \
+         routing.embedding_model (or train with the built-in one)",
+        store.embedding()
+    )
+}
+
+/// `frugal route --batch IN --predict`: one line per row, `{"id", "predicted": {model: q̂}}`
+/// for every model the store knows (each shrunk towards its mean label).
+pub fn predict_batch(
+    input: &std::path::Path,
+    store: &QualityStore,
+    embedder: &Embedder,
+    out: &mut dyn std::io::Write,
+) -> Result<usize> {
+    use std::io::BufRead;
+    let file =
+        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let models = store.models().to_vec();
+    let asks = asks_for(store, &models);
+    let bar = crate::eval::progress_bar(None, "predicting");
+    let mut n = 0usize;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", input.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: Row = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not a routing row", input.display(), i + 1))?;
+        let text = request_text(&row.to_chat_request("auto")?);
+        let est = store.estimate(&embedder.embed(&text), &asks);
+        let predicted: serde_json::Map<String, serde_json::Value> = models
+            .iter()
+            .zip(&est)
+            .map(|(m, e)| (m.clone(), serde_json::json!((e.q * 1e6).round() / 1e6)))
+            .collect();
+        serde_json::to_writer(
+            &mut *out,
+            &serde_json::json!({"id": row.id, "predicted": predicted}),
+        )?;
+        out.write_all(b"\n")?;
+        n += 1;
+        bar.inc(1);
+    }
+    out.flush()?;
+    bar.finish_and_clear();
+    Ok(n)
+}
