@@ -55,6 +55,12 @@ pub enum GatewayError {
     /// The body is larger than `server.max_body_bytes`.
     #[error("request body exceeds the {0}-byte limit (server.max_body_bytes)")]
     PayloadTooLarge(usize),
+    /// The gateway is at a capacity limit (memory budget for bodies): retry shortly.
+    #[error("{0}")]
+    Overloaded(String),
+    /// The client did not send its request in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A bug or an environment failure; details are logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -92,6 +98,8 @@ impl GatewayError {
                     StatusCode::BAD_GATEWAY
                 }
             }
+            GatewayError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,7 +113,9 @@ impl GatewayError {
             404 => ("invalid_request_error", "not_found_error"),
             413 => ("invalid_request_error", "request_too_large"),
             422 => ("invalid_request_error", "invalid_request_error"),
+            408 => ("invalid_request_error", "timeout_error"),
             429 => ("rate_limit_error", "rate_limit_error"),
+            503 => ("server_error", "overloaded_error"),
             529 => ("server_error", "overloaded_error"),
             _ => ("server_error", "api_error"),
         }
@@ -150,9 +160,12 @@ impl GatewayError {
         }
     }
 
-    /// Seconds a client should wait before retrying, for a 429: the longest wait an
-    /// upstream asked for, or one second when none said.
+    /// Seconds a client should wait before retrying: for a 429, the longest wait an
+    /// upstream asked for, or one second when none said; one second when overloaded.
     pub fn retry_after_secs(&self) -> Option<u64> {
+        if let GatewayError::Overloaded(_) = self {
+            return Some(1);
+        }
         if self.status() != StatusCode::TOO_MANY_REQUESTS {
             return None;
         }

@@ -13,6 +13,7 @@ use crate::wire::{self, Frames};
 use crate::{MockState, RecordedRequest};
 
 const PATH: &str = "/v1/messages";
+const COUNT_TOKENS_PATH: &str = "/v1/messages/count_tokens";
 const REQUEST_ID_HEADER: &str = "request-id";
 
 pub(crate) async fn messages(
@@ -93,6 +94,77 @@ pub(crate) async fn messages(
     } else {
         wire::json_response(&reply.message(), delivery, rid)
     }
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, N ≈ a quarter of the characters
+/// of `system`, `messages` and `tools` as serialized (the input count `/v1/messages` reports
+/// for the same body), so it is deterministic. Validation and fault modes (by model name
+/// or header) as for `/v1/messages`; unlike it, `max_tokens` is not required.
+pub(crate) async fn count_tokens(
+    State(state): State<MockState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = format!("req_{}", wire::random_id(24));
+    let rid = (REQUEST_ID_HEADER, request_id.as_str());
+    let parsed = wire::parse_body(&body);
+    let logged = match &parsed {
+        Ok(v) | Err(v) => v.clone(),
+    };
+    let model = logged
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    state.record(RecordedRequest::new(
+        COUNT_TOKENS_PATH,
+        &model,
+        logged,
+        &headers,
+    ));
+    if let Some(response) = auth_rejection(&headers) {
+        return response;
+    }
+    let request = match parsed {
+        Ok(v) if v.is_object() => v,
+        _ => {
+            let message = "There was an error parsing the body of your request. Please make sure \
+                           the body is valid JSON.";
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                message,
+                rid,
+            );
+        }
+    };
+    for (field, ok) in [
+        (
+            "messages",
+            request.get("messages").is_some_and(Value::is_array),
+        ),
+        ("model", !model.is_empty()),
+    ] {
+        if !ok {
+            let message = format!("{field}: Field required");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &message,
+                rid,
+            );
+        }
+    }
+    let fault = faults::parse_fault(&model, wire::header_str(&headers, FAULT_HEADER));
+    if let Outcome::Fail(failure) = faults::resolve(fault, &state, &model).await {
+        return failure_response(failure, rid);
+    }
+    let input_chars = ["messages", "system", "tools"]
+        .iter()
+        .map(|k| answer::json_chars(request.get(*k).unwrap_or(&Value::Null)))
+        .sum();
+    let counted = json!({"input_tokens": answer::tokens_for_chars(input_chars)});
+    wire::json_response(&counted, Delivery::Normal, rid)
 }
 
 /// A non-empty `x-api-key` (or an OAuth `Authorization: Bearer`, as Claude Code sends) plus an
@@ -453,6 +525,36 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn count_tokens_is_deterministic_and_needs_no_max_tokens() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", "k".parse().expect("hv"));
+        headers.insert("anthropic-version", "2023-06-01".parse().expect("hv"));
+        let body = Bytes::from_static(
+            br#"{"model":"claude-x","system":"s","messages":[{"role":"user","content":"hello there"}]}"#,
+        );
+        let count = |body: Bytes| {
+            let (state, headers) = (MockState::new(), headers.clone());
+            async move {
+                let r = count_tokens(State(state), headers, body).await;
+                let status = r.status();
+                let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
+                    .await
+                    .expect("body");
+                let v: Value = serde_json::from_slice(&bytes).expect("json");
+                (status, v)
+            }
+        };
+        let (status, first) = count(body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let n = first["input_tokens"].as_u64().expect("count");
+        assert!(n > 5, "{first}");
+        assert_eq!(count(body).await.1, first);
+        let (status, err) = count(Bytes::from_static(br#"{"model":"m"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(err["error"]["message"], "messages: Field required");
+    }
 
     #[test]
     fn finds_cache_control_anywhere() {

@@ -14,6 +14,7 @@
 mod answer;
 mod anthropic;
 pub mod echo;
+mod embeddings;
 pub mod faults;
 mod log;
 mod openai;
@@ -105,6 +106,8 @@ pub fn router(state: MockState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models))
         .route("/mock/requests", get(list_requests).delete(clear_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -42,6 +42,14 @@ impl std::fmt::Debug for Secret {
 pub struct ServerConfig {
     pub listen: String,
     pub max_body_bytes: usize,
+    /// Request bodies in memory at once across all requests; beyond it, 503 + retry-after.
+    pub body_budget_bytes: usize,
+    /// Headers must arrive within this (a stalled client is disconnected).
+    pub header_timeout: Duration,
+    /// The body must arrive within this, with no longer pause between its parts.
+    pub body_timeout: Duration,
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -76,6 +76,14 @@ pub struct RawAuth {
 pub struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<usize>,
+    /// Request bodies held in memory at once, all requests together (bytes).
+    pub body_budget_bytes: Option<usize>,
+    /// A client must finish sending its headers within this many seconds.
+    pub header_timeout_secs: Option<u64>,
+    /// ...and its body within this many seconds, no gap longer than this either.
+    pub body_timeout_secs: Option<u64>,
+    /// Open client connections at most; more are refused with 503.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -191,7 +199,16 @@ impl RawConfig {
     pub fn merge(mut self, user: &RawConfig) -> RawConfig {
         match (&mut self.server, &user.server) {
             (Some(base), Some(over)) => {
-                overlay!(base, over, listen, max_body_bytes)
+                overlay!(
+                    base,
+                    over,
+                    listen,
+                    max_body_bytes,
+                    body_budget_bytes,
+                    header_timeout_secs,
+                    body_timeout_secs,
+                    max_connections
+                )
             }
             (None, Some(over)) => self.server = Some(over.clone()),
             _ => {}

@@ -15,6 +15,14 @@ use crate::types::Tier;
 
 type VResult<T> = Result<T, String>;
 
+/// A timeout in whole seconds, 1 or more.
+fn secs(name: &str, v: Option<u64>, default: u64) -> VResult<Duration> {
+    match v.unwrap_or(default) {
+        0 => Err(format!("{name}: must be at least 1")),
+        n => Ok(Duration::from_secs(n)),
+    }
+}
+
 pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -> VResult<Config> {
     let server = raw.server.unwrap_or_default();
     let server = ServerConfig {
@@ -22,6 +30,16 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
             .listen
             .unwrap_or_else(|| "127.0.0.1:8080".to_string()),
         max_body_bytes: server.max_body_bytes.unwrap_or(32 * 1024 * 1024),
+        // 64 MiB of bodies at once: two 30 MB requests in flight, the rest told to retry
+        // (a parsed body takes several times its size again while it is being planned).
+        body_budget_bytes: server.body_budget_bytes.unwrap_or(64 * 1024 * 1024),
+        header_timeout: secs("server.header_timeout_secs", server.header_timeout_secs, 10)?,
+        body_timeout: secs("server.body_timeout_secs", server.body_timeout_secs, 30)?,
+        max_connections: match server.max_connections {
+            Some(0) => return Err("server.max_connections: must be at least 1".into()),
+            Some(n) => n,
+            None => 4096,
+        },
     };
 
     let mut providers = BTreeMap::new();

@@ -127,10 +127,14 @@ pub fn eval_pair(setup: &Setup<'_>, rows: &[&Row], strong: &str, weak: &str) -> 
             curve,
         })
     };
-    let mut routers = vec![
-        run(setup.router_name, setup.scores)?,
-        run("prompt length", &length_scores(rows))?,
-    ];
+    let mut routers = vec![run(setup.router_name, setup.scores)?];
+    if let Some(a) = &setup.aware {
+        // The pair's models are the first two asked for (strong, weak): the model-aware
+        // router sends up the rows where it expects the strong model to gain most.
+        let gain: Vec<f64> = a.q[0].iter().zip(&a.q[1]).map(|(s, w)| s - w).collect();
+        routers.push(run(&a.name, &gain)?);
+    }
+    routers.push(run("prompt length", &length_scores(rows))?);
     let mut curves = Vec::new();
     let mut metrics = Vec::new();
     for seed in 0..setup.seeds {

@@ -85,6 +85,10 @@ pub struct EvalArgs {
     /// quality store is the model-aware router when it knows the data's models.
     #[arg(long)]
     pub router: Option<PathBuf>,
+    /// Without such a store, how the model-aware router is cross-validated on the data:
+    /// by row (tasks seen in training) or by task (each task held out).
+    #[arg(long, value_enum, default_value = "row")]
+    pub cv: crate::quality::Folds,
 }
 
 impl EvalArgs {
@@ -107,6 +111,7 @@ impl EvalArgs {
             json: false,
             plot: None,
             router: None,
+            cv: crate::quality::Folds::Row,
         }
     }
 }
@@ -135,10 +140,9 @@ pub fn run_eval_with(
     let models = selected_models(args, &rows)?;
     let (used, skipped) = rows_with_scores(&rows, &models)?;
     let scores = score_rows(args, &used, scorer)?;
-    let is_pair = args.strong.is_some() && args.weak.is_some();
     let aware = match aware {
-        Some(f) if !is_pair => Some(f(&used, &models)?),
-        _ => None,
+        Some(f) => Some(f(&used, &models)?),
+        None => None,
     };
     let setup = Setup {
         data: report::DataSummary {
@@ -290,7 +294,8 @@ pub fn eval_command(args: &EvalArgs) -> Result<()> {
         return Ok(());
     }
     let catalog = router.catalog_prices();
-    let aware = |rows: &[&Row], models: &[String]| aware_predictions(&config, rows, models);
+    let aware =
+        |rows: &[&Row], models: &[String]| aware_predictions(&config, rows, models, args.cv);
     let report = run_eval_with(args, &|row| router.score(row), Some(&catalog), Some(&aware))?;
     let stdout = std::io::stdout();
     write_report(&report, args, &mut stdout.lock())
@@ -303,6 +308,7 @@ fn aware_predictions(
     config: &crate::config::Config,
     rows: &[&Row],
     models: &[String],
+    cv: crate::quality::Folds,
 ) -> Result<AwarePredictions> {
     use crate::pipeline::classify::model::RouterModel;
     let model = match &config.routing.router_model {
@@ -321,8 +327,12 @@ fn aware_predictions(
         }
         None => {
             let embedder = crate::pipeline::classify::embedder::Embedder::builtin()?;
-            let p = crate::quality::cross_validate(rows, models, &embedder, 5)?;
-            ("model-aware (5-fold CV by row)".to_string(), p)
+            let p = crate::quality::cross_validate(rows, models, &embedder, 5, cv)?;
+            let by = match cv {
+                crate::quality::Folds::Row => "row",
+                crate::quality::Folds::Task => "task",
+            };
+            (format!("model-aware (5-fold CV by {by})"), p)
         }
     };
     Ok(AwarePredictions {

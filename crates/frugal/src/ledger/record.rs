@@ -54,7 +54,9 @@ pub fn error_kind(e: &GatewayError) -> ErrorKind {
         404 => ErrorKind::NotFound,
         413 => ErrorKind::PayloadTooLarge,
         422 => ErrorKind::NoCandidate,
+        408 => ErrorKind::RequestTimeout,
         429 => ErrorKind::RateLimited,
+        503 => ErrorKind::Overloaded,
         500 => ErrorKind::Internal,
         _ => ErrorKind::Other,
     }
@@ -71,6 +73,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     NoCandidate,
     RateLimited,
+    RequestTimeout,
+    Overloaded,
     Internal,
     Other,
     /// A stream that began and then failed.
@@ -92,6 +96,8 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::NoCandidate => "no_candidate",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::RequestTimeout => "request_timeout",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Internal => "internal",
             ErrorKind::Other => "error",
             ErrorKind::StreamInterrupted => "stream_interrupted",

@@ -4,6 +4,8 @@
 
 mod body;
 mod cooldown;
+mod count_tokens;
+mod embeddings;
 pub mod grader;
 pub mod judge;
 mod outcome;

@@ -100,17 +100,33 @@ pub fn asks_for(store: &QualityStore, models: &[String]) -> Vec<Ask> {
         .collect()
 }
 
-/// Out-of-fold estimates: rows split into `folds` by a hash of their id, each fold
-/// predicted by a store built from the others (cross-validation by row).
+/// How rows are split into folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Folds {
+    /// By a hash of the row id: every task is seen in training (in-distribution).
+    Row,
+    /// By a hash of the row's task: each task is predicted by a store that never saw it.
+    Task,
+}
+
+/// Out-of-fold estimates: rows split into `folds` by a hash of their id (or task), each
+/// fold predicted by a store built from the others.
 pub fn cross_validate(
     rows: &[&Row],
     models: &[String],
     embedder: &Embedder,
     folds: usize,
+    by: Folds,
 ) -> Result<Predictions> {
     let fold_of: Vec<usize> = rows
         .iter()
-        .map(|r| (crate::hashing::fnv1a(r.id.as_bytes()) % folds as u64) as usize)
+        .map(|r| {
+            let key = match by {
+                Folds::Row => r.id.as_str(),
+                Folds::Task => r.task.as_deref().unwrap_or(r.id.as_str()),
+            };
+            (crate::hashing::fnv1a(key.as_bytes()) % folds as u64) as usize
+        })
         .collect();
     let mut q = vec![vec![0.0; rows.len()]; models.len()];
     let mut sigma = vec![vec![0.0; rows.len()]; models.len()];

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,44 +28,35 @@ use crate::providers::{ClientRequest, Reply, Served, StreamReply};
 use crate::types::{ChatRequest, Format};
 use crate::wire;
 
-/// The body, or why it could not be read (too large, interrupted).
-type BodyResult = std::result::Result<Bytes, BytesRejection>;
-
-pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: BodyResult) -> Response {
+pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     run(app, Format::OpenAi, h, body).await
 }
 
-pub async fn anthropic(
-    State(app): State<Arc<AppState>>,
-    h: HeaderMap,
-    body: BodyResult,
-) -> Response {
+pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     run(app, Format::Anthropic, h, body).await
 }
 
-/// One request as it arrived.
+/// One request as it arrived (its body is read once the caller is authenticated).
 struct Incoming {
     format: Format,
     headers: HeaderMap,
-    body: BodyResult,
     request_id: String,
     started: Instant,
 }
 
 /// The lifecycle runs in a task of its own: a client that disconnects cancels only its
 /// wait, not an upstream call already made (and billed), which is finished and metered.
-async fn run(app: Arc<AppState>, format: Format, headers: HeaderMap, body: BodyResult) -> Response {
+async fn run(app: Arc<AppState>, format: Format, headers: HeaderMap, body: Body) -> Response {
     let incoming = Incoming {
         format,
         headers,
-        body,
         request_id: format!("frg_{}", uuid::Uuid::new_v4().simple()),
         started: Instant::now(),
     };
     let (request_id, started) = (incoming.request_id.clone(), incoming.started);
     let (tx, rx) = oneshot::channel();
     tokio::spawn(async move {
-        let response = lifecycle(app, incoming, &tx).await;
+        let response = lifecycle(app, incoming, body, &tx).await;
         // The client is gone when this fails; its row already says so.
         let _ = tx.send(response);
     });
@@ -83,12 +73,22 @@ async fn run(app: Arc<AppState>, format: Format, headers: HeaderMap, body: BodyR
 async fn lifecycle(
     app: Arc<AppState>,
     incoming: Incoming,
+    body: Body,
     client: &oneshot::Sender<Response>,
 ) -> Response {
     let caller = Caller::identify(&incoming.headers, &app.config);
     let draft = Draft::start(&incoming.request_id, incoming.format, &caller);
     let mut metered = Metered::new(&app.ledger, draft);
-    let result = handle(&app, &incoming, &caller, &mut metered).await;
+    let result = match admit(&app, &incoming, body, &caller).await {
+        Ok((body, held)) => {
+            let answer = handle(&app, &incoming, &body, &caller, &mut metered).await;
+            // The body's share of the memory budget is back once the request is done
+            // with it (a stream's relay does not need it).
+            drop(held);
+            answer
+        }
+        Err(e) => Err(e),
+    };
     let response = match result {
         Ok(Answer::Complete(response)) => response,
         Ok(Answer::Stream(response)) => return response,
@@ -110,15 +110,30 @@ enum Answer {
     Stream(Response),
 }
 
+/// Authenticate, take any feedback the request carries, then read its body within the
+/// size, time and memory limits.
+async fn admit(
+    app: &AppState,
+    incoming: &Incoming,
+    body: Body,
+    caller: &Caller,
+) -> Result<(Bytes, super::body::Reserved)> {
+    caller.authorize(&app.config)?;
+    super::feedback::from_header(&app.ledger, &incoming.headers, caller);
+    let limits = super::body::Limits {
+        max_bytes: app.config.server.max_body_bytes,
+        timeout: app.config.server.body_timeout,
+    };
+    super::body::read(body, &incoming.headers, limits, &app.bodies).await
+}
+
 async fn handle(
     app: &Arc<AppState>,
     incoming: &Incoming,
+    body: &[u8],
     caller: &Caller,
     metered: &mut Metered,
 ) -> Result<Answer> {
-    caller.authorize(&app.config)?;
-    super::feedback::from_header(&app.ledger, &incoming.headers, caller);
-    let body = read_body(&incoming.body, app.config.server.max_body_bytes)?;
     let (raw, req, compressed) = parse(incoming.format, body, &app.config.compression)?;
     // Token accounting of the compression runs beside the upstream call, off the request path.
     let compressed = tokio::task::spawn_blocking(move || compressed.finish());
@@ -165,19 +180,6 @@ async fn handle(
         saved_tokens,
     };
     Ok(respond(app, &done, served, metered))
-}
-
-fn read_body(body: &BodyResult, limit: usize) -> Result<&[u8]> {
-    match body {
-        Ok(b) => Ok(b),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(GatewayError::PayloadTooLarge(limit))
-        }
-        Err(rejection) => Err(GatewayError::InvalidRequest(format!(
-            "cannot read the request body: {}",
-            rejection.body_text()
-        ))),
-    }
 }
 
 fn parse(

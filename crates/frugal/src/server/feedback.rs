@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,8 +28,11 @@ fn error(status: StatusCode, message: String, code: Option<&str>) -> Response {
 }
 
 /// `POST /v1/feedback {request_id, score 0..1 | thumbs: "up"|"down", comment?}`.
+/// A rating is a few hundred bytes; anything much larger is a mistake or an attack.
+const FEEDBACK_MAX_BYTES: usize = 64 * 1024;
+
 /// Only the key that made a request may rate it.
-pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     let caller = Caller::identify(&h, &app.config);
     if caller.authorize(&app.config).is_err() {
         return error(
@@ -38,6 +41,17 @@ pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Bytes)
             Some("unauthorized"),
         );
     }
+    let limits = super::body::Limits {
+        max_bytes: FEEDBACK_MAX_BYTES,
+        timeout: app.config.server.body_timeout,
+    };
+    let body = match super::body::read(body, &h, limits, &app.bodies).await {
+        Ok((b, _held)) => b,
+        Err(e) => {
+            let status = e.status();
+            return error(status, e.to_string(), None);
+        }
+    };
     let input = match parse_body(&body) {
         Ok(i) => i,
         Err(msg) => return error(StatusCode::BAD_REQUEST, msg, None),

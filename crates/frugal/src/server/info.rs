@@ -1,5 +1,6 @@
 //! Read-only endpoints: `GET /health`, `GET /v1/models` (routing aliases first, then
-//! every catalogue model), and the 404 for unknown paths.
+//! every catalogue model), and the 404 / 405 for unknown paths and methods, in the
+//! route's own error format.
 
 use std::sync::Arc;
 
@@ -60,4 +61,17 @@ pub async fn not_found(uri: Uri) -> Response {
         "message": format!("no route for {}; frugal serves /v1/chat/completions, /v1/messages, /v1/models, /health", uri.path()),
         "type": "invalid_request_error", "param": null, "code": "not_found" } });
     (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// 405 in the format of the route that was called: Anthropic's on `/v1/messages…`,
+/// OpenAI's elsewhere (frugal's own endpoints use the same OpenAI shape).
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
+    let message = format!("{method} is not allowed on {}", uri.path());
+    let body = if uri.path().starts_with("/v1/messages") {
+        json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } })
+    } else {
+        json!({ "error": { "message": message, "type": "invalid_request_error", "param": null,
+                           "code": "method_not_allowed" } })
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }

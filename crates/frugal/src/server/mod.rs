@@ -1,12 +1,17 @@
 //! HTTP surface: routes, shared state, graceful shutdown. Handlers stay thin — parse the
 //! client's format, call the pipeline and the upstreams, render in the same format.
 
+mod body;
 mod calibrate;
 mod chat;
+mod count_tokens;
+mod embeddings;
 mod feedback;
 mod grade;
 mod headers;
 mod info;
+mod listen;
+mod oneshot;
 
 use std::sync::Arc;
 
@@ -31,6 +36,8 @@ pub struct AppState {
     pub judge: Option<Arc<dyn crate::pipeline::classify::judge::Judge>>,
     /// Request rows and feedback (never waited on by the request path).
     pub ledger: crate::ledger::Ledger,
+    /// Request bodies held in memory at once (`server.body_budget_bytes`).
+    pub bodies: Arc<body::Budget>,
 }
 
 impl AppState {
@@ -66,6 +73,7 @@ impl AppState {
                 .and_then(|model| quality.learn(&f.request_id, model, f.score))
         }));
         Ok(Arc::new(AppState {
+            bodies: body::Budget::new(config.server.body_budget_bytes),
             ledger,
             pipeline,
             upstreams,
@@ -82,11 +90,14 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::openai))
         .route("/v1/messages", post(chat::anthropic))
+        .route("/v1/messages/count_tokens", post(count_tokens::count))
+        .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(info::models))
         .route("/health", get(info::health))
         .route("/v1/feedback", post(feedback::submit))
         .route("/metrics", get(feedback::metrics))
         .fallback(info::not_found)
+        .method_not_allowed_fallback(info::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -109,16 +120,18 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
     println!("frugal listening on http://{addr}");
     std::io::Write::flush(&mut std::io::stdout())?;
     tracing::info!(%addr, "frugal listening");
-    // Without TCP_NODELAY a stream's last small frame waits for the client's delayed ACK
-    // (~40 ms on Linux): every streamed answer would end that much late.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = listen::Limits {
+        header_timeout: state.config.server.header_timeout,
+        max_connections: state.config.server.max_connections,
+    };
+    listen::serve(
+        listener,
+        router(state),
+        limits,
+        shutdown_signal(),
+        std::time::Duration::from_secs(60),
+    )
+    .await?;
     // Streams still finishing get a grace period; then every queued row is written.
     if let Some(task) = feedback_loop {
         task.abort();
@@ -196,5 +209,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -125,3 +125,35 @@ mod tests {
         assert!(anthropic_image_problem(&image_from_url("https://x")).is_none());
     }
 }
+
+/// A response id in OpenAI's style (`chatcmpl-…`): a Claude answer rendered for an OpenAI
+/// client keeps its own id after the prefix, so it can still be traced upstream.
+pub fn openai_id(id: &str) -> String {
+    if id.starts_with("chatcmpl-") {
+        id.to_string()
+    } else {
+        format!("chatcmpl-{}", id.strip_prefix("msg_").unwrap_or(id))
+    }
+}
+
+/// A response id in Anthropic's style (`msg_…`), the mirror of [`openai_id`].
+pub fn anthropic_id(id: &str) -> String {
+    if id.starts_with("msg_") {
+        id.to_string()
+    } else {
+        format!("msg_{}", id.strip_prefix("chatcmpl-").unwrap_or(id))
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn ids_take_the_clients_style() {
+        assert_eq!(openai_id("msg_01abc"), "chatcmpl-01abc");
+        assert_eq!(openai_id("chatcmpl-9"), "chatcmpl-9");
+        assert_eq!(anthropic_id("chatcmpl-9"), "msg_9");
+        assert_eq!(anthropic_id("msg_01abc"), "msg_01abc");
+    }
+}

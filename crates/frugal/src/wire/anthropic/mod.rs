@@ -9,7 +9,7 @@ mod stream;
 mod untranslatable;
 
 pub use build::build_request;
-pub use request::parse_request;
+pub use request::{hoist_system_messages, parse_request};
 pub use response::{parse_response, parse_usage, render_response};
 pub use stream::{StreamDecoder, StreamRenderer};
 pub use untranslatable::untranslatable_fields;

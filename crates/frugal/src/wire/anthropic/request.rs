@@ -1,6 +1,8 @@
 //! Client side: an Anthropic Messages request body → `ChatRequest`, validated like the
 //! real API. Blocks and tools the internal model cannot carry are skipped here and named
-//! by `untranslatable_fields`; message indices stay 1:1 with the client's.
+//! by `untranslatable_fields`; message indices stay 1:1 with the client's, except that
+//! `role: "system"` messages (mid-conversation system messages, which Claude Code sends)
+//! become system text: see [`hoist_system_messages`] for the body that is forwarded.
 
 use serde_json::Value;
 
@@ -32,6 +34,10 @@ pub(crate) const SKIPPED_BLOCKS: [&str; 14] = [
 /// real API; `metadata.user_id` becomes `user`; `disable_parallel_tool_use: true` becomes
 /// `parallel_tool_calls: Some(false)`. A `cache_control` on a `tool_result` moves to the
 /// result's last text block (same cache prefix); on images and tool calls it is dropped.
+/// A `role: "system"` message inside `messages` is appended to the system prompt (after
+/// the top-level `system`, in the order the messages come). `thinking`,
+/// `context_management`, `output_config` and `metadata` do not steer routing; they stay in
+/// the forwarded body and `untranslatable_fields` names those OpenAI cannot express.
 pub fn parse_request(body: &Value) -> Result<ChatRequest> {
     if !body.is_object() {
         return Err(GatewayError::InvalidRequest(
@@ -47,11 +53,22 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest> {
     if messages.is_empty() {
         return Err(top.err("messages", "must contain at least one message"));
     }
-    let messages = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| parse_message(&Obj::new(m, index("messages", i), SIDE)?))
-        .collect::<Result<Vec<_>>>()?;
+    let mut system = parse_system(&top)?;
+    let mut parsed = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let o = Obj::new(m, index("messages", i), SIDE)?;
+        if o.str("role")? == "system" {
+            system.extend(system_message(&o)?);
+        } else {
+            parsed.push(parse_message(&o)?);
+        }
+    }
+    if parsed.is_empty() {
+        return Err(top.err(
+            "messages",
+            "must contain at least one user or assistant message",
+        ));
+    }
     top.opt_u32("top_k", 0)?;
     if let Some(t) = top.opt_obj("thinking")? {
         match t.str("type")? {
@@ -59,14 +76,17 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest> {
                 t.opt_u32("budget_tokens", 1)?
                     .ok_or_else(|| t.err("budget_tokens", "is required"))?;
             }
-            "disabled" => {}
+            "adaptive" | "disabled" => {}
             other => {
                 return Err(t.err(
                     "type",
-                    format!("unknown value `{other}`; expected enabled or disabled"),
+                    format!("unknown value `{other}`; expected enabled, adaptive or disabled"),
                 ))
             }
         }
+    }
+    for key in ["context_management", "output_config"] {
+        top.opt_obj(key)?;
     }
     let stop = top
         .opt_array("stop_sequences")?
@@ -89,8 +109,8 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest> {
     let (tool_choice, parallel_tool_calls) = parse_tool_choice(&top)?;
     Ok(ChatRequest {
         model,
-        system: parse_system(&top)?,
-        messages,
+        system,
+        messages: parsed,
         max_tokens: Some(max_tokens),
         temperature: top.opt_f64("temperature", 0.0..=1.0)?,
         top_p: top.opt_f64("top_p", 0.0..=1.0)?,
@@ -137,6 +157,131 @@ fn parse_system(top: &Obj<'_>) -> Result<Vec<TextBlock>> {
             ),
         )),
     }
+}
+
+/// The text of a `role: "system"` message: a string or text blocks (empty texts dropped,
+/// as the real API refuses empty text blocks).
+fn system_message(o: &Obj<'_>) -> Result<Vec<TextBlock>> {
+    match o.required("content")? {
+        Value::String(s) if s.is_empty() => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![TextBlock {
+            text: s.clone(),
+            cache_control: None,
+        }]),
+        Value::Array(blocks) => {
+            let path = o.path("content");
+            let mut out = Vec::new();
+            for (j, b) in blocks.iter().enumerate() {
+                let b = Obj::new(b, index(&path, j), SIDE)?;
+                match b.str("type")? {
+                    "text" => {
+                        let text = b.str("text")?;
+                        if !text.is_empty() {
+                            out.push(TextBlock {
+                                text: text.to_string(),
+                                cache_control: b.get("cache_control").cloned(),
+                            });
+                        }
+                    }
+                    other => {
+                        return Err(b.err(
+                            "type",
+                            format!(
+                                "a system message may contain only `text` blocks, got `{other}`"
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(out)
+        }
+        other => Err(o.err(
+            "content",
+            format!(
+                "expected a string or an array of text blocks, got {}",
+                kind(other)
+            ),
+        )),
+    }
+}
+
+/// Moves every `role: "system"` message of an Anthropic body into the top-level `system`,
+/// as text blocks appended in order (a string `system` becomes one text block first), and
+/// returns whether anything moved. A malformed system message or `system` is left alone,
+/// so `parse_request` refuses it naming the client's own fields.
+///
+/// Called by `providers/body.rs` on the client's body before it is forwarded to an
+/// Anthropic provider (same-format requests are forwarded as written, only `model`
+/// changes): the real API accepts mid-conversation system messages only on Claude Opus
+/// 4.8; every other Claude model answers 400 "role 'system' is not supported on this
+/// model", and frugal may route a Claude Code request to any of them. As top-level system
+/// text they are accepted everywhere and keep their meaning. The cost: the system prompt
+/// grows when one appears, which changes the cached prefix from there on.
+pub fn hoist_system_messages(body: &mut Value) -> bool {
+    let is_system = |m: &Value| m.get("role").and_then(Value::as_str) == Some("system");
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return false;
+    };
+    // Only well-formed system messages move; anything else is left for `parse_request` to
+    // refuse with the client's own paths.
+    let well_formed = |m: &Value| match m.get("content") {
+        Some(Value::String(_)) => true,
+        Some(Value::Array(blocks)) => blocks.iter().all(|b| {
+            b.get("type").and_then(Value::as_str) == Some("text")
+                && b.get("text").is_some_and(Value::is_string)
+        }),
+        _ => false,
+    };
+    let system = messages.iter().filter(|m| is_system(m));
+    if system.clone().next().is_none() || !system.clone().all(well_formed) {
+        return false;
+    }
+    if !matches!(
+        body.get("system"),
+        None | Some(Value::Null | Value::String(_) | Value::Array(_))
+    ) {
+        return false;
+    }
+    let Some(Value::Array(messages)) = body.get_mut("messages") else {
+        return false;
+    };
+    // In place, so the body's key order (and with it the forwarded bytes) stays put.
+    let (hoisted, kept): (Vec<Value>, Vec<Value>) =
+        std::mem::take(messages).into_iter().partition(is_system);
+    *messages = kept;
+    let mut added = Vec::new();
+    for m in hoisted {
+        match m.get("content") {
+            Some(Value::String(s)) if !s.is_empty() => {
+                added.push(serde_json::json!({"type": "text", "text": s}));
+            }
+            Some(Value::Array(b)) => added.extend(
+                b.iter()
+                    .filter(|b| {
+                        b.get("text")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| !t.is_empty())
+                    })
+                    .cloned(),
+            ),
+            _ => {}
+        }
+    }
+    if added.is_empty() {
+        return true;
+    }
+    let Some(obj) = body.as_object_mut() else {
+        return true;
+    };
+    let system = obj.entry("system").or_insert(Value::Null);
+    let mut blocks = match std::mem::take(system) {
+        Value::String(s) if !s.is_empty() => vec![serde_json::json!({"type": "text", "text": s})],
+        Value::Array(b) => b,
+        _ => Vec::new(),
+    };
+    blocks.extend(added);
+    *system = Value::Array(blocks);
+    true
 }
 
 fn parse_message(o: &Obj<'_>) -> Result<Message> {

@@ -139,7 +139,16 @@ fn invalid_requests_name_the_field() {
         (json!({"model": "m", "max_tokens": 0, "messages": []}), "max_tokens: 0 is below the minimum of 1"),
         (json!({"model": "m", "max_tokens": 1}), "messages: is required"),
         (json!({"model": "m", "max_tokens": 1, "messages": []}), "messages: must contain at least one message"),
-        (with_messages(json!([{"role": "system", "content": "x"}])), "messages[0].role: unknown role `system`; expected user or assistant"),
+        (with_messages(json!([{"role": "system", "content": "x"}])), "messages: must contain at least one user or assistant message"),
+        (with_messages(json!([{"role": "tool", "content": "x"}])), "messages[0].role: unknown role `tool`; expected user or assistant"),
+        (
+            with_messages(json!([{"role": "user", "content": "x"}, {"role": "system", "content": [{"type": "image", "source": {}}]}])),
+            "messages[1].content[0].type: a system message may contain only `text` blocks, got `image`",
+        ),
+        (
+            with_messages(json!([{"role": "user", "content": "x"}, {"role": "system", "content": 3}])),
+            "messages[1].content: expected a string or an array of text blocks, got a number",
+        ),
         (with_messages(json!([{"role": "user"}])), "messages[0].content: is required"),
         (
             with_messages(json!([{"role": "user", "content": {"type": "text"}}])),
@@ -221,7 +230,15 @@ fn invalid_scalars_name_the_field() {
         ),
         (
             json!({"thinking": {"type": "on"}}),
-            "thinking.type: unknown value `on`; expected enabled or disabled",
+            "thinking.type: unknown value `on`; expected enabled, adaptive or disabled",
+        ),
+        (
+            json!({"output_config": "high"}),
+            "output_config: expected an object, got a string",
+        ),
+        (
+            json!({"context_management": []}),
+            "context_management: expected an object, got an array",
         ),
         (
             json!({"tools": [{"name": "f"}]}),
@@ -262,4 +279,121 @@ fn invalid_scalars_name_the_field() {
             other => panic!("{extra}: {other:?}"),
         }
     }
+}
+
+/// What Claude Code sends: a top-level system, a mid-conversation `role: "system"` message,
+/// `thinking`, `context_management`, `output_config` and `metadata`.
+fn claude_code_body() -> Value {
+    json!({
+        "model": "auto", "max_tokens": 32000, "stream": true,
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "list the files"}]},
+            {"role": "system", "content": "MCP server instructions"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Sure."}]},
+            {"role": "user", "content": "go on"},
+            {"role": "system", "content": [{"type": "text", "text": "reminder"}, {"type": "text", "text": ""}]}
+        ],
+        "thinking": {"type": "adaptive"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "output_config": {"effort": "high"},
+        "metadata": {"user_id": "user_abc_session_1"}
+    })
+}
+
+#[test]
+fn system_role_messages_become_system_text_in_order() {
+    let req = parse(claude_code_body());
+    let texts: Vec<&str> = req.system.iter().map(|b| b.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "You are Claude Code.",
+            "MCP server instructions",
+            "reminder"
+        ]
+    );
+    let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::User]);
+    assert_eq!(req.user.as_deref(), Some("user_abc_session_1"));
+    assert!(req.stream);
+}
+
+#[test]
+fn hoisting_moves_system_messages_to_the_top_level_system() {
+    let mut body = claude_code_body();
+    assert!(hoist_system_messages(&mut body));
+    assert_eq!(
+        body["system"],
+        json!([
+            {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "MCP server instructions"},
+            {"type": "text", "text": "reminder"}
+        ])
+    );
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    // Everything else is forwarded untouched, and the key order is kept.
+    for key in [
+        "thinking",
+        "context_management",
+        "output_config",
+        "metadata",
+    ] {
+        assert_eq!(body[key], claude_code_body()[key], "{key}");
+    }
+    let keys: Vec<&String> = body
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    let original = claude_code_body();
+    let want: Vec<&String> = original
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, want);
+    // The parsed request is the same either way.
+    assert_eq!(parse(body), parse(claude_code_body()));
+}
+
+#[test]
+fn hoisting_string_and_missing_system() {
+    let mut body = with_messages(json!([
+        {"role": "system", "content": "first"},
+        {"role": "user", "content": "hi"}
+    ]));
+    body["system"] = json!("top");
+    assert!(hoist_system_messages(&mut body));
+    assert_eq!(
+        body["system"],
+        json!([{"type": "text", "text": "top"}, {"type": "text", "text": "first"}])
+    );
+    let mut body = with_messages(
+        json!([{"role": "user", "content": "hi"}, {"role": "system", "content": "x"}]),
+    );
+    assert!(hoist_system_messages(&mut body));
+    assert_eq!(body["system"], json!([{"type": "text", "text": "x"}]));
+    assert_eq!(body["messages"], json!([{"role": "user", "content": "hi"}]));
+}
+
+#[test]
+fn hoisting_leaves_plain_and_malformed_bodies_alone() {
+    let plain = with_messages(json!([{"role": "user", "content": "hi"}]));
+    let mut body = plain.clone();
+    assert!(!hoist_system_messages(&mut body));
+    assert_eq!(body, plain);
+    let bad = with_messages(json!([
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": [{"type": "image", "source": {}}]}
+    ]));
+    let mut body = bad.clone();
+    assert!(!hoist_system_messages(&mut body));
+    assert_eq!(body, bad);
+    let mut not_object = json!([1]);
+    assert!(!hoist_system_messages(&mut not_object));
 }

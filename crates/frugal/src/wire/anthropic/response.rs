@@ -108,7 +108,7 @@ pub fn render_response(resp: &ChatResponse) -> Value {
         })
         .collect();
     json!({
-        "id": resp.id,
+        "id": crate::wire::shared::anthropic_id(&resp.id),
         "type": "message",
         "role": "assistant",
         "model": resp.model,

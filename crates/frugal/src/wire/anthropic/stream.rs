@@ -216,7 +216,7 @@ impl StreamRenderer {
         let mut out = Vec::new();
         match ev {
             StreamEvent::Start { id, model, usage } => {
-                self.id.clone_from(id);
+                self.id = crate::wire::shared::anthropic_id(id);
                 self.model.clone_from(model);
                 self.usage.merge_max(usage);
                 self.start(&mut out);

@@ -9,10 +9,13 @@ use crate::wire::check::index;
 /// Fields and features of an Anthropic request with no faithful Chat Completions
 /// equivalent, each named by its path (`messages[1].content[0] (thinking)`). Empty when
 /// the request can go to OpenAI as is. Fields that do map (model, messages, max_tokens,
-/// system, stream, temperature, top_p, stop_sequences ≤ 4, custom tools, tool_choice incl.
-/// disable_parallel_tool_use, metadata.user_id, service_tier, thinking disabled, and
-/// `cache_control`, which only steers caching and OpenAI caches automatically) are not
-/// listed.
+/// system, `role: "system"` messages (system text), stream, temperature, top_p,
+/// stop_sequences ≤ 4, custom tools, tool_choice incl. disable_parallel_tool_use,
+/// metadata.user_id (OpenAI `user`), service_tier, thinking disabled, an empty
+/// `context_management` or `output_config`, and `cache_control`, which only steers caching
+/// and OpenAI caches automatically) are not listed. `thinking` (enabled or adaptive) is:
+/// Chat Completions has no thinking budget nor thinking blocks to return, and dropping it
+/// would silently change the answer.
 pub fn untranslatable_fields(body: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let Some(top) = body.as_object() else {
@@ -22,17 +25,41 @@ pub fn untranslatable_fields(body: &Value) -> Vec<String> {
     if set("top_k").is_some() {
         out.push("top_k".into());
     }
-    if set("thinking")
-        .and_then(|t| t.get("type"))
-        .and_then(Value::as_str)
-        == Some("enabled")
-    {
-        out.push("thinking".into());
+    if let Some(t) = set("thinking") {
+        let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind != "disabled" {
+            out.push(format!("thinking (type `{kind}`)"));
+        }
     }
-    for key in ["mcp_servers", "container", "context_management"] {
+    for key in ["mcp_servers", "container"] {
         if set(key).is_some_and(|v| v.as_array().is_none_or(|a| !a.is_empty())) {
             out.push(key.into());
         }
+    }
+    // Context editing (clearing old tool results or thinking server-side) has no OpenAI
+    // counterpart; an object without edits asks for nothing.
+    if let Some(cm) = set("context_management") {
+        let no_edits = cm.as_object().is_some_and(|o| {
+            o.iter().all(|(k, v)| {
+                v.is_null() || (k == "edits" && v.as_array().is_some_and(Vec::is_empty))
+            })
+        });
+        if !no_edits {
+            out.push("context_management".into());
+        }
+    }
+    // `effort` (reasoning effort) and `format` (structured output) both need request
+    // fields the translated OpenAI request does not carry.
+    match set("output_config") {
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                if !v.is_null() {
+                    out.push(format!("output_config.{k}"));
+                }
+            }
+        }
+        Some(_) => out.push("output_config".into()),
+        None => {}
     }
     if let Some(n) = set("stop_sequences")
         .and_then(Value::as_array)
@@ -122,12 +149,14 @@ mod tests {
         let body = json!({
             "model": "claude-sonnet-4-5", "max_tokens": 100, "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
             "thinking": {"type": "disabled"}, "metadata": {"user_id": "u"}, "service_tier": "auto", "stop_sequences": ["a", "b"],
+            "context_management": {"edits": []}, "output_config": {},
             "tools": [{"name": "f", "input_schema": {"type": "object"}}, {"type": "custom", "name": "g", "input_schema": {}}],
             "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
             "messages": [
                 {"role": "user", "content": [{"type": "text", "text": "hi", "citations": null}, {"type": "image", "source": {"type": "url", "url": "https://x"}}]},
                 {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "ok"}], "is_error": false}]}
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "ok"}], "is_error": false}]},
+                {"role": "system", "content": [{"type": "text", "text": "reminder"}]}
             ]
         });
         assert_eq!(untranslatable_fields(&body), Vec::<String>::new());
@@ -137,7 +166,8 @@ mod tests {
     fn each_feature_is_named() {
         let body = json!({
             "top_k": 5, "thinking": {"type": "enabled", "budget_tokens": 1024}, "mcp_servers": [{"url": "x"}],
-            "container": "c", "context_management": {"edits": []}, "stop_sequences": ["1", "2", "3", "4", "5"],
+            "container": "c", "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+            "output_config": {"effort": "high", "format": {"type": "json_schema", "schema": {}}}, "stop_sequences": ["1", "2", "3", "4", "5"],
             "tools": [{"type": "web_search_20250305", "name": "web_search"}],
             "messages": [
                 {"role": "user", "content": [
@@ -154,10 +184,12 @@ mod tests {
             untranslatable_fields(&body),
             vec![
                 "top_k",
-                "thinking",
+                "thinking (type `enabled`)",
                 "mcp_servers",
                 "container",
                 "context_management",
+                "output_config.effort",
+                "output_config.format",
                 "stop_sequences (OpenAI accepts at most 4, got 5)",
                 "tools[0] (type `web_search_20250305`)",
                 "messages[0].content[0] (document)",
@@ -167,6 +199,15 @@ mod tests {
                 "messages[1].content[0] (thinking)",
                 "messages[1] (a final assistant message is a prefill, which OpenAI does not support)",
             ]
+        );
+    }
+
+    #[test]
+    fn adaptive_thinking_is_named() {
+        let body = json!({"thinking": {"type": "adaptive"}, "messages": []});
+        assert_eq!(
+            untranslatable_fields(&body),
+            vec!["thinking (type `adaptive`)"]
         );
     }
 }

@@ -174,7 +174,7 @@ pub fn render_response(resp: &ChatResponse) -> Value {
         None => Value::Null,
     };
     json!({
-        "id": resp.id,
+        "id": crate::wire::shared::openai_id(&resp.id),
         "object": "chat.completion",
         "created": now(),
         "model": resp.model,
