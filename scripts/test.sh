@@ -40,6 +40,12 @@ if [[ -z "${FRUGAL_TEST_MINILM_DIR:-}" ]]; then
 fi
 echo "==> MiniLM test model: $FRUGAL_TEST_MINILM_DIR"
 
+# The habits the code keeps, checked before anything is built: formatted, and clippy
+# clean with warnings as errors.
+echo "==> cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 echo "==> cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
 

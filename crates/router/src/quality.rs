@@ -86,6 +86,10 @@ pub struct QualityStore {
     label_models: Vec<u16>,
     label_scores: Vec<f32>,
     index: Ivf,
+    /// Per model, `[intercept, slope]` of its score on the request's difficulty (the
+    /// caller's classifier score): the prior for requests far from every labelled one,
+    /// where neighbours say nothing but difficulty still does.
+    difficulty: Vec<Option<[f64; 2]>>,
 }
 
 impl Rows for QualityStore {
@@ -119,7 +123,54 @@ impl QualityStore {
             label_models: vec![],
             label_scores: vec![],
             index: Ivf::flat(dim),
+            difficulty: vec![],
         }
+    }
+
+    /// Fit each model's score as a line in `difficulty` (one value per row, in row order;
+    /// the slope shrunk by `ridge` pseudo-observations at zero slope).
+    pub fn fit_difficulty(&mut self, difficulty: &[f64], ridge: f64) -> anyhow::Result<()> {
+        if difficulty.len() != self.rows() {
+            bail!("{} difficulties for {} rows", difficulty.len(), self.rows());
+        }
+        let m = self.models.len();
+        // Per model: n, Σd, Σs, Σd², Σds over its labels.
+        let mut acc = vec![[0.0f64; 5]; m];
+        for (r, &d) in difficulty.iter().enumerate() {
+            let (lo, hi) = (self.offsets[r] as usize, self.offsets[r + 1] as usize);
+            for (model, s) in self.label_models[lo..hi]
+                .iter()
+                .zip(&self.label_scores[lo..hi])
+            {
+                let a = &mut acc[usize::from(*model)];
+                let s = f64::from(*s);
+                a[0] += 1.0;
+                a[1] += d;
+                a[2] += s;
+                a[3] += d * d;
+                a[4] += d * s;
+            }
+        }
+        self.difficulty = acc
+            .iter()
+            .map(|&[n, sd, ss, sdd, sds]| {
+                if n < 2.0 {
+                    return None;
+                }
+                let (md, ms) = (sd / n, ss / n);
+                let var = sdd / n - md * md;
+                let cov = sds / n - md * ms;
+                let slope = cov * n / (var * n + ridge).max(1e-12);
+                Some([ms - slope * md, slope])
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Model `m`'s prior at difficulty `d`, when fitted.
+    pub fn difficulty_prior(&self, m: usize, d: f64) -> Option<f64> {
+        let [a, b] = self.difficulty.get(m).copied().flatten()?;
+        Some((a + b * d).clamp(0.0, 1.0))
     }
 
     pub fn embedding(&self) -> &str {
@@ -355,6 +406,7 @@ impl QualityStore {
             "label_models": u16s(&self.label_models),
             "label_scores": f32s(&self.label_scores),
             "index": self.index,
+            "difficulty_prior": self.difficulty,
         })
     }
 
@@ -374,6 +426,8 @@ impl QualityStore {
             label_models: String,
             label_scores: String,
             index: Ivf,
+            #[serde(default)]
+            difficulty_prior: Vec<Option<[f64; 2]>>,
         }
         let f: File = serde_json::from_value(v.clone()).context("quality store")?;
         if f.version != 1 {
@@ -450,6 +504,7 @@ impl QualityStore {
             label_models,
             label_scores,
             index: f.index,
+            difficulty: f.difficulty_prior,
         })
     }
 }

@@ -168,28 +168,70 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
         warm,
         rank,
     } = input;
-    let order: Vec<Tier> = Tier::ALL
+    let mut candidates = capable(cfg, tier, requirements, est)?;
+    let ranked = rank.map(|r| {
+        let baseline = baseline_cost(cfg, est)
+            .and_then(|c| c.to_f64())
+            .unwrap_or(0.0);
+        r.router.rank(
+            &mut candidates,
+            &RankInputs {
+                embedding: &r.embedding,
+                classified: tier,
+                floor: r.floor,
+                weights: r.weights,
+                baseline_cost: baseline,
+                explore_draw: r.explore_draw,
+            },
+        )
+    });
+    let warm_note = warm.and_then(|w| prefer_warm(cfg, &mut candidates, tier, (w, est)));
+    let served = candidates[0].tier;
+    let mut reason = routed_reason(&classification, tier, &candidates, ranked.as_ref());
+    if let Some(note) = warm_note {
+        reason.push_str(&note);
+    }
+    let (estimates, explored) = ranked.map_or((vec![], false), |r| (r.estimates, r.explored));
+    Ok(Plan {
+        decision: Decision::Routed,
+        // The tier that serves: the chosen model's (the classified tier is in the reason).
+        tier: served,
+        est_input_tokens: est.input_tokens,
+        est_output_tokens: est.output_tokens,
+        baseline_est_cost_usd: baseline_cost(cfg, est),
+        candidates,
+        classification: Some(classification),
+        reason,
+        estimates,
+        explored,
+        embedding: None,
+    })
+}
+
+/// Every capable model of every tier: `tier` and above first, then the tiers below; each
+/// tier's models by estimated cost. An error naming why each model was unfit when none is.
+fn capable(cfg: &Config, tier: Tier, r: &Requirements, est: &Estimate) -> Result<Vec<Candidate>> {
+    let order = Tier::ALL
         .iter()
         .copied()
         .filter(|t| *t >= tier)
-        .chain(Tier::ALL.iter().rev().copied().filter(|t| *t < tier))
-        .collect();
+        .chain(Tier::ALL.iter().rev().copied().filter(|t| *t < tier));
     let mut candidates: Vec<Candidate> = vec![];
     let mut rejected: Vec<String> = vec![];
     for t in order {
         let mut in_tier: Vec<Candidate> = vec![];
-        for name in cfg
+        let names = cfg
             .routing
             .tiers
             .get(&t)
             .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+            .unwrap_or_default();
+        for name in names {
             let Some(m) = cfg.model(name) else { continue };
             if candidates.iter().chain(&in_tier).any(|c| &c.model == name) {
                 continue;
             }
-            match unfit(cfg, m, requirements, est) {
+            match unfit(cfg, m, r, est) {
                 None => in_tier.push(candidate(m, t, est)),
                 Some(why) => rejected.push(format!("{name}: {why}")),
             }
@@ -211,63 +253,38 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
             }
         )));
     }
-    let ranked = rank.map(|r| {
-        let baseline = baseline_cost(cfg, est)
-            .and_then(|c| c.to_f64())
-            .unwrap_or(0.0);
-        r.router.rank(
-            &mut candidates,
-            &RankInputs {
-                embedding: &r.embedding,
-                classified: tier,
-                floor: r.floor,
-                weights: r.weights,
-                baseline_cost: baseline,
-                explore_draw: r.explore_draw,
-            },
-        )
-    });
-    let warm_note = warm.and_then(|w| prefer_warm(cfg, &mut candidates, tier, (w, est)));
-    let served = candidates[0].tier;
+    Ok(candidates)
+}
+
+/// Why a routed request went where it did, in one line.
+fn routed_reason(
+    c: &Classification,
+    tier: Tier,
+    candidates: &[Candidate],
+    ranked: Option<&crate::quality::serving::Ranked>,
+) -> String {
     let mut reason = format!(
         "score {:.3} → {} (stage {}, confidence {:.2})",
-        classification.score, tier, classification.stage, classification.confidence
+        c.score, tier, c.stage, c.confidence
     );
-    if let Some(e) = ranked.as_ref().and_then(|r| r.estimates.first()) {
+    if let Some(e) = ranked.and_then(|r| r.estimates.first()) {
         reason.push_str(&format!(
             "; {} chosen: quality {:.2} ± {:.2} from {} rated neighbours",
             e.model, e.q, e.sigma, e.neighbours
         ));
-        if ranked.as_ref().is_some_and(|r| r.explored) {
+        if ranked.is_some_and(|r| r.explored) {
             reason.push_str(" (exploring an uncertain cheaper model)");
         }
     }
+    let served = candidates.first().map_or(tier, |c| c.tier);
     if served != tier {
-        let capable = candidates.iter().any(|c| c.tier == tier);
-        reason.push_str(&if capable {
+        reason.push_str(&if candidates.iter().any(|c| c.tier == tier) {
             format!("; served by {served}")
         } else {
             format!("; no capable model in {tier}, served by {served}")
         });
     }
-    if let Some(note) = warm_note {
-        reason.push_str(&note);
-    }
-    let (estimates, explored) = ranked.map_or((vec![], false), |r| (r.estimates, r.explored));
-    Ok(Plan {
-        decision: Decision::Routed,
-        // The tier that serves: the chosen model's (the classified tier is in the reason).
-        tier: served,
-        est_input_tokens: est.input_tokens,
-        est_output_tokens: est.output_tokens,
-        baseline_est_cost_usd: baseline_cost(cfg, est),
-        candidates,
-        classification: Some(classification),
-        reason,
-        estimates,
-        explored,
-        embedding: None,
-    })
+    reason
 }
 
 /// The caller named a model: exactly that model, no fallback to another model.

@@ -21,9 +21,36 @@ pub fn request_text(req: &ChatRequest) -> String {
     request_texts(req).scored().text.to_string()
 }
 
-/// A store of every row's per-model scores, embedded with `embedder`.
+/// Pseudo-observations at zero slope when fitting a model's score on difficulty: a slope
+/// must be carried by many rows before it moves the prior.
+const DIFFICULTY_RIDGE: f64 = 50.0;
+
+/// The built-in classifier's score of a request (0 easy … 1 hard): the difficulty the
+/// quality priors are fitted on. Always the built-in router's, so that a store's priors
+/// mean the same at training and at prediction whatever router file carries them.
+pub struct Difficulty(crate::pipeline::classify::Classifier);
+
+impl Difficulty {
+    pub fn builtin() -> Result<Difficulty> {
+        use crate::pipeline::classify::{model::RouterModel, text::Signals, Classifier};
+        Ok(Difficulty(Classifier::new(
+            RouterModel::embedded()?,
+            Signals::builtin()?,
+            Some(std::sync::Arc::new(Embedder::builtin()?)),
+        )))
+    }
+
+    pub fn score(&self, req: &ChatRequest) -> f64 {
+        self.0.classify(req, [0.30, 0.55, 0.80], 0.0, None).score
+    }
+}
+
+/// A store of every row's per-model scores, embedded with `embedder`, with each model's
+/// score fitted on the request's difficulty as the prior for unfamiliar requests.
 pub fn store_from_rows(rows: &[&Row], embedder: &Embedder) -> Result<QualityStore> {
     let mut store = QualityStore::new(embedder.id(), embedder.dim(), Params::default());
+    let difficulty = Difficulty::builtin()?;
+    let mut scores = Vec::with_capacity(rows.len());
     let bar = crate::eval::progress_bar(Some(rows.len()), "embedding rows");
     for row in rows {
         let labels: Vec<(usize, f32)> = row
@@ -34,13 +61,15 @@ pub fn store_from_rows(rows: &[&Row], embedder: &Embedder) -> Result<QualityStor
         if labels.is_empty() {
             continue;
         }
-        let text = request_text(&row.to_chat_request("auto")?);
+        let req = row.to_chat_request("auto")?;
         store
-            .add(&embedder.embed(&text), &labels)
+            .add(&embedder.embed(&request_text(&req)), &labels)
             .with_context(|| format!("row {}", row.id))?;
+        scores.push(difficulty.score(&req));
         bar.inc(1);
     }
     bar.finish_and_clear();
+    store.fit_difficulty(&scores, DIFFICULTY_RIDGE)?;
     store.build_index();
     Ok(store)
 }
@@ -61,11 +90,13 @@ pub fn predict_rows(
     models: &[String],
     embedder: &Embedder,
 ) -> Result<Predictions> {
-    let asks = asks_for(store, models);
+    let difficulty = Difficulty::builtin()?;
     let mut q = vec![Vec::with_capacity(rows.len()); models.len()];
     let mut sigma = vec![Vec::with_capacity(rows.len()); models.len()];
     for row in rows {
-        let text = request_text(&row.to_chat_request("auto")?);
+        let req = row.to_chat_request("auto")?;
+        let asks = asks_for(store, models, Some(difficulty.score(&req)));
+        let text = request_text(&req);
         for (m, e) in store
             .estimate(&embedder.embed(&text), &asks)
             .into_iter()
@@ -78,8 +109,9 @@ pub fn predict_rows(
     Ok(Predictions { q, sigma })
 }
 
-/// What to ask the store about each model: its index and mean label as the prior.
-pub fn asks_for(store: &QualityStore, models: &[String]) -> Vec<Ask> {
+/// What to ask the store about each model: its index, and as the prior its score fitted on
+/// the request's difficulty `d` (when given and fitted), else its mean label.
+pub fn asks_for(store: &QualityStore, models: &[String], d: Option<f64>) -> Vec<Ask> {
     let known: Vec<f64> = (0..store.models().len())
         .filter_map(|m| store.mean(m))
         .collect();
@@ -92,9 +124,12 @@ pub fn asks_for(store: &QualityStore, models: &[String]) -> Vec<Ask> {
         .iter()
         .map(|name| {
             let model = store.model_index(name);
+            let fitted = model.zip(d).and_then(|(m, d)| store.difficulty_prior(m, d));
             Ask {
                 model,
-                prior: model.and_then(|m| store.mean(m)).unwrap_or(fallback),
+                prior: fitted
+                    .or_else(|| model.and_then(|m| store.mean(m)))
+                    .unwrap_or(fallback),
             }
         })
         .collect()
@@ -186,7 +221,7 @@ pub fn predict_batch(
     let file =
         std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let models = store.models().to_vec();
-    let asks = asks_for(store, &models);
+    let difficulty = Difficulty::builtin()?;
     let bar = crate::eval::progress_bar(None, "predicting");
     let mut n = 0usize;
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -197,8 +232,9 @@ pub fn predict_batch(
         }
         let row: Row = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a routing row", input.display(), i + 1))?;
-        let text = request_text(&row.to_chat_request("auto")?);
-        let est = store.estimate(&embedder.embed(&text), &asks);
+        let req = row.to_chat_request("auto")?;
+        let asks = asks_for(store, &models, Some(difficulty.score(&req)));
+        let est = store.estimate(&embedder.embed(&request_text(&req)), &asks);
         let predicted: serde_json::Map<String, serde_json::Value> = models
             .iter()
             .zip(&est)

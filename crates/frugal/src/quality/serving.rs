@@ -156,22 +156,17 @@ impl QualityRouter {
             })
             .collect();
         let choice = choose(&scored, input.baseline_cost, &input.weights);
-        let mut first = choice.order.first().copied().unwrap_or(0);
-        let mut explored = false;
-        if let Some(u) = input.explore_draw {
-            // Only cheaper candidates at or above the floor are worth learning about.
-            let cheaper: Vec<usize> = (0..candidates.len())
-                .filter(|&i| !below_floor(&candidates[i]) && choice.above_floor[i])
-                .filter(|&i| scored[i].cost < scored[first].cost)
-                .collect();
-            let options: Vec<Scored> = cheaper.iter().map(|&i| scored[i]).collect();
-            let mut seed = (u * u64::MAX as f64) as u64 | 1;
-            let mut normal = || standard_normal(&mut seed);
-            if let Some(k) = explore(&options, input.baseline_cost, &input.weights, &mut normal) {
-                first = cheaper[k];
-                explored = true;
-            }
-        }
+        let best = choice.order.first().copied().unwrap_or(0);
+        let eligible: Vec<bool> = (0..candidates.len())
+            .map(|i| !below_floor(&candidates[i]) && choice.above_floor[i])
+            .collect();
+        let explored_to = input
+            .explore_draw
+            .and_then(|u| explore_cheaper(&scored, &eligible, best, input, u));
+        let (first, explored) = match explored_to {
+            Some(i) => (i, true),
+            None => (best, false),
+        };
         // The chosen model, then fallbacks: others at its tier or above by utility, then
         // the rest (lower tiers last: fallback never silently goes down first).
         let chosen_tier = candidates[first].tier;
@@ -194,7 +189,7 @@ impl QualityRouter {
                 prior: estimates[i].prior,
                 est_cost_usd: scored[i].cost,
                 utility: choice.utility[i],
-                eligible: !below_floor(&candidates[i]) && choice.above_floor[i],
+                eligible: eligible[i],
             })
             .collect();
         let reordered: Vec<Candidate> = order.iter().map(|&i| candidates[i].clone()).collect();
@@ -283,6 +278,24 @@ impl QualityRouter {
             .map(|m| (s.models()[m].clone(), s.label_count(m), s.mean(m)))
             .collect()
     }
+}
+
+/// Thompson sampling among the eligible candidates cheaper than `best`, with the draw `u`
+/// seeding the normal draws: the candidate to try instead, if any.
+fn explore_cheaper(
+    scored: &[Scored],
+    eligible: &[bool],
+    best: usize,
+    input: &RankInputs<'_>,
+    u: f64,
+) -> Option<usize> {
+    let cheaper: Vec<usize> = (0..scored.len())
+        .filter(|&i| eligible[i] && scored[i].cost < scored[best].cost)
+        .collect();
+    let options: Vec<Scored> = cheaper.iter().map(|&i| scored[i]).collect();
+    let mut seed = (u * u64::MAX as f64) as u64 | 1;
+    let mut normal = || standard_normal(&mut seed);
+    explore(&options, input.baseline_cost, &input.weights, &mut normal).map(|k| cheaper[k])
 }
 
 /// The prior of a model of `tier` for a request classified `classified`.

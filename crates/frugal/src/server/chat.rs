@@ -160,18 +160,7 @@ async fn handle(
     // The upstream call has given the background token count time to finish.
     let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
     metered.draft().compression(saved_tokens);
-    if decided.plan.decision == Decision::Routed {
-        if let Some(e) = &decided.plan.embedding {
-            app.pipeline
-                .quality()
-                .remember(&incoming.request_id, e.clone());
-        }
-        let warm = WarmCache {
-            model: served.model.clone(),
-            prefix_tokens: decided.plan.est_input_tokens,
-        };
-        app.sessions.record_served(decided.session, warm);
-    }
+    remember(app, &incoming.request_id, &decided, &served.model);
     let done = Done {
         incoming,
         plan: &decided.plan,
@@ -180,6 +169,22 @@ async fn handle(
         saved_tokens,
     };
     Ok(respond(app, &done, served, metered))
+}
+
+/// What a routed answer leaves for later requests: the embedding its feedback will teach
+/// the quality model with, and the session's warm prompt cache.
+fn remember(app: &AppState, request_id: &str, decided: &Decided, model: &str) {
+    if decided.plan.decision != Decision::Routed {
+        return;
+    }
+    if let Some(e) = &decided.plan.embedding {
+        app.pipeline.quality().remember(request_id, e.clone());
+    }
+    let warm = WarmCache {
+        model: model.to_string(),
+        prefix_tokens: decided.plan.est_input_tokens,
+    };
+    app.sessions.record_served(decided.session, warm);
 }
 
 fn parse(
