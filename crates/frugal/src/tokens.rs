@@ -75,10 +75,11 @@ fn load(name: &str, f: fn() -> anyhow::Result<CoreBPE>) -> Option<CoreBPE> {
     }
 }
 
-/// Load the tokenizers now (start-up), so no request pays for it.
+/// Load the tokenizer every current model family uses now (start-up), so no request pays
+/// for it. cl100k_base (gpt-4, gpt-3.5 only) is loaded the first time such a model needs
+/// it: it costs ~30 MB of memory that most deployments never use.
 pub fn warm_up() {
     let _ = o200k();
-    let _ = cl100k();
 }
 
 /// Tokens in `text` for `family`, special-token text counted as ordinary text.
