@@ -14,7 +14,6 @@ mod stream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -152,19 +151,7 @@ impl Upstreams {
         provider: &crate::config::ProviderConfig,
         client_format: Format,
     ) -> Result<Reply, Failure> {
-        let resp = outcome::send(&self.http, up, provider.timeout).await?;
-        let bytes: Bytes = tokio::time::timeout(provider.timeout, resp.bytes())
-            .await
-            .map_err(|_| Failure::retryable(None, "timeout reading the response body"))?
-            .map_err(|e| {
-                Failure::retryable(
-                    None,
-                    format!("response body interrupted: {}", outcome::describe(&e)),
-                )
-            })?;
-        let json: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::retryable(Some(200), format!("malformed JSON from upstream: {e}"))
-        })?;
+        let json = self.post_json(up, provider).await?;
         let provider_format = provider.kind.format();
         let response = wire::parse_response(provider_format, &json).map_err(|e| {
             // `Internal` hides its detail from clients; the attempt log needs it.

@@ -178,20 +178,13 @@ impl QualityRouter {
             .collect();
         order.sort_by_key(|&i| candidates[i].tier < chosen_tier || below_floor(&candidates[i]));
         order.insert(0, first);
-        let explained: Vec<CandidateEstimate> = order
-            .iter()
-            .map(|&i| CandidateEstimate {
-                model: candidates[i].model.clone(),
-                tier: candidates[i].tier,
-                q: estimates[i].q,
-                sigma: estimates[i].sigma,
-                neighbours: estimates[i].neighbours,
-                prior: estimates[i].prior,
-                est_cost_usd: scored[i].cost,
-                utility: choice.utility[i],
-                eligible: eligible[i],
-            })
-            .collect();
+        let scores = Scores {
+            estimates: &estimates,
+            scored: &scored,
+            utility: &choice.utility,
+            eligible: &eligible,
+        };
+        let explained = explain(candidates, &order, &scores);
         let reordered: Vec<Candidate> = order.iter().map(|&i| candidates[i].clone()).collect();
         *candidates = reordered;
         Ranked {
@@ -278,6 +271,32 @@ impl QualityRouter {
             .map(|m| (s.models()[m].clone(), s.label_count(m), s.mean(m)))
             .collect()
     }
+}
+
+/// What the choice computed per candidate (same indexing as the candidates).
+struct Scores<'a> {
+    estimates: &'a [Estimate],
+    scored: &'a [Scored],
+    utility: &'a [f64],
+    eligible: &'a [bool],
+}
+
+/// Every candidate's estimate in `order`, for explanations.
+fn explain(candidates: &[Candidate], order: &[usize], s: &Scores<'_>) -> Vec<CandidateEstimate> {
+    order
+        .iter()
+        .map(|&i| CandidateEstimate {
+            model: candidates[i].model.clone(),
+            tier: candidates[i].tier,
+            q: s.estimates[i].q,
+            sigma: s.estimates[i].sigma,
+            neighbours: s.estimates[i].neighbours,
+            prior: s.estimates[i].prior,
+            est_cost_usd: s.scored[i].cost,
+            utility: s.utility[i],
+            eligible: s.eligible[i],
+        })
+        .collect()
 }
 
 /// Thompson sampling among the eligible candidates cheaper than `best`, with the draw `u`

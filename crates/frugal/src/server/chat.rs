@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -65,7 +65,7 @@ async fn run(app: Arc<AppState>, format: Format, headers: HeaderMap, body: Body)
         Err(_) => {
             // The task panicked; its ledger row was written as abandoned.
             let e = GatewayError::Internal("request task failed".into());
-            error_response(&e, format, &request_id, started)
+            super::reply::error(&e, format, &request_id, started)
         }
     }
 }
@@ -94,7 +94,7 @@ async fn lifecycle(
         Ok(Answer::Stream(response)) => return response,
         Err(e) => {
             metered.draft().error(&e);
-            error_response(&e, incoming.format, &incoming.request_id, incoming.started)
+            super::reply::error(&e, incoming.format, &incoming.request_id, incoming.started)
         }
     };
     if client.is_closed() {
@@ -142,14 +142,7 @@ async fn handle(
         .request(&req, app.ledger.config().store_prompts);
     let decided = decide(app, &incoming.headers, caller, &req).await?;
     metered.draft().plan(&decided.plan);
-    let passthrough_headers = headers::passthrough(&incoming.headers);
-    let client = ClientRequest {
-        format: incoming.format,
-        req: &req,
-        raw: &raw,
-        passthrough_headers: &passthrough_headers,
-    };
-    let served = app.upstreams.send(&decided.plan, &client).await?;
+    let served = send(app, incoming, (&raw, &req), &decided.plan).await?;
     let overhead = incoming
         .started
         .elapsed()
@@ -169,6 +162,23 @@ async fn handle(
         saved_tokens,
     };
     Ok(respond(app, &done, served, metered))
+}
+
+/// The plan's candidates, tried in order, with the client's own body where formats match.
+async fn send(
+    app: &AppState,
+    incoming: &Incoming,
+    (raw, req): (&Value, &ChatRequest),
+    plan: &Plan,
+) -> Result<Served> {
+    let passthrough_headers = headers::passthrough(&incoming.headers);
+    let client = ClientRequest {
+        format: incoming.format,
+        req,
+        raw,
+        passthrough_headers: &passthrough_headers,
+    };
+    app.upstreams.send(plan, &client).await
 }
 
 /// What a routed answer leaves for later requests: the embedding its feedback will teach
@@ -279,7 +289,7 @@ fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut M
             tracing::info!(%request_id, %model, tier = %done.plan.tier,
                 input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, "answered");
-            (json_response(&body), metered.draft().meter(), false)
+            (super::reply::json(&body), metered.draft().meter(), false)
         }
         Reply::Stream(stream) => {
             let meter = estimated_meter(done.plan);
@@ -330,48 +340,6 @@ fn estimated_meter(plan: &Plan) -> Meter {
         baseline_cost,
         savings: [baseline_cost - cost, Default::default(), Default::default()],
     }
-}
-
-/// A JSON answer with any configured secret an upstream echoed removed.
-fn json_response(body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let clean = crate::secrets::current().redact_bytes(&bytes).into_owned();
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        clean,
-    )
-        .into_response()
-}
-
-fn error_response(
-    e: &GatewayError,
-    format: Format,
-    request_id: &str,
-    started: Instant,
-) -> Response {
-    match e {
-        GatewayError::Internal(detail) => tracing::error!(%request_id, %detail, "internal error"),
-        _ => {
-            tracing::info!(%request_id, status = e.status().as_u16(), error = %e, "request failed")
-        }
-    }
-    let mut resp = (e.status(), axum::Json(e.body(format))).into_response();
-    let info = AnswerInfo {
-        request_id,
-        model: None,
-        tier: None,
-        meter: None,
-        cost_estimated: false,
-        overhead_ms: started.elapsed().as_secs_f64() * 1e3,
-        failed: &[],
-    };
-    headers::write(resp.headers_mut(), &info);
-    headers::write_retry_after(resp.headers_mut(), e);
-    resp
 }
 
 fn stream_response(

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::oneshot;
+use super::reply;
 use super::AppState;
 use crate::caller::Caller;
 use crate::catalog::ProviderKind;
@@ -40,10 +40,10 @@ enum Kind {
 
 pub async fn count(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let request_id = oneshot::request_id();
+    let request_id = reply::request_id();
     match handle(&app, &h, body).await {
         Ok((answer, kind, model)) => {
-            let mut resp = oneshot::json(&answer);
+            let mut resp = reply::json(&answer);
             let hv = resp.headers_mut();
             let kind = match kind {
                 Kind::Exact => "exact",
@@ -58,7 +58,7 @@ pub async fn count(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -
             }
             resp
         }
-        Err(e) => oneshot::error(&e, FORMAT, &request_id, started),
+        Err(e) => reply::error(&e, FORMAT, &request_id, started),
     }
 }
 
@@ -70,7 +70,7 @@ async fn handle(
 ) -> Result<(Value, Kind, Option<String>)> {
     let caller = Caller::identify(h, &app.config);
     caller.authorize(&app.config)?;
-    let (body, _held) = oneshot::read_json(app, h, body).await?;
+    let (body, _held) = reply::read_json(app, h, body).await?;
     let req = parse(&body)?;
     let estimate = |family| json!({ "input_tokens": estimate(&req, family) });
     if app.pipeline.aliases().contains(&req.model) {
@@ -98,7 +98,7 @@ async fn handle(
     {
         Ok(answer) => Ok((answer, Kind::Exact, Some(model.name.clone()))),
         // The request itself is wrong: the provider's word is the answer.
-        Err(f @ Failure::Rejected { .. }) => Err(oneshot::upstream_error(provider, &model.name, f)),
+        Err(f @ Failure::Rejected { .. }) => Err(reply::upstream_error(provider, &model.name, f)),
         Err(Failure::Retryable { status, reason, .. }) => {
             tracing::warn!(provider = %provider.name, model = %model.name, ?status,
                 reason = %crate::secrets::redact(&reason),

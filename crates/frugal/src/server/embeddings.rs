@@ -14,7 +14,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::headers::{self, AnswerInfo};
-use super::oneshot;
+use super::reply;
 use super::AppState;
 use crate::caller::Caller;
 use crate::error::{GatewayError, Result};
@@ -30,7 +30,7 @@ const CHARS_PER_TOKEN: u64 = 4;
 /// an upstream call that is already billed, and its row is still written.
 pub async fn create(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let request_id = oneshot::request_id();
+    let request_id = reply::request_id();
     let rid = request_id.clone();
     let task = tokio::spawn(async move {
         let caller = Caller::identify(&h, &app.config);
@@ -39,7 +39,7 @@ pub async fn create(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
             Ok(response) => response,
             Err(e) => {
                 metered.draft().error(&e);
-                oneshot::error(&e, FORMAT, &rid, started)
+                reply::error(&e, FORMAT, &rid, started)
             }
         };
         metered.finish();
@@ -49,7 +49,7 @@ pub async fn create(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
         Ok(response) => response,
         Err(_) => {
             let e = GatewayError::Internal("embeddings task failed".into());
-            oneshot::error(&e, FORMAT, &request_id, started)
+            reply::error(&e, FORMAT, &request_id, started)
         }
     }
 }
@@ -64,7 +64,7 @@ async fn handle(
 ) -> Result<Response> {
     let started = Instant::now();
     caller.authorize(&app.config)?;
-    let (body, _held) = oneshot::read_json(app, h, body).await?;
+    let (body, _held) = reply::read_json(app, h, body).await?;
     let (name, user) = parse(&body)?;
     let named = ChatRequest {
         model: name.clone(),
@@ -98,7 +98,7 @@ async fn handle(
         .upstreams
         .embeddings(provider, model, &body)
         .await
-        .map_err(|f| oneshot::upstream_error(provider, &model.name, f))?;
+        .map_err(|f| reply::upstream_error(provider, &model.name, f))?;
     let upstream_time = called.elapsed();
     let usage = Usage {
         input_tokens: answer
@@ -111,7 +111,7 @@ async fn handle(
     draft.served(&model.name, &[]);
     draft.usage(&app.config, &usage);
     tracing::info!(%request_id, model = %model.name, input_tokens = usage.input_tokens, "embedded");
-    let mut resp = oneshot::json(&answer);
+    let mut resp = reply::json(&answer);
     let info = AnswerInfo {
         request_id,
         model: Some(&model.name),

@@ -11,7 +11,7 @@ mod grade;
 mod headers;
 mod info;
 mod listen;
-mod oneshot;
+mod reply;
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! What the single-call endpoints beside chat (`count_tokens.rs`, `embeddings.rs`) share:
+//! What the endpoints share (chat, `count_tokens.rs`, `embeddings.rs`):
 //! reading a JSON body within the same limits as chat, turning an upstream `Failure` into
 //! the gateway's error, and answering (JSON or error) in the client's format with the
 //! `x-frugal-*` headers.
