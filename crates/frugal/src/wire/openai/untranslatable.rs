@@ -48,6 +48,21 @@ pub fn untranslatable_fields(body: &Value) -> Vec<String> {
     if top.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
         out.push("n > 1".into());
     }
+    // OpenAI answers system (or developer) messages alone; Anthropic refuses a request
+    // without a user or assistant turn with a 400 no fallback gets past (found by fuzzing).
+    let conversational = |m: &Value| {
+        matches!(
+            m.get("role").and_then(Value::as_str),
+            Some("user" | "assistant" | "tool" | "function")
+        )
+    };
+    if top
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_some_and(|ms| !ms.iter().any(conversational))
+    {
+        out.push("messages without a user or assistant turn".into());
+    }
     if let Some(f) = set("response_format") {
         if f.get("type").and_then(Value::as_str) != Some("text") {
             out.push("response_format".into());
@@ -213,6 +228,15 @@ mod tests {
             ]
         });
         assert_eq!(fields(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn system_messages_alone_are_named() {
+        let body = json!({"model": "m", "messages": [{"role": "system", "content": "x"}]});
+        assert_eq!(
+            fields(body),
+            vec!["messages without a user or assistant turn"]
+        );
     }
 
     #[test]
