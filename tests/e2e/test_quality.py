@@ -52,6 +52,9 @@ def test_rated_answers_teach_which_model_is_good_at_what(mock, log_dir, tmp_path
                 fb = c.post("/v1/feedback", json={"request_id": r.headers["x-frugal-request-id"], "score": score})
                 assert fb.status_code == 200, fb.text
             assert served[0] == first and served[-1] != first, served
+            # What it learned is visible: labels per model and their mean.
+            known = {m["model"]: m for m in c.get("/health").json()["quality"]["models"]}
+            assert known[first]["labels"] >= 1 and known[first]["mean"] < 0.5, known
             moved = ask(c, "Write a SQL query that lists the top five suppliers by total order value.")
             assert moved.headers["x-frugal-model"] != first, moved.headers
             # Another kind of request is not affected.

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::answer::{self, Answer, Finish, Prompt, ToolChoice, ToolSpec, Usage};
 use crate::faults::{self, Delivery, Failure, Outcome, FAULT_HEADER};
 use crate::wire::{self, Frames};
-use crate::{MockState, RecordedRequest};
+use crate::MockState;
 
 const PATH: &str = "/v1/messages";
 const COUNT_TOKENS_PATH: &str = "/v1/messages/count_tokens";
@@ -21,34 +21,15 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = format!("req_{}", wire::random_id(24));
+    let wire::Received {
+        request_id,
+        parsed,
+        model,
+    } = wire::receive(&state, PATH, &headers, &body, 24);
     let rid = (REQUEST_ID_HEADER, request_id.as_str());
-    let parsed = wire::parse_body(&body);
-    let logged = match &parsed {
-        Ok(v) | Err(v) => v.clone(),
-    };
-    let model = logged
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    state.record(RecordedRequest::new(PATH, &model, logged, &headers));
-
-    if let Some(response) = auth_rejection(&headers) {
-        return response;
-    }
-    let request = match parsed {
-        Ok(v) if v.is_object() => v,
-        _ => {
-            let message = "There was an error parsing the body of your request. Please make sure \
-                           the body is valid JSON.";
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                message,
-                rid,
-            );
-        }
+    let request = match admit(&headers, parsed, rid) {
+        Ok(v) => v,
+        Err(response) => return *response,
     };
     // Field checks in the order the real API reports them, with its `field: Field required`.
     for (field, ok) in [
@@ -105,38 +86,15 @@ pub(crate) async fn count_tokens(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = format!("req_{}", wire::random_id(24));
+    let wire::Received {
+        request_id,
+        parsed,
+        model,
+    } = wire::receive(&state, COUNT_TOKENS_PATH, &headers, &body, 24);
     let rid = (REQUEST_ID_HEADER, request_id.as_str());
-    let parsed = wire::parse_body(&body);
-    let logged = match &parsed {
-        Ok(v) | Err(v) => v.clone(),
-    };
-    let model = logged
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    state.record(RecordedRequest::new(
-        COUNT_TOKENS_PATH,
-        &model,
-        logged,
-        &headers,
-    ));
-    if let Some(response) = auth_rejection(&headers) {
-        return response;
-    }
-    let request = match parsed {
-        Ok(v) if v.is_object() => v,
-        _ => {
-            let message = "There was an error parsing the body of your request. Please make sure \
-                           the body is valid JSON.";
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                message,
-                rid,
-            );
-        }
+    let request = match admit(&headers, parsed, rid) {
+        Ok(v) => v,
+        Err(response) => return *response,
     };
     for (field, ok) in [
         (
@@ -165,6 +123,30 @@ pub(crate) async fn count_tokens(
         .sum();
     let counted = json!({"input_tokens": answer::tokens_for_chars(input_chars)});
     wire::json_response(&counted, Delivery::Normal, rid)
+}
+
+/// Credentials first, then a JSON object body: the real API's order and words.
+fn admit(
+    headers: &HeaderMap,
+    parsed: Result<Value, Value>,
+    rid: (&'static str, &str),
+) -> Result<Value, Box<Response>> {
+    if let Some(response) = auth_rejection(headers) {
+        return Err(Box::new(response));
+    }
+    match parsed {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => {
+            let message = "There was an error parsing the body of your request. Please make sure \
+                           the body is valid JSON.";
+            Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                message,
+                rid,
+            )))
+        }
+    }
 }
 
 /// A non-empty `x-api-key` (or an OAuth `Authorization: Bearer`, as Claude Code sends) plus an

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::faults::{self, Delivery, Failure, Outcome, FAULT_HEADER};
-use crate::{answer, wire, MockState, RecordedRequest};
+use crate::{answer, wire, MockState};
 
 const PATH: &str = "/v1/embeddings";
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -24,18 +24,12 @@ pub(crate) async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = format!("req_{}", wire::random_id(32));
+    let wire::Received {
+        request_id,
+        parsed,
+        model,
+    } = wire::receive(&state, PATH, &headers, &body, 32);
     let rid = (REQUEST_ID_HEADER, request_id.as_str());
-    let parsed = wire::parse_body(&body);
-    let logged = match &parsed {
-        Ok(v) | Err(v) => v.clone(),
-    };
-    let model = logged
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    state.record(RecordedRequest::new(PATH, &model, logged, &headers));
     if let Some(response) = crate::openai::auth_rejection(&headers) {
         return response;
     }

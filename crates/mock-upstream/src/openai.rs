@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::answer::{self, Answer, Finish, Prompt, ToolChoice, ToolSpec, Usage};
 use crate::faults::{self, Delivery, Failure, Outcome, FAULT_HEADER};
 use crate::wire::{self, Frames};
-use crate::{MockState, RecordedRequest};
+use crate::MockState;
 
 const PATH: &str = "/v1/chat/completions";
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -21,18 +21,12 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = format!("req_{}", wire::random_id(32));
+    let wire::Received {
+        request_id,
+        parsed,
+        model,
+    } = wire::receive(&state, PATH, &headers, &body, 32);
     let rid = (REQUEST_ID_HEADER, request_id.as_str());
-    let parsed = wire::parse_body(&body);
-    let logged = match &parsed {
-        Ok(v) | Err(v) => v.clone(),
-    };
-    let model = logged
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    state.record(RecordedRequest::new(PATH, &model, logged, &headers));
 
     // Same order as the real API: credentials first, then the body.
     if let Some(response) = auth_rejection(&headers) {

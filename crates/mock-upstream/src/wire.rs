@@ -12,6 +12,39 @@ use serde_json::Value;
 
 use crate::faults::Delivery;
 
+/// A request as every handler first reads it: a fresh request id, the body parsed (or,
+/// when it is not JSON, its text as a JSON string), the model it names, and an entry in
+/// the request log.
+pub(crate) struct Received {
+    pub request_id: String,
+    pub parsed: Result<Value, Value>,
+    pub model: String,
+}
+
+pub(crate) fn receive(
+    state: &crate::MockState,
+    path: &'static str,
+    headers: &HeaderMap,
+    body: &[u8],
+    id_len: usize,
+) -> Received {
+    let parsed = parse_body(body);
+    let logged = match &parsed {
+        Ok(v) | Err(v) => v.clone(),
+    };
+    let model = logged
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    state.record(crate::RecordedRequest::new(path, &model, logged, headers));
+    Received {
+        request_id: format!("req_{}", random_id(id_len)),
+        parsed,
+        model,
+    }
+}
+
 /// Header a test sets to make the mock report this many cached prompt tokens.
 pub const CACHED_TOKENS_HEADER: &str = "x-mock-cached-tokens";
 

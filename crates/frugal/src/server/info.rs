@@ -1,4 +1,5 @@
-//! Read-only endpoints: `GET /health`, `GET /v1/models` (routing aliases first, then
+//! Read-only endpoints: `GET /health` (with what the model-aware router has learned),
+//! `GET /v1/models` (routing aliases first, then
 //! every catalogue model), and the 404 / 405 for unknown paths and methods, in the
 //! route's own error format.
 
@@ -21,7 +22,19 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Json<serde_json::Value>
         .map(|p| p.name.as_str())
         .collect();
     let router = app.pipeline.router().info.clone();
-    Json(json!({ "status": "ok", "providers": usable, "router": router }))
+    // What the model-aware router knows: labels per model and their mean, as they move.
+    let quality = app.pipeline.quality();
+    let models: Vec<serde_json::Value> = quality
+        .summary()
+        .into_iter()
+        .map(|(model, labels, mean)| json!({ "model": model, "labels": labels, "mean": mean }))
+        .collect();
+    Json(json!({
+        "status": "ok",
+        "providers": usable,
+        "router": router,
+        "quality": { "learning": quality.learning(), "labelled_rows": quality.rows(), "models": models },
+    }))
 }
 
 pub async fn models(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
