@@ -116,10 +116,24 @@ def test_named_claude_model_gets_system_messages_as_top_level_system(agents_gw, 
     assert header(sent, "x-api-key") not in (None, "client-key")
 
 
-def test_thinking_refused_clearly_when_routed_to_openai(agents_gw, mock):
+def test_auto_with_thinking_goes_to_a_model_that_can_take_it(agents_gw, mock):
+    """The cheapest candidate (a GPT model) cannot carry `thinking`: routing passes it over
+    for a Claude model instead of failing the request, and says so."""
+    raw = agents_gw.anthropic().messages.with_raw_response.create(
+        model="auto", max_tokens=2048, messages=[{"role": "user", "content": "hi"}],
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        extra_body={"output_config": {"effort": "low"}},
+    )
+    assert raw.headers["x-frugal-model"].startswith("test-claude"), raw.headers
+    assert "openai/test-gpt-small:-" in raw.headers["x-frugal-fallbacks"]
+    sent = mock.only_request()
+    assert sent["body"]["thinking"]["type"] == "enabled", "forwarded untouched"
+
+
+def test_thinking_refused_clearly_when_the_named_model_is_openai(agents_gw, mock):
     with pytest.raises(anthropic.BadRequestError) as e:
         agents_gw.anthropic().messages.create(
-            model="auto", max_tokens=2048, messages=[{"role": "user", "content": "hi"}],
+            model="test-gpt-small", max_tokens=2048, messages=[{"role": "user", "content": "hi"}],
             thinking={"type": "enabled", "budget_tokens": 1024},
             extra_body={"output_config": {"effort": "low"}},
         )
@@ -127,7 +141,6 @@ def test_thinking_refused_clearly_when_routed_to_openai(agents_gw, mock):
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     message = body["error"]["message"]
     assert "thinking" in message and "output_config.effort" in message
-    assert "test-gpt-small" in message
     assert mock.chat_requests() == []
 
 

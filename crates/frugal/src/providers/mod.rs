@@ -78,6 +78,10 @@ impl Upstreams {
     pub async fn send(&self, plan: &Plan, client: &ClientRequest<'_>) -> Result<Served> {
         let mut failed: Vec<AttemptError> = vec![];
         let mut upstream_time = Duration::ZERO;
+        // A candidate of the other format that cannot carry the request as sent (Claude
+        // Code's `thinking` on a GPT model, say) is passed over for one that can; only when
+        // none can is the client told which fields cannot cross.
+        let mut cannot_carry: Option<GatewayError> = None;
         for cand in &plan.candidates {
             let model = self.config.model(&cand.model).ok_or_else(|| {
                 GatewayError::Internal(format!("planned model {} vanished", cand.model))
@@ -101,7 +105,19 @@ impl Upstreams {
                 ));
                 continue;
             }
-            let up = body::build(client, provider, model, &self.config.compression)?;
+            let up = match body::build(client, provider, model, &self.config.compression) {
+                Ok(up) => up,
+                Err(e @ GatewayError::Untranslatable(_)) if plan.candidates.len() > 1 => {
+                    failed.push(attempt(
+                        None,
+                        format!("cannot carry this request: {e}"),
+                        None,
+                    ));
+                    cannot_carry.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let started = Instant::now();
             let result = if client.req.stream {
                 stream::open(&self.http, &up, provider, client)
@@ -142,7 +158,11 @@ impl Upstreams {
                 }
             }
         }
-        Err(GatewayError::AllAttemptsFailed(failed))
+        let all_untranslatable = failed.iter().all(|a| a.reason.starts_with("cannot carry"));
+        match cannot_carry {
+            Some(e) if all_untranslatable => Err(e),
+            _ => Err(GatewayError::AllAttemptsFailed(failed)),
+        }
     }
 
     async fn complete(
