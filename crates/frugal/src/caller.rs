@@ -93,8 +93,7 @@ pub fn presented_key(h: &HeaderMap) -> Option<&str> {
 /// attacker. The key itself never leaves this function.
 pub fn key_hash(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("k_{hex}")
+    format!("k_{}", crate::hashing::hex(&digest[..6]))
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {

@@ -278,11 +278,8 @@ fn predict(batch: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
         )
     })?;
     let embedder = crate::quality::embedder_for(&store, cfg.routing.embedding_model.as_deref())?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let n = crate::quality::predict_batch(batch, &store, &embedder, &mut out)?;
-    eprintln!("predicted {n} rows for {} models", store.models().len());
-    Ok(())
+    let predictor = crate::quality::Predictor::new(&store, &embedder)?;
+    crate::eval::write_batch(batch, &|row| predictor.predict(row), "predicted")
 }
 
 fn config_check(args: ConfigArg) -> anyhow::Result<()> {

@@ -20,6 +20,26 @@ pub struct AttemptError {
     pub retry_after_ms: Option<u64>,
 }
 
+impl AttemptError {
+    /// A failed attempt on `model` of `provider`. Secrets in `reason` are removed where
+    /// the error leaves the process (`GatewayError::body`, the log writer).
+    pub fn new(
+        provider: &str,
+        model: &str,
+        status: Option<u16>,
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    ) -> AttemptError {
+        AttemptError {
+            provider: provider.to_string(),
+            model: model.to_string(),
+            status,
+            reason,
+            retry_after_ms: retry_after.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     /// The request body is not valid for the format it claims (bad JSON, missing field...).

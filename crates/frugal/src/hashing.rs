@@ -2,6 +2,11 @@
 //! across builds and platforms, unlike std's hasher), a flat word table keyed by it, and
 //! the SplitMix64 finaliser for turning hashes into uniform numbers.
 
+/// Lower-case hex of `bytes` (digest prefixes in ids, a secret's hex form).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// FNV-1a's starting value: the hash of no bytes.
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0100_0000_01b3;

@@ -107,8 +107,9 @@ fn forms(secret: &str) -> Vec<String> {
         out.push(inner.to_string());
         out.push(inner.replace('/', "\\/"));
     }
-    out.push(hex(bytes, false));
-    out.push(hex(bytes, true));
+    let hex = crate::hashing::hex(bytes);
+    out.push(hex.to_uppercase());
+    out.push(hex);
     // Base64 of a longer text that contains the secret: whatever the secret's offset, one of
     // the three suffixes below starts on a 3-byte group boundary and encodes to these exact
     // characters (trailing bytes that share a group with what follows are left out).
@@ -144,19 +145,6 @@ fn percent_encode(bytes: &[u8]) -> String {
 
 fn percent_encode_all(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("%{b:02X}")).collect()
-}
-
-fn hex(bytes: &[u8], upper: bool) -> String {
-    bytes
-        .iter()
-        .map(|b| {
-            if upper {
-                format!("{b:02X}")
-            } else {
-                format!("{b:02x}")
-            }
-        })
-        .collect()
 }
 
 fn global() -> &'static RwLock<Arc<Redactor>> {
@@ -250,7 +238,7 @@ mod tests {
             format!("x{KEY}y"),
             format!("{{\"k\":\"{KEY}\"}}"),
             format!("u={}", percent_encode_all(KEY.as_bytes())),
-            format!("h={}", hex(KEY.as_bytes(), false)),
+            format!("h={}", crate::hashing::hex(KEY.as_bytes())),
             format!("basic {}", b64(&format!("user:{KEY}"))),
             format!("b {}", b64(&format!("Bearer {KEY}"))),
             format!("b {}", b64url(&format!("xx{KEY}"))),

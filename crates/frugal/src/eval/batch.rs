@@ -30,10 +30,10 @@ pub struct RouteDecision {
 }
 
 #[derive(Serialize)]
-struct OutLine<'a> {
+struct OutLine<'a, T: Serialize> {
     id: &'a str,
     #[serde(flatten)]
-    decision: &'a RouteDecision,
+    decision: &'a T,
 }
 
 /// Rows routed and how long it took.
@@ -49,11 +49,12 @@ impl BatchStats {
     }
 }
 
-/// Routes every row of `input` (JSONL, streamed) and writes `{"id", "score", "tier",
-/// "stage", "model", "est_cost_usd"}` lines to `out`, in input order.
-pub fn run_route_batch(
+/// Routes every row of `input` (JSONL, streamed) and writes `{"id", …}` lines to `out`, in
+/// input order: the row's id, then the fields of what `router` says of it (a
+/// `RouteDecision`: score, tier, stage, model, est_cost_usd; or per-model predictions).
+pub fn run_route_batch<T: Serialize>(
     input: &Path,
-    router: &dyn Fn(&Row) -> Result<RouteDecision>,
+    router: &dyn Fn(&Row) -> Result<T>,
     out: &mut dyn Write,
 ) -> Result<BatchStats> {
     let file = File::open(input).with_context(|| format!("cannot open {}", input.display()))?;

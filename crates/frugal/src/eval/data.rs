@@ -106,6 +106,11 @@ fn parse_role(role: &str, id: &str) -> Result<Role> {
 /// Reads a JSONL file of rows; blank lines are skipped, and a bad line is an error
 /// naming its line number rather than a silently shorter data set.
 pub fn load_rows(path: &Path) -> Result<Vec<Row>> {
+    load_jsonl(path)
+}
+
+/// `load_rows` for any row type (rows with recorded answers, say).
+pub fn load_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut rows = Vec::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
@@ -114,7 +119,7 @@ pub fn load_rows(path: &Path) -> Result<Vec<Row>> {
         if line.trim().is_empty() {
             continue;
         }
-        let row: Row = serde_json::from_str(&line)
+        let row: T = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a routing row", path.display(), n + 1))?;
         rows.push(row);
     }

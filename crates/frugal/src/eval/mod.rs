@@ -350,9 +350,19 @@ pub fn route_batch_command(
     config: crate::config::Config,
 ) -> Result<()> {
     let router = OfflineRouter::new(config, model)?;
+    write_batch(input, &|row| router.decide(row), "routed")
+}
+
+/// Every row of `input` through `router`, JSONL on stdout, the throughput on stderr
+/// (`routed` / `predicted` N rows in …).
+pub fn write_batch<T: serde::Serialize>(
+    input: &std::path::Path,
+    router: &dyn Fn(&Row) -> Result<T>,
+    verb: &str,
+) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let stats = match run_route_batch(input, &|row| router.decide(row), &mut out) {
+    let stats = match run_route_batch(input, router, &mut out) {
         Ok(stats) => stats,
         // `route --batch ... | head` closes the pipe early: that is the reader's choice,
         // not a failure worth an error message.
@@ -360,7 +370,7 @@ pub fn route_batch_command(
         Err(e) => return Err(e),
     };
     eprintln!(
-        "routed {} rows in {:.2}s ({:.0} rows/s)",
+        "{verb} {} rows in {:.2}s ({:.0} rows/s)",
         stats.rows,
         stats.seconds,
         stats.rows_per_second()

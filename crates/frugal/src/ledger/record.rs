@@ -25,10 +25,6 @@ pub struct Draft {
 
 pub use crate::caller::key_hash;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// SHA-256 prefix of what the model is asked (system prompt, messages, tools), so that a
 /// regenerate of the same conversation is recognised without storing it.
 pub fn conversation_hash(req: &ChatRequest) -> String {
@@ -37,7 +33,7 @@ pub fn conversation_hash(req: &ChatRequest) -> String {
     h.update(serde_json::to_vec(&req.system).unwrap_or_default());
     h.update(serde_json::to_vec(&req.messages).unwrap_or_default());
     h.update(serde_json::to_vec(&req.tools).unwrap_or_default());
-    format!("c_{}", hex(&h.finalize()[..12]))
+    format!("c_{}", crate::hashing::hex(&h.finalize()[..12]))
 }
 
 /// A short, secret-free name for what went wrong (by status, so new error variants need

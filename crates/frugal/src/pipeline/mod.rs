@@ -278,17 +278,16 @@ impl Pipeline {
                 "model: must not be empty (use \"auto\" to let frugal choose)".into(),
             ));
         }
-        let requirements = select::Requirements::of(req);
         let est = estimate::Estimate::of(req);
-
         if let Some(profile) = self.routed_profile(&req.model)? {
             if ctx.route_off {
+                let requirements = select::Requirements::of(req);
                 return select::baseline_plan(&self.config, &requirements, &est);
             }
             let classification =
                 self.classifier()
                     .classify(req, self.live.get(), profile.boundary_shift, ctx.judge);
-            return self.routed(req, ctx, &profile, classification);
+            return self.routed(req, ctx, &profile, (classification, est), None);
         }
         select::explicit_plan(&self.config, &req.model, &est)
     }
@@ -308,15 +307,20 @@ impl Pipeline {
         ) else {
             return Ok(plan);
         };
-        self.routed(req, ctx, &profile, classification.judged(outcome))
+        let est = estimate::Estimate::of(req);
+        let judged = (classification.judged(outcome), est);
+        self.routed(req, ctx, &profile, judged, plan.embedding)
     }
 
+    /// The routed plan for a classification; `embedding` is the request's when a plan for it
+    /// already computed one (a re-plan after the judge).
     fn routed(
         &self,
         req: &ChatRequest,
         ctx: &RouteContext,
         profile: &crate::config::Profile,
-        classification: Classification,
+        (classification, est): (Classification, estimate::Estimate),
+        embedding: Option<Arc<[f32]>>,
     ) -> Result<Plan> {
         // Floors only ever raise the tier: profile, caller header, key policy, session.
         let floor = [profile.min_tier, ctx.min_tier, ctx.session_floor]
@@ -324,10 +328,8 @@ impl Pipeline {
             .flatten()
             .max();
         let tier = floor.map_or(classification.tier, |f| f.max(classification.tier));
-        let embedding: Arc<[f32]> = self
-            .quality
-            .embed(&crate::quality::request_text(req))
-            .into();
+        let embedding: Arc<[f32]> =
+            embedding.unwrap_or_else(|| self.quality.embed(&classification.text).into());
         let q = &self.config.routing.quality;
         let rank = select::Rank {
             router: &self.quality,
@@ -350,7 +352,7 @@ impl Pipeline {
                 classification,
                 tier,
                 requirements: &select::Requirements::of(req),
-                est: &estimate::Estimate::of(req),
+                est: &est,
                 warm: ctx.warm.as_ref(),
                 rank: Some(rank),
             },

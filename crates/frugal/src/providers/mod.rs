@@ -89,14 +89,9 @@ impl Upstreams {
             let provider = self.config.provider_of(model).ok_or_else(|| {
                 GatewayError::Internal(format!("model {} has no provider", model.name))
             })?;
-            let attempt =
-                |status: Option<u16>, reason: String, wait: Option<Duration>| AttemptError {
-                    provider: provider.name.clone(),
-                    model: model.name.clone(),
-                    status,
-                    reason: crate::secrets::redact(&reason),
-                    retry_after_ms: wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
-                };
+            let attempt = |status: Option<u16>, reason: String, wait: Option<Duration>| {
+                AttemptError::new(&provider.name, &model.name, status, reason, wait)
+            };
             if let Some(left) = self.cooldowns.remaining(&model.name) {
                 failed.push(attempt(
                     Some(429),
@@ -140,7 +135,7 @@ impl Upstreams {
                     return Err(GatewayError::UpstreamRejected {
                         provider: provider.name.clone(),
                         status,
-                        message: crate::secrets::redact(&message),
+                        message,
                     })
                 }
                 Err(Failure::Retryable {

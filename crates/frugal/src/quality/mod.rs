@@ -209,46 +209,42 @@ pub fn embedder_for(
     )
 }
 
-/// `frugal route --batch IN --predict`: one line per row, `{"id", "predicted": {model: q̂}}`
-/// for every model the store knows (each shrunk towards its mean label).
-pub fn predict_batch(
-    input: &std::path::Path,
-    store: &QualityStore,
-    embedder: &Embedder,
-    out: &mut dyn std::io::Write,
-) -> Result<usize> {
-    use std::io::BufRead;
-    let file =
-        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    let models = store.models().to_vec();
-    let difficulty = Difficulty::builtin()?;
-    let bar = crate::eval::progress_bar(None, "predicting");
-    let mut n = 0usize;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line =
-            line.with_context(|| format!("{}: cannot read line {}", input.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: Row = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: not a routing row", input.display(), i + 1))?;
+/// One row's estimate for every model the store knows, as `route --batch --predict`
+/// prints it (`{"id", "predicted": {model: q̂}}`, the id added by the batch runner).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Predicted {
+    pub predicted: std::collections::BTreeMap<String, f64>,
+}
+
+/// Predicts rows one at a time for `frugal route --batch --predict` (each model's estimate
+/// shrunk towards its score fitted on the row's difficulty).
+pub struct Predictor<'a> {
+    store: &'a QualityStore,
+    embedder: &'a Embedder,
+    difficulty: Difficulty,
+}
+
+impl<'a> Predictor<'a> {
+    pub fn new(store: &'a QualityStore, embedder: &'a Embedder) -> Result<Predictor<'a>> {
+        Ok(Predictor {
+            store,
+            embedder,
+            difficulty: Difficulty::builtin()?,
+        })
+    }
+
+    pub fn predict(&self, row: &Row) -> Result<Predicted> {
+        let models = self.store.models();
         let req = row.to_chat_request("auto")?;
-        let asks = asks_for(store, &models, Some(difficulty.score(&req)));
-        let est = store.estimate(&embedder.embed(&request_text(&req)), &asks);
-        let predicted: serde_json::Map<String, serde_json::Value> = models
+        let asks = asks_for(self.store, models, Some(self.difficulty.score(&req)));
+        let est = self
+            .store
+            .estimate(&self.embedder.embed(&request_text(&req)), &asks);
+        let predicted = models
             .iter()
             .zip(&est)
-            .map(|(m, e)| (m.clone(), serde_json::json!((e.q * 1e6).round() / 1e6)))
+            .map(|(m, e)| (m.clone(), (e.q * 1e6).round() / 1e6))
             .collect();
-        serde_json::to_writer(
-            &mut *out,
-            &serde_json::json!({"id": row.id, "predicted": predicted}),
-        )?;
-        out.write_all(b"\n")?;
-        n += 1;
-        bar.inc(1);
+        Ok(Predicted { predicted })
     }
-    out.flush()?;
-    bar.finish_and_clear();
-    Ok(n)
 }

@@ -101,7 +101,7 @@ async fn handle(
         Err(f @ Failure::Rejected { .. }) => Err(reply::upstream_error(provider, &model.name, f)),
         Err(Failure::Retryable { status, reason, .. }) => {
             tracing::warn!(provider = %provider.name, model = %model.name, ?status,
-                reason = %crate::secrets::redact(&reason),
+                %reason,
                 "count_tokens upstream failed; answering with an estimate");
             Ok((estimate(family), Kind::Estimated, Some(model.name.clone())))
         }

@@ -15,7 +15,6 @@ mod reply;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -86,7 +85,6 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state.config.server.max_body_bytes;
     Router::new()
         .route("/v1/chat/completions", post(chat::openai))
         .route("/v1/messages", post(chat::anthropic))
@@ -98,7 +96,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(feedback::metrics))
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 

@@ -49,19 +49,19 @@ pub(super) fn upstream_error(provider: &ProviderConfig, model: &str, f: Failure)
         Failure::Rejected { status, message } => GatewayError::UpstreamRejected {
             provider: provider.name.clone(),
             status,
-            message: crate::secrets::redact(&message),
+            message,
         },
         Failure::Retryable {
             status,
             reason,
             retry_after,
-        } => GatewayError::AllAttemptsFailed(vec![AttemptError {
-            provider: provider.name.clone(),
-            model: model.to_string(),
+        } => GatewayError::AllAttemptsFailed(vec![AttemptError::new(
+            &provider.name,
+            model,
             status,
-            reason: crate::secrets::redact(&reason),
-            retry_after_ms: retry_after.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
-        }]),
+            reason,
+            retry_after,
+        )]),
     }
 }
 

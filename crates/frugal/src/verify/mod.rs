@@ -15,11 +15,10 @@ pub mod report;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::Row;
@@ -39,23 +38,11 @@ pub struct RecordedRow {
 
 /// Reads a JSONL file of rows with recorded answers; a bad line is an error naming it.
 pub fn load_recorded(path: &Path) -> Result<Vec<RecordedRow>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line =
-            line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut row: RecordedRow = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: not a routing row", path.display(), n + 1))?;
+    let mut rows: Vec<RecordedRow> = crate::eval::data::load_jsonl(path)?;
+    for row in &mut rows {
         for text in row.responses.values_mut() {
             *text = answer::unwrap_recorded(text);
         }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        bail!("{}: no rows", path.display());
     }
     Ok(rows)
 }

@@ -69,6 +69,10 @@ pub struct Classification {
     /// classification does not classify again.
     #[serde(skip)]
     judge_basis: Option<JudgeBasis>,
+    /// The text that was scored (`RequestTexts::scored`): the model-aware router embeds the
+    /// same text, without extracting it again.
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// The local decision an abstained request's judge verdict replaces.
@@ -216,6 +220,7 @@ impl Classifier {
                     abstained: false,
                     signals: vec![("greeting", -1.0)],
                     judge_basis: None,
+                    text: scored.text.to_string(),
                 };
             }
             Some(HandRule::Code) => signals.insert(0, ("code_request", 0.0)),
@@ -279,6 +284,7 @@ impl Classifier {
                 by_score,
                 floor,
             }),
+            text: scored.text.to_string(),
         };
         match judge {
             Some(outcome) => c.judged(outcome),
