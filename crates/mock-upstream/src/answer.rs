@@ -72,6 +72,9 @@ pub(crate) fn answer(prompt: &Prompt) -> Answer {
     if let Some(n) = rating_token(&prompt.model) {
         return limit_text(n.to_string(), prompt);
     }
+    if let Some(q) = crate::quiz::answer(&prompt.model, &prompt.last_user_text) {
+        return limit_text(q.text, prompt);
+    }
     if let Some(result) = &prompt.tool_result {
         let text = format!(
             "mock answer from {}: tool result was {}",
@@ -103,6 +106,16 @@ pub(crate) fn answer(prompt: &Prompt) -> Answer {
         first_chars(&prompt.last_user_text, ECHO_CHARS)
     );
     limit_text(text, prompt)
+}
+
+/// The log-probability each token of the answer gets when logprobs are asked for: a quiz
+/// taker is sure of right answers (−0.02) and unsure of wrong ones (−1.5); else −0.1.
+pub(crate) fn token_logprob(prompt: &Prompt) -> f64 {
+    match crate::quiz::answer(&prompt.model, &prompt.last_user_text) {
+        Some(q) if q.correct => -0.02,
+        Some(_) => -1.5,
+        None => -0.1,
+    }
 }
 
 /// The N of a `rating-N` token in a model name (N in 1..=10).

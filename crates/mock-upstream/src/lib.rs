@@ -18,6 +18,7 @@ mod embeddings;
 pub mod faults;
 mod log;
 mod openai;
+mod quiz;
 mod wire;
 
 use std::collections::HashSet;

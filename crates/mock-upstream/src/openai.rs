@@ -255,12 +255,16 @@ struct Reply {
     /// Forced calls to a named function finish with "stop" on the real API, not "tool_calls".
     named_tool_choice: bool,
     usage: Usage,
+    /// Per-token log-probability, when the request asked for `logprobs`.
+    logprob: Option<f64>,
 }
 
 impl Reply {
     fn new(request: &Value, model: &str, headers: &HeaderMap) -> Self {
         let prompt = prompt_from(request, model);
         let answer = answer::answer(&prompt);
+        let logprob = (request.get("logprobs").and_then(Value::as_bool) == Some(true))
+            .then(|| answer::token_logprob(&prompt));
         let input_chars = answer::json_chars(request.get("messages").unwrap_or(&Value::Null))
             + answer::json_chars(request.get("tools").unwrap_or(&Value::Null));
         let input = answer::tokens_for_chars(input_chars);
@@ -276,6 +280,7 @@ impl Reply {
             model: model.to_string(),
             named_tool_choice: matches!(prompt.tool_choice, ToolChoice::Named(_)),
             answer,
+            logprob,
             usage: Usage {
                 input,
                 cached: answer::cached_tokens(input, wire::cached_tokens_header(headers), false),
@@ -294,6 +299,18 @@ impl Reply {
             Answer::ToolCall { .. } if self.named_tool_choice => "stop",
             Answer::ToolCall { .. } => "tool_calls",
         }
+    }
+
+    /// `choices[0].logprobs` as OpenAI returns it: one entry per token of the text.
+    fn logprobs_json(&self) -> Value {
+        let (Some(lp), Answer::Text { text, .. }) = (self.logprob, &self.answer) else {
+            return Value::Null;
+        };
+        let content: Vec<Value> = text
+            .split_inclusive(' ')
+            .map(|t| json!({"token": t, "logprob": lp, "bytes": t.as_bytes(), "top_logprobs": []}))
+            .collect();
+        json!({"content": content, "refusal": null})
     }
 
     fn usage_json(&self) -> Value {
@@ -339,7 +356,7 @@ impl Reply {
             "choices": [{
                 "index": 0,
                 "message": message,
-                "logprobs": null,
+                "logprobs": self.logprobs_json(),
                 "finish_reason": self.finish_reason()
             }],
             "usage": self.usage_json(),

@@ -3,6 +3,8 @@
 //! the field and what is wrong. Secrets are read from the environment, never from files.
 
 mod compression;
+mod verify;
+pub use verify::{Checker, StreamVerify, VerifyConfig};
 mod ledger;
 mod raw;
 mod validate;
@@ -81,6 +83,8 @@ pub struct Profile {
     pub min_tier: Option<Tier>,
     /// The price of quality for this alias (model-aware choice).
     pub lambda: f64,
+    /// Answers to this alias are checked and escalated when doubtful.
+    pub verify: bool,
 }
 
 /// The model-aware choice (`[routing] lambda`, `[routing.quality]`).
@@ -130,6 +134,8 @@ pub struct RoutingConfig {
     /// Stage 2's sentence-transformers model folder; `None` means the built-in static table.
     pub embedding_model: Option<PathBuf>,
     pub quality: QualityConfig,
+    /// `[routing.verify]`: verified answers.
+    pub verify: VerifyConfig,
 }
 
 #[derive(Debug, Clone)]

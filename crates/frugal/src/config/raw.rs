@@ -147,6 +147,8 @@ pub struct RawRouting {
     pub lambda: Option<f64>,
     /// Model-aware choice: uncertainty weight, quality floor, exploration share.
     pub quality: Option<RawQuality>,
+    /// Verified answers (config/verify.rs).
+    pub verify: Option<super::verify::RawVerify>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -183,6 +185,8 @@ pub struct RawProfile {
     pub boundary_shift: Option<f64>,
     pub min_tier: Option<String>,
     pub lambda: Option<f64>,
+    /// Check the first answer and escalate when it is doubtful (`frugal/verified`).
+    pub verify: Option<bool>,
 }
 
 /// Overwrite `base`'s fields with those `over` sets: `over` wins field by field.
@@ -274,8 +278,9 @@ impl RawConfig {
             }
             for (name, p) in &over.profiles {
                 let bp = base.profiles.entry(name.clone()).or_default();
-                overlay!(bp, p, boundary_shift, min_tier, lambda);
+                overlay!(bp, p, boundary_shift, min_tier, lambda, verify);
             }
+            super::verify::merge_verify(&mut base.verify, &over.verify);
         }
         super::ledger::merge_ledger(&mut self.ledger, &user.ledger);
         super::ledger::merge_feedback(&mut self.feedback, &user.feedback);

@@ -293,8 +293,21 @@ fn routing(
                 boundary_shift: shift,
                 min_tier,
                 lambda,
+                verify: p.verify.unwrap_or(false),
             },
         );
+    }
+    let verify = super::verify::validate_verify(raw.verify.clone())?;
+    for alias in &verify.aliases {
+        let known = crate::pipeline::AUTO_ALIASES.contains(&alias.as_str())
+            || alias
+                .strip_prefix(crate::pipeline::PROFILE_PREFIX)
+                .is_some_and(|p| profiles.contains_key(p));
+        if !known {
+            return Err(format!(
+                "routing.verify.aliases: `{alias}` is not a routing alias (auto, frugal/auto or frugal/<profile>)"
+            ));
+        }
     }
     let session_ttl = Duration::from_secs(raw.session_ttl_secs.unwrap_or(1800));
     let router_model = raw.router_model.clone();
@@ -328,6 +341,7 @@ fn routing(
         judge,
         embedding_model: raw.embedding_model.clone(),
         quality,
+        verify,
     })
 }
 

@@ -20,7 +20,7 @@ pub enum Kind {
 }
 
 /// The `requests` columns in insert order (the sequence number `seq` is not listed).
-pub const COLUMNS: [(&str, Kind); 33] = [
+pub const COLUMNS: [(&str, Kind); 38] = [
     ("request_id", Kind::Text),
     ("ts_ms", Kind::Int),
     ("project", Kind::Text),
@@ -54,6 +54,11 @@ pub const COLUMNS: [(&str, Kind); 33] = [
     ("stream", Kind::Int),
     ("conversation_hash", Kind::Text),
     ("prompt", Kind::Text),
+    ("verify", Kind::Text),
+    ("verify_confidence", Kind::Real),
+    ("verify_cost_usd", Kind::Dec),
+    ("verify_delay_ms", Kind::Real),
+    ("calls", Kind::Text),
 ];
 
 /// One cell.
@@ -113,6 +118,11 @@ pub fn to_row(r: &Record) -> Vec<Val> {
         i(i64::from(r.stream)),
         t(&r.conversation_hash),
         ot(&r.prompt),
+        ot(&r.verify),
+        Val::Real(r.verify_confidence),
+        d(r.verify_cost_usd),
+        Val::Real(r.verify_delay_ms),
+        ot(&r.calls),
     ]
 }
 
@@ -192,6 +202,11 @@ pub fn from_row(cells: Vec<Val>) -> Result<Record> {
         stream: c.int()? != 0,
         conversation_hash: c.text()?,
         prompt: c.opt_text()?,
+        verify: c.opt_text()?,
+        verify_confidence: c.real()?,
+        verify_cost_usd: c.dec()?,
+        verify_delay_ms: c.real()?,
+        calls: c.opt_text()?,
     })
 }
 

@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use record::{Draft, ErrorKind, Meter, Metered};
+pub use record::{Draft, ErrorKind, Meter, Metered, Verification, VerifyCall};
 pub use writer::{Ledger, LedgerStats};
 
 /// Where the ledger lives and how it behaves (`[ledger]` in frugal.toml).
@@ -146,6 +146,18 @@ pub struct Record {
     pub conversation_hash: String,
     /// The conversation as JSON, only with `store_prompts = true`.
     pub prompt: Option<String>,
+    /// Verified answers: "trusted", "escalated", "unchecked" (nothing could answer better),
+    /// "skipped" (a stream with `streams = "skip"`), "escalation_failed" (the doubtful
+    /// answer was served because every stronger model failed); `None` when not verified.
+    pub verify: Option<String>,
+    /// Confidence in the first answer (0..1).
+    pub verify_confidence: Option<f64>,
+    /// What verification added: the calls whose answer was not served (in `cost_usd` too).
+    pub verify_cost_usd: Decimal,
+    /// How much later the answer came than the first model's answer alone.
+    pub verify_delay_ms: Option<f64>,
+    /// Every model called for a verified request, as JSON (`[{model, role, ...}]`).
+    pub calls: Option<String>,
 }
 
 impl Record {

@@ -16,6 +16,34 @@ use crate::types::{ChatRequest, Format, Usage};
 
 const PER_MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
+/// One model called for a verified request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyCall {
+    pub model: String,
+    /// "answer", "check" or "escalation".
+    pub role: &'static str,
+    /// Whether this call's answer went to the client.
+    pub served: bool,
+    /// `None` when the call failed (nothing billed).
+    pub usage: Option<Usage>,
+    pub latency_ms: f64,
+    pub confidence: Option<f64>,
+    pub flags: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// What verifying one request did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verification {
+    /// "trusted", "escalated" or "escalation_failed" (see `Record::verify`).
+    pub outcome: &'static str,
+    /// Confidence in the first answer.
+    pub confidence: Option<f64>,
+    /// How much later the answer came than the first model's answer alone.
+    pub delay: std::time::Duration,
+    pub calls: Vec<VerifyCall>,
+}
+
 /// A record under construction. `None` once it has been handed over (see `take`).
 #[derive(Debug, Default)]
 pub struct Draft {
@@ -236,6 +264,58 @@ impl Draft {
     /// Price the usage: cost on the model that answered, baseline cost, savings by source.
     pub fn usage(&mut self, cfg: &Config, usage: &Usage) {
         self.with(|r| price(r, cfg, usage));
+    }
+
+    /// A verified request's calls, after `usage` priced the served one: the others (checks,
+    /// answers thrown away) are added to the cost and taken from the routing savings — a
+    /// discarded cheap answer is a cost, never a saving.
+    pub fn verification(&mut self, cfg: &Config, v: &Verification) {
+        let calls: Vec<serde_json::Value> = v
+            .calls
+            .iter()
+            .map(|c| {
+                let cost = c
+                    .usage
+                    .as_ref()
+                    .and_then(|u| cfg.model(&c.model).map(|m| cost_usd(&m.prices, u)))
+                    .unwrap_or_default();
+                (c, cost)
+            })
+            .map(|(c, cost)| {
+                serde_json::json!({
+                    "model": c.model,
+                    "role": c.role,
+                    "served": c.served,
+                    "input_tokens": c.usage.map_or(0, |u| u.input_tokens),
+                    "output_tokens": c.usage.map_or(0, |u| u.output_tokens),
+                    "cost_usd": cost.normalize().to_string(),
+                    "latency_ms": c.latency_ms,
+                    "confidence": c.confidence,
+                    "flags": c.flags,
+                    "error": c.error,
+                })
+            })
+            .collect();
+        let extra: Decimal = v
+            .calls
+            .iter()
+            .filter(|c| !c.served)
+            .filter_map(|c| Some(cost_usd(&cfg.model(&c.model)?.prices, c.usage.as_ref()?)))
+            .sum();
+        self.with(|r| {
+            r.verify = Some(v.outcome.to_string());
+            r.verify_confidence = v.confidence;
+            r.verify_delay_ms = Some(v.delay.as_secs_f64() * 1e3);
+            r.verify_cost_usd = extra;
+            r.cost_usd += extra;
+            r.savings_routing_usd -= extra;
+            r.calls = serde_json::to_string(&calls).ok();
+        });
+    }
+
+    /// A verified request whose answer was not checked (see `Record::verify`).
+    pub fn unverified(&mut self, outcome: &str) {
+        self.with(|r| r.verify = Some(outcome.to_string()));
     }
 
     /// Time to the first upstream event of a stream.

@@ -42,6 +42,8 @@ pub struct RouteContext {
     pub lambda: Option<f64>,
     /// Whether this request may be one of the few sent to an uncertain cheaper model.
     pub may_explore: bool,
+    /// `x-frugal-verify: on|off`: check routed answers (or not) whatever the alias says.
+    pub verify: Option<bool>,
 }
 
 /// How the model was chosen.
@@ -88,6 +90,9 @@ pub struct Plan {
     /// True when this request was sent to an uncertain, cheaper model to learn about it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub explored: bool,
+    /// True when the answer is to be checked and escalated when doubtful (verified mode).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
     /// The request's embedding, kept so its feedback can teach the quality model.
     #[serde(skip)]
     pub embedding: Option<Arc<[f32]>>,
@@ -358,22 +363,29 @@ impl Pipeline {
             },
         )?;
         plan.embedding = Some(embedding);
+        plan.verified = ctx.verify.unwrap_or(profile.verify);
         Ok(plan)
     }
 
     /// `Some(profile)` when the model name asks frugal to route; `None` for a concrete model.
     fn routed_profile(&self, model: &str) -> Result<Option<crate::config::Profile>> {
+        // `[routing.verify] aliases` verifies an alias whatever its profile says.
+        let verified_alias = self.config.routing.verify.aliases.iter().any(|a| a == model);
         let neutral = crate::config::Profile {
             boundary_shift: 0.0,
             min_tier: None,
             lambda: self.config.routing.quality.lambda,
+            verify: verified_alias,
         };
         if AUTO_ALIASES.contains(&model) {
             return Ok(Some(neutral));
         }
         if let Some(name) = model.strip_prefix(PROFILE_PREFIX) {
             return match self.config.routing.profiles.get(name) {
-                Some(p) => Ok(Some(p.clone())),
+                Some(p) => Ok(Some(crate::config::Profile {
+                    verify: p.verify || verified_alias,
+                    ..p.clone()
+                })),
                 None => Err(GatewayError::UnknownModel(model.to_string())),
             };
         }

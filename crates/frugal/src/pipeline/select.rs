@@ -204,6 +204,7 @@ pub fn routed_plan(cfg: &Config, input: RouteInputs<'_>) -> Result<Plan> {
         reason,
         estimates,
         explored,
+        verified: false,
         embedding: None,
     })
 }
@@ -326,6 +327,7 @@ pub fn explicit_plan(cfg: &Config, model: &str, est: &Estimate) -> Result<Plan> 
         reason: "explicit model requested; passed through".into(),
         estimates: vec![],
         explored: false,
+        verified: false,
         embedding: None,
     })
 }
@@ -354,6 +356,7 @@ pub fn baseline_plan(cfg: &Config, r: &Requirements, est: &Estimate) -> Result<P
         reason: "routing off for this request; baseline model".into(),
         estimates: vec![],
         explored: false,
+        verified: false,
         embedding: None,
     })
 }

@@ -9,6 +9,7 @@ mod embeddings;
 pub mod grader;
 pub mod judge;
 mod outcome;
+mod single;
 mod stream;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::wire;
 
 pub use body::{ClientRequest, ANTHROPIC_VERSION};
 pub use outcome::{classify_status, retry_after, Failure};
+pub use single::{CallFailed, Called};
 pub use stream::{StreamOutcome, StreamReply};
 
 /// The answer of the first candidate that succeeded.
@@ -167,7 +169,21 @@ impl Upstreams {
         client_format: Format,
     ) -> Result<Reply, Failure> {
         let json = self.post_json(up, provider).await?;
-        let provider_format = provider.kind.format();
+        let (body, response) = self.whole_answer(json, provider.kind.format(), client_format)?;
+        Ok(Reply::Complete {
+            body,
+            response: Box::new(response),
+        })
+    }
+
+    /// A provider's whole answer → the client's body (the provider's own when formats
+    /// match) and the parsed response.
+    fn whole_answer(
+        &self,
+        json: Value,
+        provider_format: Format,
+        client_format: Format,
+    ) -> Result<(Value, ChatResponse), Failure> {
         let response = wire::parse_response(provider_format, &json).map_err(|e| {
             // `Internal` hides its detail from clients; the attempt log needs it.
             let detail = match e {
@@ -181,9 +197,6 @@ impl Upstreams {
         } else {
             wire::render_response(client_format, &response)
         };
-        Ok(Reply::Complete {
-            body,
-            response: Box::new(response),
-        })
+        Ok((body, response))
     }
 }

@@ -19,13 +19,15 @@ use super::headers::{self, AnswerInfo};
 use super::AppState;
 use crate::caller::Caller;
 use crate::error::{GatewayError, Result};
-use crate::ledger::{Draft, Meter, Metered};
+use crate::config::StreamVerify;
+use crate::ledger::{Draft, Meter, Metered, Verification};
 use crate::pipeline::classify::JudgeOutcome;
 use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending};
 use crate::pipeline::session::{continues_session, session_key, WarmCache};
 use crate::pipeline::{Decision, Plan};
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
 use crate::types::{ChatRequest, Format};
+use crate::verify::live::Expect;
 use crate::wire;
 
 pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
@@ -142,7 +144,8 @@ async fn handle(
         .request(&req, app.ledger.config().store_prompts);
     let decided = decide(app, &incoming.headers, caller, &req).await?;
     metered.draft().plan(&decided.plan);
-    let served = send(app, incoming, (&raw, &req), &decided.plan).await?;
+    let sent = send_or_verify(app, incoming, (&raw, &req), &decided.plan, metered.draft()).await?;
+    let served = sent.served;
     let overhead = incoming
         .started
         .elapsed()
@@ -160,8 +163,59 @@ async fn handle(
         req: &req,
         overhead,
         saved_tokens,
+        verification: sent.verification.as_ref(),
     };
     Ok(respond(app, &done, served, metered))
+}
+
+/// What answered, and what verifying it did (verified requests).
+struct Sent {
+    served: Served,
+    verification: Option<Verification>,
+}
+
+/// A verified plan is answered up its ladder (as whole answers, a stream rendered from the
+/// verified one); any other plan, or a verified stream with `streams = "skip"`, is sent.
+async fn send_or_verify(
+    app: &AppState,
+    incoming: &Incoming,
+    (raw, req): (&Value, &ChatRequest),
+    plan: &Plan,
+    draft: &mut Draft,
+) -> Result<Sent> {
+    let cfg = &app.config.routing.verify;
+    let ladder = plan
+        .verified
+        .then(|| crate::verify::ladder::ladder(plan, cfg));
+    match ladder {
+        None => {}
+        Some(None) => draft.unverified("unchecked"),
+        Some(Some(_)) if req.stream && cfg.streams == StreamVerify::Skip => {
+            draft.unverified("skipped")
+        }
+        Some(Some(ladder)) => {
+            let (whole_req, whole_raw) = super::verified::unstreamed(req, raw);
+            let passthrough_headers = headers::passthrough(&incoming.headers);
+            let client = ClientRequest {
+                format: incoming.format,
+                req: &whole_req,
+                raw: &whole_raw,
+                passthrough_headers: &passthrough_headers,
+            };
+            let expect = Expect::of(req, raw);
+            let v = super::verified::answer(app, &incoming.request_id, &client, &ladder, &expect)
+                .await?;
+            return Ok(Sent {
+                served: v.served,
+                verification: Some(v.verification),
+            });
+        }
+    }
+    let served = send(app, incoming, (raw, req), plan).await?;
+    Ok(Sent {
+        served,
+        verification: None,
+    })
 }
 
 /// The plan's candidates, tried in order, with the client's own body where formats match.
@@ -265,6 +319,7 @@ struct Done<'a> {
     req: &'a ChatRequest,
     overhead: Duration,
     saved_tokens: u64,
+    verification: Option<&'a Verification>,
 }
 
 fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut Metered) -> Answer {
@@ -278,6 +333,9 @@ fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut M
     let (mut resp, meter, streamed) = match reply {
         Reply::Complete { body, response } => {
             metered.draft().usage(&app.config, &response.usage);
+            if let Some(v) = done.verification {
+                metered.draft().verification(&app.config, v);
+            }
             let answered = super::grade::Answered {
                 request_id,
                 model: &model,
@@ -289,7 +347,20 @@ fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut M
             tracing::info!(%request_id, %model, tier = %done.plan.tier,
                 input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens, "answered");
-            (super::reply::json(&body), metered.draft().meter(), false)
+            // A verified stream: the checked answer, rendered as the client's stream.
+            let resp = if done.req.stream {
+                let frames = wire::render_as_stream(
+                    done.incoming.format,
+                    &response,
+                    done.req.stream_include_usage,
+                );
+                sse_response(Body::from_stream(futures::stream::iter(
+                    frames.into_iter().map(Ok::<_, Infallible>),
+                )))
+            } else {
+                super::reply::json(&body)
+            };
+            (resp, metered.draft().meter(), false)
         }
         Reply::Stream(stream) => {
             let meter = estimated_meter(done.plan);
@@ -315,6 +386,9 @@ fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut M
     headers::write(resp.headers_mut(), &info);
     if let Some(c) = &done.plan.classification {
         headers::write_classification(resp.headers_mut(), c);
+    }
+    if let Some(v) = done.verification {
+        headers::write_verification(resp.headers_mut(), v);
     }
     resp.headers_mut().insert(
         "x-frugal-compression-saved-tokens",
@@ -360,7 +434,12 @@ fn stream_response(
         }
         metered.finish_stream(&config, o.as_ref());
     });
-    let body = Body::from_stream(ReceiverStream::new(frames).map(Ok::<_, Infallible>));
+    sse_response(Body::from_stream(
+        ReceiverStream::new(frames).map(Ok::<_, Infallible>),
+    ))
+}
+
+fn sse_response(body: Body) -> Response {
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(

@@ -40,6 +40,16 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
             )))
         }
     };
+    let verify = match h.get("x-frugal-verify").map(|v| v.to_str().unwrap_or("?")) {
+        None => None,
+        Some("off") => Some(false),
+        Some("on") => Some(true),
+        Some(other) => {
+            return Err(GatewayError::InvalidRequest(format!(
+                "header x-frugal-verify: `{other}` is not `on` or `off`"
+            )))
+        }
+    };
     Ok(RouteContext {
         min_tier,
         route_off,
@@ -48,6 +58,7 @@ pub fn route_context(h: &HeaderMap) -> Result<RouteContext> {
         warm: None,
         lambda: None,
         may_explore: false,
+        verify,
     })
 }
 
@@ -61,6 +72,21 @@ pub fn passthrough(h: &HeaderMap) -> Vec<(String, String)> {
                 .map(|v| (n.to_string(), v.to_string()))
         })
         .collect()
+}
+
+/// `x-frugal-verify` (trusted / escalated / escalation_failed), the first answer's
+/// confidence, the calls made and how long verification held the answer back.
+pub fn write_verification(h: &mut HeaderMap, v: &crate::ledger::Verification) {
+    h.insert("x-frugal-verify", HeaderValue::from_static(v.outcome));
+    if let Some(c) = v.confidence {
+        if let Ok(val) = HeaderValue::from_str(&format!("{c:.3}")) {
+            h.insert("x-frugal-verify-confidence", val);
+        }
+    }
+    h.insert("x-frugal-verify-calls", HeaderValue::from(v.calls.len()));
+    if let Ok(val) = HeaderValue::from_str(&format!("{:.1}", v.delay.as_secs_f64() * 1e3)) {
+        h.insert("x-frugal-verify-delay-ms", val);
+    }
 }
 
 /// What goes into the `x-frugal-*` answer headers.

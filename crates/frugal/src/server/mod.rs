@@ -12,6 +12,7 @@ mod headers;
 mod info;
 mod listen;
 mod reply;
+mod verified;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub ledger: crate::ledger::Ledger,
     /// Request bodies held in memory at once (`server.body_budget_bytes`).
     pub bodies: Arc<body::Budget>,
+    /// The verified-answer threshold in force, moved by rated answers.
+    pub verify_threshold: Arc<crate::verify::threshold::Threshold>,
 }
 
 impl AppState {
@@ -66,7 +69,15 @@ impl AppState {
         let pipeline = Pipeline::new(config.clone())?;
         // Every rating of a routed answer becomes a label of the model-aware router at once.
         let quality = pipeline.quality().clone();
+        let verify_threshold = Arc::new(crate::verify::threshold::Threshold::new(
+            &config.routing.verify,
+        ));
+        let threshold = verify_threshold.clone();
         ledger.on_feedback(Arc::new(move |f| {
+            if let Some(t) = threshold.learn(&f.request_id, f.score) {
+                tracing::info!(request_id = %f.request_id, score = f.score, threshold = t,
+                    "a rated verified answer moved the verification threshold");
+            }
             f.model
                 .as_ref()
                 .and_then(|model| quality.learn(&f.request_id, model, f.score))
@@ -79,6 +90,7 @@ impl AppState {
             sessions: SessionTracker::new(config.routing.session_ttl),
             judge,
             grader,
+            verify_threshold,
             config,
         }))
     }

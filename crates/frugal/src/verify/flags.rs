@@ -15,6 +15,10 @@ pub enum RedFlag {
     NoValidChoice,
     TruncatedCode,
     InvalidJson,
+    /// The provider stopped at the token limit (`length` / `max_tokens`).
+    Truncated,
+    /// A tool call whose arguments do not fit the tool's schema.
+    InvalidToolArguments,
 }
 
 /// Phrases that open (or make up) a refusal. Matched case-insensitively at the start of the

@@ -1,15 +1,22 @@
-//! Verified answers, offline: replay a cascade over a ladder of models on rows that carry
+//! Verified answers. Offline: replay a cascade over a ladder of models on rows that carry
 //! every model's recorded answer (`"responses": {model: text}`), and measure it.
 //!
 //! `answer` reduces answers to comparable forms and scores agreement, `flags` finds the red
 //! flags that always escalate, `cascade` walks a request up the ladder and accounts for
 //! every call, `report` turns the outcomes into quality / cost figures. This module holds
 //! the data loading and `frugal verify`. No network: the answers are the recorded ones.
+//!
+//! Serving (pure parts; the server makes the calls): `ladder` says who answers, who checks
+//! and where a doubtful answer escalates; `live` turns a live answer into evidence and a
+//! confidence; `threshold` is the escalation threshold the feedback loop moves.
 //! docs/verify.md describes the method, the CLI contract and the measured figures.
 
 pub mod answer;
 pub mod cascade;
 pub mod flags;
+pub mod ladder;
+pub mod live;
+pub mod threshold;
 pub mod report;
 #[cfg(test)]
 mod tests;

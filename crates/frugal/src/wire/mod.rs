@@ -65,7 +65,7 @@ pub use sse::{SseDecoder, SseEvent};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::types::{ChatRequest, ChatResponse, Format};
+use crate::types::{ChatRequest, ChatResponse, Format, Part, StreamEvent};
 
 // The one dispatch on the wire format: callers name the format, never match on it.
 
@@ -111,6 +111,68 @@ pub fn render_response(format: Format, resp: &ChatResponse) -> Value {
     match format {
         Format::OpenAi => openai::render_response(resp),
         Format::Anthropic => anthropic::render_response(resp),
+    }
+}
+
+/// A whole answer as the events a stream of it would have carried: start, the text and
+/// tool calls in order, finish, usage, done.
+pub fn events_of(resp: &ChatResponse) -> Vec<StreamEvent> {
+    let mut events = vec![StreamEvent::Start {
+        id: resp.id.clone(),
+        model: resp.model.clone(),
+        usage: crate::types::Usage {
+            output_tokens: 0,
+            ..resp.usage
+        },
+    }];
+    let mut index = 0u32;
+    for part in &resp.content {
+        match part {
+            Part::Text { text, .. } => events.push(StreamEvent::TextDelta { text: text.clone() }),
+            Part::ToolUse { id, name, input } => {
+                events.push(StreamEvent::ToolCallStart {
+                    index,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                events.push(StreamEvent::ToolCallDelta {
+                    index,
+                    arguments: serde_json::to_string(input).unwrap_or_else(|_| "{}".into()),
+                });
+                index += 1;
+            }
+            Part::Image { .. } | Part::ToolResult { .. } => {}
+        }
+    }
+    events.push(StreamEvent::Finish {
+        stop_reason: resp
+            .stop_reason
+            .clone()
+            .unwrap_or(crate::types::StopReason::EndTurn),
+        stop_sequence: resp.stop_sequence.clone(),
+    });
+    events.push(StreamEvent::Usage { usage: resp.usage });
+    events.push(StreamEvent::Done);
+    events
+}
+
+/// A whole answer as the client's SSE frames (a verified answer is streamed once checked).
+/// `include_usage`: the OpenAI client's `stream_options.include_usage`.
+pub fn render_as_stream(
+    format: Format,
+    resp: &ChatResponse,
+    include_usage: bool,
+) -> Vec<bytes::Bytes> {
+    let events = events_of(resp);
+    match format {
+        Format::OpenAi => {
+            let mut r = openai::StreamRenderer::new(include_usage);
+            events.iter().flat_map(|e| r.render(e)).collect()
+        }
+        Format::Anthropic => {
+            let mut r = anthropic::StreamRenderer::new();
+            events.iter().flat_map(|e| r.render(e)).collect()
+        }
     }
 }
 

@@ -1,0 +1,204 @@
+//! Verified answers on the request path: the plan's first model answers while a second
+//! answer (another cheap model, or a second sample) checks it; when the confidence is
+//! below the live threshold, or the answer has a red flag, the next rung up answers
+//! instead. The client gets one whole answer, as if from one model; every call is metered.
+//! What is trusted is decided by `verify::live`; who is called, by `verify::ladder`.
+
+use std::time::Instant;
+
+use crate::error::{AttemptError, GatewayError, Result};
+use crate::ledger::{Verification, VerifyCall};
+use crate::providers::{CallFailed, Called, ClientRequest, Reply, Served};
+use crate::verify::ladder::{Check, Ladder};
+use crate::verify::live::{confidence, Evidence, Expect};
+
+use super::AppState;
+
+/// A verified request's answer, and what verifying it did.
+pub struct VerifiedAnswer {
+    pub served: Served,
+    pub verification: Verification,
+}
+
+/// The calls made so far and the answers in hand.
+struct Walk<'a> {
+    expect: &'a Expect,
+    calls: Vec<VerifyCall>,
+    failed: Vec<AttemptError>,
+    /// Every answer in hand, with its index in `calls`.
+    answers: Vec<(usize, Called, Evidence)>,
+}
+
+impl Walk<'_> {
+    /// Records one call; returns the index of its answer in `answers`, if it answered.
+    fn record(
+        &mut self,
+        role: &'static str,
+        model: &str,
+        result: std::result::Result<Called, CallFailed>,
+    ) -> Result<Option<usize>> {
+        match result {
+            Ok(called) => {
+                let evidence = Evidence::of(self.expect, &called.response, called.token_probability);
+                self.calls.push(VerifyCall {
+                    model: called.model.clone(),
+                    role,
+                    served: false,
+                    usage: Some(called.response.usage),
+                    latency_ms: called.elapsed.as_secs_f64() * 1e3,
+                    confidence: None,
+                    flags: evidence
+                        .flags
+                        .iter()
+                        .map(|f| format!("{f:?}").to_lowercase())
+                        .collect(),
+                    error: None,
+                });
+                self.answers.push((self.calls.len() - 1, called, evidence));
+                Ok(Some(self.answers.len() - 1))
+            }
+            Err(CallFailed::Rejected(e)) if role == "answer" => Err(e),
+            Err(failure) => {
+                let reason = match failure {
+                    CallFailed::Failed(a) => {
+                        let reason = a.reason.clone();
+                        self.failed.push(a);
+                        reason
+                    }
+                    CallFailed::Rejected(e) => e.to_string(),
+                };
+                self.calls.push(VerifyCall {
+                    model: model.to_string(),
+                    role,
+                    served: false,
+                    usage: None,
+                    latency_ms: 0.0,
+                    confidence: None,
+                    flags: vec![],
+                    error: Some(reason),
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    /// The confidence in answer `i` against every other answer in hand.
+    fn confidence_of(&mut self, i: usize) -> f64 {
+        let others: Vec<&Evidence> = self
+            .answers
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (_, _, e))| e)
+            .collect();
+        let c = confidence(&self.expect.prompt, &self.answers[i].2, &others);
+        let call = self.answers[i].0;
+        self.calls[call].confidence = Some(c);
+        c
+    }
+}
+
+/// Answer `client` (a non-streaming request) up `ladder`, trusting an answer whose
+/// confidence reaches the live threshold.
+pub async fn answer(
+    app: &AppState,
+    request_id: &str,
+    client: &ClientRequest<'_>,
+    ladder: &Ladder,
+    expect: &Expect,
+) -> Result<VerifiedAnswer> {
+    let started = Instant::now();
+    let cfg = &app.config.routing.verify;
+    let threshold = app.verify_threshold.get();
+    let checker = match &ladder.check {
+        Check::Model(m) => m.as_str(),
+        Check::SelfSample => ladder.start.as_str(),
+    };
+    // The check runs beside the answer: a trusted answer costs the slower of the two.
+    let (first, check) = tokio::join!(
+        app.upstreams.call(&ladder.start, client, cfg.logprobs),
+        app.upstreams.call(checker, client, false),
+    );
+    let mut walk = Walk {
+        expect,
+        calls: vec![],
+        failed: vec![],
+        answers: vec![],
+    };
+    let first = walk.record("answer", &ladder.start, first)?;
+    walk.record("check", checker, check)?;
+    let first_confidence = first.map(|i| walk.confidence_of(i));
+    let mut chosen = match (first, first_confidence) {
+        (Some(i), Some(c)) if c >= threshold => Some((i, "trusted")),
+        _ => None,
+    };
+    if chosen.is_none() {
+        for (n, rung) in ladder.rungs.iter().enumerate() {
+            let result = app.upstreams.call(rung, client, cfg.logprobs).await;
+            let Some(i) = walk.record("escalation", rung, result)? else {
+                continue;
+            };
+            let last = n + 1 == ladder.rungs.len();
+            if last || walk.confidence_of(i) >= threshold {
+                chosen = Some((i, "escalated"));
+                break;
+            }
+        }
+    }
+    // Every stronger model failed: the doubtful answer beats no answer.
+    let (i, outcome) = match chosen.or_else(|| first.map(|i| (i, "escalation_failed"))) {
+        Some(c) => c,
+        None => {
+            return Err(GatewayError::AllAttemptsFailed(std::mem::take(
+                &mut walk.failed,
+            )))
+        }
+    };
+    if outcome == "trusted" {
+        app.verify_threshold.remember_trusted(request_id);
+    }
+    let Walk {
+        mut calls,
+        failed,
+        mut answers,
+        ..
+    } = walk;
+    let (call_index, called, _) = answers.swap_remove(i);
+    calls[call_index].served = true;
+    let total = started.elapsed();
+    let verification = Verification {
+        outcome,
+        confidence: first_confidence,
+        delay: total.saturating_sub(called.elapsed),
+        calls,
+    };
+    let served = Served {
+        model: called.model,
+        reply: Reply::Complete {
+            body: called.body,
+            response: Box::new(called.response),
+        },
+        failed_attempts: failed,
+        upstream_time: total,
+    };
+    Ok(VerifiedAnswer {
+        served,
+        verification,
+    })
+}
+
+/// The request as verification sends it: whole answers, not streams (a stream is rendered
+/// from the verified answer afterwards).
+pub fn unstreamed(
+    req: &crate::types::ChatRequest,
+    raw: &serde_json::Value,
+) -> (crate::types::ChatRequest, serde_json::Value) {
+    let mut req = req.clone();
+    req.stream = false;
+    let mut raw = raw.clone();
+    if let Some(obj) = raw.as_object_mut() {
+        obj.remove("stream");
+        obj.remove("stream_options");
+    }
+    (req, raw)
+}
