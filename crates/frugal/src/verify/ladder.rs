@@ -2,7 +2,7 @@
 //! function of the routed plan and `[routing.verify]`. No network.
 //!
 //! The plan's first candidate answers. The escalation rungs are the candidates the plan
-//! expects to answer better (a higher quality estimate; without estimates, a higher tier),
+//! expects to answer better (a higher quality estimate; without one, or on a tie, a higher tier),
 //! cheapest first, the best of them always last, at most `max_escalations`. The checker is
 //! the cheapest other candidate that costs no more than the first rung (a check dearer than
 //! the escalation it guards would save nothing); without one, a second sample of the first
@@ -44,8 +44,9 @@ pub fn ladder(plan: &Plan, cfg: &VerifyConfig) -> Option<Ladder> {
             .map(|e| e.q)
     };
     let start_q = quality(start);
+    // Equal estimates (priors alone, say) leave the tier to say which model is stronger.
     let better = |c: &Candidate| match (quality(c), start_q) {
-        (Some(q), Some(s)) => q > s,
+        (Some(q), Some(s)) if (q - s).abs() > 1e-9 => q > s,
         _ => c.tier > start.tier,
     };
     let mut above: Vec<&Candidate> = plan.candidates[1..].iter().filter(|c| better(c)).collect();

@@ -1,0 +1,182 @@
+"""Verified answers end to end: `frugal/verified` (and `[routing.verify]`) has the first
+model's answer checked by a second one in parallel, trusts it when they agree, and otherwise
+serves a stronger model's answer — one answer in the client's own format, streams included,
+with every call in the ledger and the cost headers.
+
+mock-upstream plays quiz takers: a model named `…acc-NN…` answers a lettered question right
+NN % of the time (deterministically), the key being the prompt's `[key: X]`; `refuser`
+refuses. So each scenario below is one gateway whose cheap models are always right, always
+wrong, or refusing, and the expected answer is known."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+
+from support import model, render_config
+
+QUIZ = "Which of these is a noble gas? [key: B]\nA) iron\nB) helium\nC) salt\nD) wood\nAnswer with the letter only."
+LARGE = "quiz-large-acc-100"
+
+
+def gateway(frugal_instance, mock, tmp_path_factory, name: str, small: str, checker: str,
+            extra: str = "") -> tuple:
+    """A gateway whose cheap tiers hold `small` (OpenAI) and `checker` (Anthropic) and whose
+    top tier holds an always-right large model; its own SQLite ledger."""
+    models = {
+        small: model("openai", "simple", 0.10, 0.40),
+        checker: model("anthropic", "simple", 0.20, 0.80),
+        LARGE: model("openai", "frontier", 10.0, 40.0),
+    }
+    cheap = [small, checker]
+    tiers = {"simple": cheap, "medium": cheap, "complex": cheap, "frontier": [LARGE]}
+    ledger = tmp_path_factory.mktemp(name) / "ledger.sqlite"
+    text = render_config(mock.url, models, tiers, baseline=LARGE)
+    text += f'\n[ledger]\npath = "{ledger}"\n{extra}\n'
+    return frugal_instance(name, text), ledger
+
+
+def rows(path: Path, expected: int, timeout: float = 5.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        out: list[dict] = []
+        if path.exists():
+            con = sqlite3.connect(path)
+            con.row_factory = sqlite3.Row
+            try:
+                out = [dict(r) for r in con.execute("SELECT * FROM requests ORDER BY seq")]
+            except sqlite3.OperationalError:
+                pass
+            con.close()
+        if len(out) >= expected or time.monotonic() > deadline:
+            return out
+        time.sleep(0.05)
+
+
+def row_of(path: Path, request_id: str) -> dict:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for r in rows(path, 0):
+            if r["request_id"] == request_id:
+                return r
+        time.sleep(0.05)
+    raise AssertionError(f"no ledger row for {request_id}")
+
+
+@pytest.fixture(scope="module")
+def agreeing(frugal_instance, mock, tmp_path_factory):
+    return gateway(frugal_instance, mock, tmp_path_factory, "verified-agree",
+                   "quiz-small-acc-100", "quiz-check-acc-100")
+
+
+@pytest.fixture(scope="module")
+def disagreeing(frugal_instance, mock, tmp_path_factory):
+    return gateway(frugal_instance, mock, tmp_path_factory, "verified-disagree",
+                   "quiz-small-acc-0-indep", "quiz-check-acc-100",
+                   "[routing.verify]\naliases = [\"auto\"]\n")
+
+
+def ask_openai(gw, model_name: str = "frugal/verified", **kw):
+    client = gw.openai()
+    return client.chat.completions.with_raw_response.create(
+        model=model_name, messages=[{"role": "user", "content": QUIZ}], **kw)
+
+
+def test_agreeing_cheap_answers_are_trusted_and_every_call_is_metered(agreeing):
+    gw, ledger = agreeing
+    raw = ask_openai(gw)
+    answer = raw.parse()
+    assert answer.choices[0].message.content == "B"
+    h = raw.headers
+    assert h["x-frugal-verify"] == "trusted"
+    assert h["x-frugal-model"] == "quiz-small-acc-100"
+    # Agreement 1 and the answer's token probability exp(-0.02) from the logprobs frugal
+    # asked for (and kept from the client, which did not ask).
+    assert abs(float(h["x-frugal-verify-confidence"]) - (1 + 2.718281828 ** -0.02) / 2) < 1e-3
+    assert answer.choices[0].logprobs is None
+    assert h["x-frugal-verify-calls"] == "2"
+    row = row_of(ledger, h["x-frugal-request-id"])
+    calls = json.loads(row["calls"])
+    assert [(c["model"], c["role"], c["served"]) for c in calls] == [
+        ("quiz-small-acc-100", "answer", True), ("quiz-check-acc-100", "check", False)]
+    # The check is a cost: in cost_usd, in verify_cost_usd, in the header, never a saving.
+    check_cost = float(calls[1]["cost_usd"])
+    assert check_cost > 0
+    assert abs(float(row["verify_cost_usd"]) - check_cost) < 1e-12
+    assert abs(float(row["cost_usd"]) - (float(calls[0]["cost_usd"]) + check_cost)) < 1e-12
+    assert abs(float(h["x-frugal-cost-usd"]) - float(row["cost_usd"])) < 1e-9
+    assert row["verify"] == "trusted" and row["verify_confidence"] > 0.9
+
+
+def test_a_wrong_cheap_answer_is_replaced_by_the_stronger_models(disagreeing):
+    gw, ledger = disagreeing
+    raw = ask_openai(gw)
+    assert raw.parse().choices[0].message.content == "B"
+    h = raw.headers
+    assert h["x-frugal-verify"] == "escalated", dict(h)
+    assert h["x-frugal-model"] == LARGE
+    assert float(h["x-frugal-verify-confidence"]) < 0.3
+    row = row_of(ledger, h["x-frugal-request-id"])
+    calls = json.loads(row["calls"])
+    assert [(c["role"], c["served"]) for c in calls] == [
+        ("answer", False), ("check", False), ("escalation", True)]
+    thrown_away = sum(float(c["cost_usd"]) for c in calls if not c["served"])
+    assert abs(float(row["verify_cost_usd"]) - thrown_away) < 1e-12
+    assert abs(float(row["cost_usd"]) - sum(float(c["cost_usd"]) for c in calls)) < 1e-12
+    # The baseline is the large model itself: what was thrown away is a negative saving.
+    assert float(row["savings_routing_usd"]) <= -thrown_away + 1e-12
+    # `[routing.verify] aliases` verifies `auto` too.
+    auto = ask_openai(gw, "auto")
+    assert auto.headers["x-frugal-verify"] == "escalated"
+
+
+def test_verified_streams_carry_the_checked_answer_in_both_formats(disagreeing):
+    gw, ledger = disagreeing
+    with gw.openai().chat.completions.with_streaming_response.create(
+            model="frugal/verified", stream=True, stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": QUIZ}]) as resp:
+        assert resp.headers["x-frugal-verify"] == "escalated"
+        assert float(resp.headers["x-frugal-verify-delay-ms"]) >= 0
+        chunks = list(resp.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "B"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= 1
+    client = gw.anthropic()
+    with client.messages.stream(model="frugal/verified", max_tokens=50,
+                                messages=[{"role": "user", "content": QUIZ}]) as stream:
+        got = stream.get_final_message()
+    assert [b.text for b in got.content if b.type == "text"] == ["B"]
+    assert got.stop_reason == "end_turn"
+    row = row_of(ledger, rows(ledger, 1)[-1]["request_id"])
+    assert row["stream"] == 1 and row["verify"] == "escalated"
+
+
+def test_red_flags_escalate_even_when_the_answers_agree(frugal_instance, mock, tmp_path_factory):
+    gw, ledger = gateway(frugal_instance, mock, tmp_path_factory, "verified-refuse",
+                         "quiz-small-acc-100-refuser", "quiz-check-acc-100-refuser")
+    msg = gw.anthropic().messages.with_raw_response.create(
+        model="frugal/verified", max_tokens=50, messages=[{"role": "user", "content": QUIZ}])
+    assert msg.headers["x-frugal-verify"] == "escalated"
+    assert [b.text for b in msg.parse().content] == ["B"]
+    row = row_of(ledger, msg.headers["x-frugal-request-id"])
+    first = json.loads(row["calls"])[0]
+    assert "refusal" in first["flags"] and first["confidence"] == 0
+
+
+def test_explicit_models_and_unverified_aliases_are_not_checked(agreeing):
+    gw, _ = agreeing
+    plain = ask_openai(gw, "auto")
+    assert "x-frugal-verify" not in plain.headers
+    explicit = ask_openai(gw, "quiz-small-acc-100")
+    assert "x-frugal-verify" not in explicit.headers
+    # Opt in per request; a bad header value is the client's error, in its format.
+    opted = ask_openai(gw, "auto", extra_headers={"x-frugal-verify": "on"})
+    assert opted.headers["x-frugal-verify"] == "trusted"
+    with pytest.raises(openai.BadRequestError) as e:
+        ask_openai(gw, "auto", extra_headers={"x-frugal-verify": "maybe"})
+    assert "x-frugal-verify" in str(e.value)
