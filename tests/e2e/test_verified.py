@@ -18,7 +18,9 @@ import anthropic
 import openai
 import pytest
 
-from support import model, render_config
+import subprocess
+
+from support import FRUGAL_BIN, model, render_config
 
 QUIZ = "Which of these is a noble gas? [key: B]\nA) iron\nB) helium\nC) salt\nD) wood\nAnswer with the letter only."
 LARGE = "quiz-large-acc-100"
@@ -180,3 +182,56 @@ def test_explicit_models_and_unverified_aliases_are_not_checked(agreeing):
     with pytest.raises(openai.BadRequestError) as e:
         ask_openai(gw, "auto", extra_headers={"x-frugal-verify": "maybe"})
     assert "x-frugal-verify" in str(e.value)
+
+
+def test_a_failing_checker_leaves_the_token_probability_and_a_failing_answer_escalates(
+        frugal_instance, mock, tmp_path_factory):
+    gw, ledger = gateway(frugal_instance, mock, tmp_path_factory, "verified-faults",
+                         "quiz-small-acc-100", "quiz-check-acc-100-fail-500")
+    raw = ask_openai(gw)
+    assert raw.parse().choices[0].message.content == "B"
+    # No second answer: the answer's own token probability exp(-0.02) is the evidence.
+    assert raw.headers["x-frugal-verify"] == "trusted"
+    assert abs(float(raw.headers["x-frugal-verify-confidence"]) - 2.718281828 ** -0.02) < 1e-3
+    calls = json.loads(row_of(ledger, raw.headers["x-frugal-request-id"])["calls"])
+    assert calls[1]["role"] == "check" and calls[1]["error"] and calls[1]["cost_usd"] == "0"
+    gw2, ledger2 = gateway(frugal_instance, mock, tmp_path_factory, "verified-answer-fails",
+                           "quiz-small-acc-100-fail-500", "quiz-check-acc-100")
+    raw = ask_openai(gw2)
+    assert raw.parse().choices[0].message.content == "B"
+    assert raw.headers["x-frugal-verify"] == "escalated"
+    assert raw.headers["x-frugal-model"] == LARGE
+    assert "x-frugal-verify-confidence" not in raw.headers
+
+
+def test_rated_trusted_answers_move_the_threshold_and_report_shows_escalation(
+        agreeing, disagreeing):
+    gw, ledger = agreeing
+    before = gw.http.get("/health").json()["verify"]
+    raw = ask_openai(gw)
+    assert raw.headers["x-frugal-verify"] == "trusted"
+    row_of(ledger, raw.headers["x-frugal-request-id"])  # rated once it is in the ledger
+    # Rated with the key that asked (a key may rate only its own requests).
+    fb = gw.http.post("/v1/feedback", json={"request_id": raw.headers["x-frugal-request-id"], "score": 0},
+                      headers={"authorization": "Bearer anything"})
+    assert fb.status_code == 200, fb.text
+    deadline = time.monotonic() + 5
+    after = before
+    while after["moves"] == before["moves"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after = gw.http.get("/health").json()["verify"]
+    assert after["moves"] == before["moves"] + 1
+    assert after["threshold"] > before["threshold"]
+    # The report counts checked requests, their escalations, what checking cost and saved.
+    _, disagree_ledger = disagreeing
+    n = len(rows(disagree_ledger, 1))
+    rep = subprocess.run([str(FRUGAL_BIN), "report", "--ledger", str(disagree_ledger), "--json", "--since", "1d"],
+                         capture_output=True, text=True, timeout=30)
+    assert rep.returncode == 0, rep.stderr
+    v = json.loads(rep.stdout)["total"]["verification"]
+    verified = [r for r in rows(disagree_ledger, n) if r["verify"] in ("trusted", "escalated", "escalation_failed")]
+    assert v["requests"] == len(verified) and v["escalated"] == sum(r["verify"] != "trusted" for r in verified)
+    assert v["escalation_rate"] == 1.0
+    text = subprocess.run([str(FRUGAL_BIN), "report", "--ledger", str(disagree_ledger), "--since", "1d"],
+                          capture_output=True, text=True, timeout=30).stdout
+    assert f"verified: {len(verified)} requests, {len(verified)} escalated (100.0%)" in text

@@ -68,7 +68,10 @@ fn option_letters(prompt: &str) -> Vec<char> {
 
 fn key_letter(prompt: &str) -> Option<char> {
     let at = prompt.find("[key: ")?;
-    prompt[at + 6..].chars().next().filter(char::is_ascii_uppercase)
+    prompt[at + 6..]
+        .chars()
+        .next()
+        .filter(char::is_ascii_uppercase)
 }
 
 fn fnv(s: &str) -> u64 {
@@ -98,7 +101,10 @@ mod tests {
         assert_eq!(answer("m-acc-37", Q), answer("m-acc-37", Q));
         assert_eq!(answer("m-acc-50", "no options here"), None);
         assert_eq!(answer("plain-model", Q), None);
-        assert!(answer("m-acc-100-refuser", Q).unwrap().text.starts_with("I can't"));
+        assert!(answer("m-acc-100-refuser", Q)
+            .unwrap()
+            .text
+            .starts_with("I can't"));
     }
 
     #[test]

@@ -116,6 +116,13 @@ pub struct Totals {
     pub latency_ms_sum: f64,
     pub feedback: u64,
     pub feedback_score_sum: f64,
+    /// Requests whose answer was checked (trusted, escalated or escalation_failed).
+    pub verified: u64,
+    pub escalated: u64,
+    /// What checks and thrown-away answers cost (already in `cost_usd`).
+    pub verify_cost_usd: Decimal,
+    /// Net savings of the checked requests (their verification cost deducted).
+    pub verified_savings_usd: Decimal,
 }
 
 impl Totals {
@@ -136,6 +143,29 @@ impl Totals {
         self.savings_compression_usd += r.savings_compression_usd;
         self.savings_caching_usd += r.savings_caching_usd;
         self.latency_ms_sum += r.latency_ms;
+        if matches!(
+            r.verify.as_deref(),
+            Some("trusted" | "escalated" | "escalation_failed")
+        ) {
+            self.verified += 1;
+            self.escalated += u64::from(r.verify.as_deref() != Some("trusted"));
+            self.verify_cost_usd += r.verify_cost_usd;
+            self.verified_savings_usd += r.savings_usd();
+        }
+    }
+
+    /// `verified: N requests, E escalated (x%), checks cost $, net saved $`, when any were.
+    pub fn verification_line(&self) -> Option<String> {
+        (self.verified > 0).then(|| {
+            format!(
+                "verified: {} requests, {} escalated ({:.1}%), verification cost {}, net saved on them {}",
+                self.verified,
+                self.escalated,
+                100.0 * self.escalated as f64 / self.verified as f64,
+                format_usd(self.verify_cost_usd.round_dp(6)),
+                format_usd(self.verified_savings_usd.round_dp(6)),
+            )
+        })
     }
 
     pub fn savings_usd(&self) -> Decimal {
@@ -182,6 +212,13 @@ impl Totals {
             "mean_latency_ms": if self.requests == 0 { 0.0 } else { self.latency_ms_sum / self.requests as f64 },
             "feedback": self.feedback,
             "quality": self.quality().map(|(m, lo, hi)| json!({"mean": m, "lower": lo, "upper": hi})),
+            "verification": {
+                "requests": self.verified,
+                "escalated": self.escalated,
+                "escalation_rate": if self.verified == 0 { None } else { Some(self.escalated as f64 / self.verified as f64) },
+                "cost_usd": format_usd(self.verify_cost_usd),
+                "net_savings_usd": format_usd(self.verified_savings_usd),
+            },
         })
     }
 }
@@ -363,6 +400,9 @@ pub fn render_table(report: &Report, by: GroupBy, header: &str) -> String {
             .map(|(t, c)| format!("{t} {:.1}%", 100.0 * *c as f64 / n.max(1) as f64))
             .collect();
         out.push_str(&format!("\ntier mix: {}\n", mix.join(", ")));
+    }
+    if let Some(line) = report.total.verification_line() {
+        out.push_str(&format!("{line}\n"));
     }
     out
 }

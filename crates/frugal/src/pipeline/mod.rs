@@ -370,7 +370,13 @@ impl Pipeline {
     /// `Some(profile)` when the model name asks frugal to route; `None` for a concrete model.
     fn routed_profile(&self, model: &str) -> Result<Option<crate::config::Profile>> {
         // `[routing.verify] aliases` verifies an alias whatever its profile says.
-        let verified_alias = self.config.routing.verify.aliases.iter().any(|a| a == model);
+        let verified_alias = self
+            .config
+            .routing
+            .verify
+            .aliases
+            .iter()
+            .any(|a| a == model);
         let neutral = crate::config::Profile {
             boundary_shift: 0.0,
             min_tier: None,

@@ -65,7 +65,11 @@ impl Upstreams {
         let mut up = match body::build(client, provider, info, &self.config.compression) {
             Ok(up) => up,
             Err(e @ GatewayError::Untranslatable(_)) => {
-                return Err(failed(None, format!("cannot carry this request: {e}"), None))
+                return Err(failed(
+                    None,
+                    format!("cannot carry this request: {e}"),
+                    None,
+                ))
             }
             Err(e) => return Err(CallFailed::Rejected(e)),
         };

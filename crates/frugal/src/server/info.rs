@@ -34,6 +34,7 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Json<serde_json::Value>
         "providers": usable,
         "router": router,
         "quality": { "learning": quality.learning(), "labelled_rows": quality.rows(), "models": models },
+        "verify": app.verify_threshold.info(),
     }))
 }
 

@@ -39,7 +39,8 @@ impl Walk<'_> {
     ) -> Result<Option<usize>> {
         match result {
             Ok(called) => {
-                let evidence = Evidence::of(self.expect, &called.response, called.token_probability);
+                let evidence =
+                    Evidence::of(self.expect, &called.response, called.token_probability);
                 self.calls.push(VerifyCall {
                     model: called.model.clone(),
                     role,

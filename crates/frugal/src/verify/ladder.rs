@@ -65,13 +65,13 @@ pub fn ladder(plan: &Plan, cfg: &VerifyConfig) -> Option<Ladder> {
         })
         .unwrap_or(0);
     let best = above.remove(best_index);
-    above.sort_by(|a, b| a.est_cost_usd.cmp(&b.est_cost_usd).then(a.model.cmp(&b.model)));
+    above.sort_by(|a, b| {
+        a.est_cost_usd
+            .cmp(&b.est_cost_usd)
+            .then(a.model.cmp(&b.model))
+    });
     let keep = (cfg.max_escalations as usize).saturating_sub(1);
-    let mut rungs: Vec<String> = above
-        .iter()
-        .take(keep)
-        .map(|c| c.model.clone())
-        .collect();
+    let mut rungs: Vec<String> = above.iter().take(keep).map(|c| c.model.clone()).collect();
     rungs.push(best.model.clone());
     let check = checker(plan, cfg, start, &rungs);
     Some(Ladder {
@@ -99,7 +99,11 @@ fn checker(plan: &Plan, cfg: &VerifyConfig, start: &Candidate, rungs: &[String])
         .map(|c| c.est_cost_usd);
     others()
         .filter(|c| first_rung_cost.is_none_or(|r| c.est_cost_usd <= r))
-        .min_by(|a, b| a.est_cost_usd.cmp(&b.est_cost_usd).then(a.model.cmp(&b.model)))
+        .min_by(|a, b| {
+            a.est_cost_usd
+                .cmp(&b.est_cost_usd)
+                .then(a.model.cmp(&b.model))
+        })
         .map_or(Check::SelfSample, |c| Check::Model(c.model.clone()))
 }
 

@@ -91,8 +91,7 @@ impl Evidence {
             }
             _ => {}
         }
-        if expect.json && calls.is_empty() && serde_json::from_str::<Value>(text.trim()).is_err()
-        {
+        if expect.json && calls.is_empty() && serde_json::from_str::<Value>(text.trim()).is_err() {
             flags.push(RedFlag::InvalidJson);
         }
         if calls
@@ -177,7 +176,11 @@ fn canonical(v: &Value) -> String {
             Value::Object(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
             }
             Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
             other => other.clone(),
@@ -282,7 +285,11 @@ mod tests {
     #[test]
     fn red_flags_zero_the_confidence_whatever_agrees() {
         let e = quiz();
-        let cut = Evidence::of(&e, &resp(vec![Part::text("B")], StopReason::MaxTokens), None);
+        let cut = Evidence::of(
+            &e,
+            &resp(vec![Part::text("B")], StopReason::MaxTokens),
+            None,
+        );
         assert_eq!(cut.flags, vec![RedFlag::Truncated]);
         let refused = Evidence::of(&e, &text("I can't help with that."), None);
         assert!(refused.flags.contains(&RedFlag::Refusal));
@@ -294,7 +301,9 @@ mod tests {
         };
         let bad = Evidence::of(&json, &text("{\"a\": 1"), None);
         assert_eq!(bad.flags, vec![RedFlag::InvalidJson]);
-        assert!(Evidence::of(&json, &text("{\"a\": 1}"), None).flags.is_empty());
+        assert!(Evidence::of(&json, &text("{\"a\": 1}"), None)
+            .flags
+            .is_empty());
     }
 
     #[test]
@@ -326,7 +335,11 @@ mod tests {
         assert!(a.flags.is_empty());
         assert_eq!(agreement("", &a, &b), 1.0);
         assert_eq!(agreement("", &a, &c), 0.0);
-        for bad in [json!({"unit": "c"}), json!({"city": 3}), json!({"city": "x", "unit": "k"})] {
+        for bad in [
+            json!({"unit": "c"}),
+            json!({"city": 3}),
+            json!({"city": "x", "unit": "k"}),
+        ] {
             let ev = Evidence::of(&e, &call(bad.clone()), None);
             assert_eq!(ev.flags, vec![RedFlag::InvalidToolArguments], "{bad}");
         }

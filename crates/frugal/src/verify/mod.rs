@@ -16,10 +16,10 @@ pub mod cascade;
 pub mod flags;
 pub mod ladder;
 pub mod live;
-pub mod threshold;
 pub mod report;
 #[cfg(test)]
 mod tests;
+pub mod threshold;
 
 use std::collections::BTreeMap;
 use std::io::Write;
