@@ -20,7 +20,7 @@ pub enum Kind {
 }
 
 /// The `requests` columns in insert order (the sequence number `seq` is not listed).
-pub const COLUMNS: [(&str, Kind); 38] = [
+pub const COLUMNS: [(&str, Kind); 39] = [
     ("request_id", Kind::Text),
     ("ts_ms", Kind::Int),
     ("project", Kind::Text),
@@ -59,6 +59,7 @@ pub const COLUMNS: [(&str, Kind); 38] = [
     ("verify_cost_usd", Kind::Dec),
     ("verify_delay_ms", Kind::Real),
     ("calls", Kind::Text),
+    ("overhead_ms", Kind::Real),
 ];
 
 /// One cell.
@@ -123,6 +124,7 @@ pub fn to_row(r: &Record) -> Vec<Val> {
         d(r.verify_cost_usd),
         Val::Real(r.verify_delay_ms),
         ot(&r.calls),
+        Val::Real(r.overhead_ms),
     ]
 }
 
@@ -207,6 +209,7 @@ pub fn from_row(cells: Vec<Val>) -> Result<Record> {
         verify_cost_usd: c.dec()?,
         verify_delay_ms: c.real()?,
         calls: c.opt_text()?,
+        overhead_ms: c.real()?,
     })
 }
 

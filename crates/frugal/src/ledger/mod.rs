@@ -158,6 +158,8 @@ pub struct Record {
     pub verify_delay_ms: Option<f64>,
     /// Every model called for a verified request, as JSON (`[{model, role, ...}]`).
     pub calls: Option<String>,
+    /// frugal's own time: latency minus upstream waiting (to the first event for streams).
+    pub overhead_ms: Option<f64>,
 }
 
 impl Record {

@@ -318,6 +318,11 @@ impl Draft {
         self.with(|r| r.verify = Some(outcome.to_string()));
     }
 
+    /// frugal's own time on this request (latency minus upstream waiting).
+    pub fn overhead(&mut self, overhead: std::time::Duration) {
+        self.with(|r| r.overhead_ms = Some(overhead.as_secs_f64() * 1e3));
+    }
+
     /// Time to the first upstream event of a stream.
     pub fn ttft(&mut self, ttft: std::time::Duration) {
         self.with(|r| r.ttft_ms = Some(ttft.as_secs_f64() * 1e3));

@@ -71,7 +71,12 @@ struct Inner {
     config: LedgerConfig,
     /// Told of every quality signal as it is queued (the model-aware router learns from it).
     listener: std::sync::OnceLock<FeedbackListener>,
+    /// Told of every finished record, recorded or not (the traffic metrics).
+    record_listener: std::sync::OnceLock<RecordListener>,
 }
+
+/// Called with each finished record, on the caller's thread: must not block.
+pub type RecordListener = Arc<dyn Fn(&Record) + Send + Sync>;
 
 /// Called with each quality signal, on the caller's thread: must not block. What it
 /// returns (a label the model-aware router learned) is stored with the signal.
@@ -147,6 +152,7 @@ impl Ledger {
                 recent: Recent::new(config.retry_window_secs),
                 config,
                 listener: std::sync::OnceLock::new(),
+                record_listener: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -178,6 +184,9 @@ impl Ledger {
     /// Queue a finished record; a retry of an earlier answered conversation also queues a
     /// negative signal against it. Never waits.
     pub fn record(&self, record: Record) {
+        if let Some(listen) = self.inner.record_listener.get() {
+            listen(&record);
+        }
         if self.inner.tx.is_none() {
             return;
         }
@@ -192,6 +201,12 @@ impl Ledger {
     /// Be told of every quality signal from now on (one listener; later calls are ignored).
     pub fn on_feedback(&self, listener: FeedbackListener) {
         let _ = self.inner.listener.set(listener);
+    }
+
+    /// Be told of every finished record from now on, whether or not the ledger keeps it
+    /// (one listener; later calls are ignored).
+    pub fn on_record(&self, listener: RecordListener) {
+        let _ = self.inner.record_listener.set(listener);
     }
 
     /// Queue a finished draft (nothing when it was moved elsewhere). Never waits.

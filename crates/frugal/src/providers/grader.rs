@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::judge::ask_model;
@@ -25,6 +26,8 @@ pub struct Grader {
     grading: GradingConfig,
     /// (UTC day number, USD spent that day).
     spent: Mutex<(i64, Decimal)>,
+    /// Calls, failures and spend since the start (for /metrics).
+    usage: Mutex<crate::pipeline::classify::judge::JudgeUsage>,
 }
 
 fn today() -> i64 {
@@ -52,7 +55,13 @@ impl Grader {
             config,
             grading,
             spent: Mutex::new((today(), Decimal::ZERO)),
+            usage: Mutex::default(),
         })
+    }
+
+    /// Calls, failures and spend since the start.
+    pub fn usage(&self) -> crate::pipeline::classify::judge::JudgeUsage {
+        self.usage.lock().map(|u| *u).unwrap_or_default()
     }
 
     /// Whether this answer should be graded: sampled at `rate`, within today's budget.
@@ -88,7 +97,15 @@ impl Grader {
             temperature: Some(0.0),
             ..Default::default()
         };
-        let (text, cost) = ask_model(&self.upstreams, &self.config, &req).await?;
+        let asked = ask_model(&self.upstreams, &self.config, &req).await;
+        if let Ok(mut u) = self.usage.lock() {
+            u.calls += 1;
+            match &asked {
+                Ok((_, cost)) => u.usd += cost.to_f64().unwrap_or(0.0),
+                Err(_) => u.failures += 1,
+            }
+        }
+        let (text, cost) = asked?;
         if let Ok(mut s) = self.spent.lock() {
             let day = today();
             if s.0 != day {

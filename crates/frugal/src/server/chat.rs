@@ -153,6 +153,7 @@ async fn handle(
     metered
         .draft()
         .served(&served.model, &served.failed_attempts);
+    metered.draft().overhead(overhead);
     // The upstream call has given the background token count time to finish.
     let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
     metered.draft().compression(saved_tokens);

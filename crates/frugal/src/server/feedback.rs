@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -137,92 +137,4 @@ async fn submit_one(ledger: &Ledger, caller: &Caller, input: FeedbackInput) {
         }
         Err(e) => tracing::warn!(error = %e, "x-frugal-feedback lookup failed"),
     }
-}
-
-/// `GET /metrics`: ledger counters in the Prometheus text format.
-pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
-    let s = app.ledger.stats();
-    let lines = [
-        (
-            "frugal_ledger_rows_written_total",
-            "counter",
-            "Request rows written to the ledger.",
-            s.written as f64,
-        ),
-        (
-            "frugal_ledger_feedback_written_total",
-            "counter",
-            "Feedback rows written to the ledger.",
-            s.feedback_written as f64,
-        ),
-        (
-            "frugal_ledger_rows_dropped_total",
-            "counter",
-            "Rows lost: ledger channel full or writes failing.",
-            s.dropped as f64,
-        ),
-        (
-            "frugal_ledger_write_errors_total",
-            "counter",
-            "Failed ledger write attempts.",
-            s.write_errors as f64,
-        ),
-        (
-            "frugal_ledger_rows_pruned_total",
-            "counter",
-            "Rows deleted by retention.",
-            s.pruned as f64,
-        ),
-        (
-            "frugal_ledger_queue_depth",
-            "gauge",
-            "Rows waiting for the ledger writer.",
-            s.queued as f64,
-        ),
-        (
-            "frugal_ledger_queue_capacity",
-            "gauge",
-            "Ledger channel capacity.",
-            s.capacity as f64,
-        ),
-    ];
-    let mut text = String::new();
-    for (name, kind, help, v) in lines {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{backend=\"{}\"}} {v}\n",
-            s.backend
-        ));
-    }
-    text.push_str(&format!(
-        "# HELP frugal_claude_tokens_per_o200k Claude tokens per o200k token (calibrated on this gateway's Anthropic traffic).\n# TYPE frugal_claude_tokens_per_o200k gauge\nfrugal_claude_tokens_per_o200k {}\n",
-        crate::tokens::claude_factor()
-    ));
-    if let Some(judge) = &app.judge {
-        let u = judge.usage();
-        for (name, kind, help, v) in [
-            (
-                "frugal_judge_calls_total",
-                "counter",
-                "Requests rated by the LLM judge (stage 3).",
-                u.calls as f64,
-            ),
-            (
-                "frugal_judge_failures_total",
-                "counter",
-                "Judge errors and timeouts (routed one tier up).",
-                u.failures as f64,
-            ),
-            (
-                "frugal_judge_spend_usd_total",
-                "counter",
-                "What the judge's calls cost.",
-                u.usd,
-            ),
-        ] {
-            text.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-            ));
-        }
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -11,6 +11,7 @@ mod grade;
 mod headers;
 mod info;
 mod listen;
+mod metrics;
 mod reply;
 mod verified;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub bodies: Arc<body::Budget>,
     /// The verified-answer threshold in force, moved by rated answers.
     pub verify_threshold: Arc<crate::verify::threshold::Threshold>,
+    /// Traffic metrics for `/metrics`, fed by every finished request record.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -82,6 +85,9 @@ impl AppState {
                 .as_ref()
                 .and_then(|model| quality.learn(&f.request_id, model, f.score))
         }));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let observed = metrics.clone();
+        ledger.on_record(Arc::new(move |r| observed.observe(r)));
         Ok(Arc::new(AppState {
             bodies: body::Budget::new(config.server.body_budget_bytes),
             ledger,
@@ -91,6 +97,7 @@ impl AppState {
             judge,
             grader,
             verify_threshold,
+            metrics,
             config,
         }))
     }
@@ -105,7 +112,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(info::models))
         .route("/health", get(info::health))
         .route("/v1/feedback", post(feedback::submit))
-        .route("/metrics", get(feedback::metrics))
+        .route("/metrics", get(metrics::metrics))
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)
         .with_state(state)

@@ -6,3 +6,5 @@ ALTER TABLE requests ADD COLUMN IF NOT EXISTS verify_confidence DOUBLE PRECISION
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS verify_cost_usd NUMERIC NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS verify_delay_ms DOUBLE PRECISION;
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS calls TEXT;
+-- frugal's own time per request (latency minus upstream waiting).
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS overhead_ms DOUBLE PRECISION;

@@ -6,3 +6,5 @@ ALTER TABLE requests ADD COLUMN verify_confidence REAL;
 ALTER TABLE requests ADD COLUMN verify_cost_usd TEXT NOT NULL DEFAULT '0';
 ALTER TABLE requests ADD COLUMN verify_delay_ms REAL;
 ALTER TABLE requests ADD COLUMN calls TEXT;
+-- frugal's own time per request (latency minus upstream waiting).
+ALTER TABLE requests ADD COLUMN overhead_ms REAL;
