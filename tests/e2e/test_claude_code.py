@@ -88,6 +88,9 @@ def test_claude_code_reads_files_through_frugal(claude_bin, cc_gw, mock, tmp_pat
     ledger = ledger_rows(cc_gw.ledger_path, expected=len(turns))
     assert len(ledger) == len(turns) >= 3
     assert {r["status"] for r in ledger} == {200}, [(r["model"], r["status"]) for r in ledger]
+    # One session, named by Claude Code's own `x-claude-code-session-id`.
+    sessions = {r["session"] for r in ledger}
+    assert len(sessions) == 1 and len(sessions.pop()) == 36, [r["session"] for r in ledger]
     bodies = [r.get("raw_body") or json.dumps(r["body"]) for r in sent]
     assert len(set(bodies)) == len(bodies), "a request was sent twice"
     gained = cc_gw.log_text()[log_start:]
