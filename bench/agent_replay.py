@@ -256,6 +256,26 @@ def upstream_bodies(mock_url: str) -> list[str]:
     return out
 
 
+def with_system_messages(rows: list[dict], every: int) -> list[dict]:
+    """A variant of the session: every `every` turns Claude Code's kind of mid-conversation
+    system message (`role: "system"`, a `<system-reminder>`) is appended after the newest
+    message, and stays in place in every later turn, as a client keeps its history.
+    Bodies are re-serialized compactly (as Claude Code writes JSON) so turns stay
+    comparable."""
+    out = []
+    inserts: list[tuple[int, int]] = []  # (position in messages, reminder number)
+    for t, row in enumerate(rows):
+        body = json.loads(row["raw_body"])
+        if t and t % every == 0:
+            inserts.append((len(body["messages"]), len(inserts) + 1))
+        for at, n in reversed(inserts):
+            text = f"<system-reminder>Reminder {n}: keep the answer short.</system-reminder>"
+            body["messages"].insert(at, {"role": "system", "content": text})
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        out.append({**row, "raw_body": raw})
+    return out
+
+
 # --- standalone run ---------------------------------------------------------------------
 
 
@@ -355,8 +375,12 @@ def main() -> int:
     ap.add_argument("--mock-url")
     ap.add_argument("--bin-dir", type=Path, default=ROOT / "target" / "debug")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--system-every", type=int, metavar="K",
+                    help="synthesise a mid-conversation system message every K turns (see with_system_messages)")
     args = ap.parse_args()
     rows = [r for r in load_session(args.fixture) if r["path"] == "/v1/messages"]
+    if args.system_every:
+        rows = with_system_messages(rows, args.system_every)
     procs = []
     with tempfile.TemporaryDirectory() as tmp:
         try:

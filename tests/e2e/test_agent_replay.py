@@ -56,9 +56,15 @@ def test_fixture_is_a_long_claude_code_session():
     assert rows[0]["headers"]["user-agent"].startswith("claude-cli/")
 
 
-def test_replayed_session_keeps_its_tier_and_its_cacheable_prefix(replay_gw, mock):
+@pytest.mark.parametrize("system_every", [None, 5], ids=["as-recorded", "system-message-every-5-turns"])
+def test_replayed_session_keeps_its_tier_and_its_cacheable_prefix(replay_gw, mock, system_every):
+    """As recorded, and with a mid-conversation `role: "system"` message every five turns
+    (frugal must place those without changing any earlier byte)."""
     rows = agent_replay.load_session()
-    turns = agent_replay.replay(replay_gw.url, rows, "e2e-replay-session")
+    if system_every:
+        rows = agent_replay.with_system_messages(rows, system_every)
+    before = len(ledger_rows(replay_gw.ledger_path))
+    turns = agent_replay.replay(replay_gw.url, rows, f"e2e-replay-{system_every}")
     figures = agent_replay.measure(turns, rows, agent_replay.upstream_bodies(mock.url))
     assert figures.misses() == [], figures
     assert figures.downward_tier_changes == 0
@@ -66,7 +72,7 @@ def test_replayed_session_keeps_its_tier_and_its_cacheable_prefix(replay_gw, moc
     assert figures.upstream_share_markers_aside >= 0.90
     assert len(set(figures.models)) == 1, "one model kept warm"
     # Every turn metered once, answered 200.
-    ledger = ledger_rows(replay_gw.ledger_path, expected=30)
+    ledger = ledger_rows(replay_gw.ledger_path, expected=before + 30)[before:]
     assert [r["request_id"] for r in ledger] == [t.request_id for t in turns]
     assert {r["status"] for r in ledger} == {200}
 
