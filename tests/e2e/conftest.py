@@ -37,7 +37,7 @@ def mock(log_dir: Path):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
     env.setdefault("RUST_LOG", "info")
     env["NO_COLOR"] = "1"
-    proc = start_process("mock-upstream", [str(MOCK_BIN), "--port", "0"], env, log_dir, "mock-upstream listening on")
+    proc = start_process("mock-upstream", [str(MOCK_BIN), "--port", "0", "--log-raw-bodies"], env, log_dir, "mock-upstream listening on")
     yield Mock(proc)
     proc.stop()
 

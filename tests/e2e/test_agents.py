@@ -80,10 +80,11 @@ def test_auto_with_system_role_messages_thinking_off_and_metadata(agents_gw, moc
     assert system.index("You are a coding agent.") < system.index("MCP server") < system.index("be brief")
 
 
-def test_named_claude_model_gets_system_messages_as_top_level_system(agents_gw, mock):
-    """Same format: the client's body is forwarded, fields frugal does not model intact,
-    `role: "system"` messages moved into the top-level system (only Claude Opus 4.8 accepts
-    them inside `messages`)."""
+def test_named_claude_model_gets_system_messages_where_every_model_takes_them(agents_gw, mock):
+    """Same format: the client's body is forwarded, fields frugal does not model intact.
+    Only Claude Opus 4.8 accepts `role: "system"` inside `messages`: the opening's system
+    message joins the top-level system, a later one stays in place as a user turn (moving
+    it to `system` would change the cached prefix of the whole conversation)."""
     fields = {
         "thinking": {"type": "enabled", "budget_tokens": 1024},
         "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
@@ -103,12 +104,13 @@ def test_named_claude_model_gets_system_messages_as_top_level_system(agents_gw, 
     sent = mock.only_request()
     assert sent["path"] == "/v1/messages"
     body = sent["body"]
-    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user", "user"]
     assert [b["text"] for b in body["system"]] == [
         "You are a coding agent.",
         "MCP server instructions: prefer the read tool.",
-        "<system-reminder>be brief</system-reminder>",
     ]
+    assert body["messages"][3]["content"] == [
+        {"type": "text", "text": "<system-reminder>be brief</system-reminder>"}]
     for k, v in fields.items():
         assert body[k] == v, k
     assert header(sent, "anthropic-beta") == "context-management-2025-06-27"

@@ -12,6 +12,11 @@ use crate::types::Tier;
 /// Longest header value kept for a project or session name.
 const MAX_NAME: usize = 128;
 
+/// Claude Code names its conversation on every request; without it a session would be
+/// told by a fingerprint of the system prompt, which a mid-conversation system message
+/// changes.
+const CLAUDE_CODE_SESSION: &str = "x-claude-code-session-id";
+
 /// The caller of one request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Caller {
@@ -25,7 +30,8 @@ pub struct Caller {
     pub key_lambda: Option<f64>,
     /// `x-frugal-project`, else the recognised key's project, else empty.
     pub project: String,
-    /// `x-session-id` (or `x-frugal-session`), when the client names its session.
+    /// `x-session-id` (or `x-frugal-session`), when the client names its session, else the
+    /// session id Claude Code sends of its own accord (`x-claude-code-session-id`).
     pub session_id: Option<String>,
 }
 
@@ -50,7 +56,9 @@ impl Caller {
             key_min_tier,
             key_lambda: key.and_then(|k| k.lambda),
             project,
-            session_id: header(h, "x-session-id").or_else(|| header(h, "x-frugal-session")),
+            session_id: header(h, "x-session-id")
+                .or_else(|| header(h, "x-frugal-session"))
+                .or_else(|| header(h, CLAUDE_CODE_SESSION)),
         }
     }
 
@@ -142,6 +150,23 @@ mod tests {
             Caller::identify(&h, &c).authorize(&c),
             Err(GatewayError::Unauthorized)
         ));
+    }
+
+    #[test]
+    fn session_named_by_the_client_else_by_claude_code() {
+        let c = config(false);
+        let mut h = HeaderMap::new();
+        assert_eq!(Caller::identify(&h, &c).session_id, None);
+        h.insert(
+            "x-claude-code-session-id",
+            HeaderValue::from_static("638af361-43f2-4dde-b33e-75cb5380b944"),
+        );
+        assert_eq!(
+            Caller::identify(&h, &c).session_id.as_deref(),
+            Some("638af361-43f2-4dde-b33e-75cb5380b944")
+        );
+        h.insert("x-session-id", HeaderValue::from_static("mine"));
+        assert_eq!(Caller::identify(&h, &c).session_id.as_deref(), Some("mine"));
     }
 
     #[test]

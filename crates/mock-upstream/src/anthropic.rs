@@ -69,7 +69,11 @@ pub(crate) async fn messages(
         Outcome::Fail(failure) => return failure_response(failure, rid),
         Outcome::Answer(delivery) => delivery,
     };
-    let reply = Reply::new(&request, &model, &headers);
+    let agent = crate::agent_messages::selected(
+        &model,
+        wire::header_str(&headers, crate::agent_messages::AGENT_HEADER),
+    );
+    let reply = Reply::new(&request, &model, &headers, agent);
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
         reply.stream(delivery).into_response(delivery, rid)
     } else {
@@ -332,9 +336,15 @@ struct Reply {
 }
 
 impl Reply {
-    fn new(request: &Value, model: &str, headers: &HeaderMap) -> Self {
+    /// `agent`: answer by the scripted agent mode (`agent_messages.rs`).
+    fn new(request: &Value, model: &str, headers: &HeaderMap, agent: bool) -> Self {
         let prompt = prompt_from(request, model);
-        let (blocks, stop_reason, stop_sequence) = match answer::answer(&prompt) {
+        let chosen = if agent {
+            crate::agent_messages::answer(request, &prompt)
+        } else {
+            answer::answer(&prompt)
+        };
+        let (blocks, stop_reason, stop_sequence) = match chosen {
             Answer::Text { text, finish } => match finish {
                 Finish::Complete => (vec![Block::Text(text)], "end_turn", None),
                 Finish::Length => (vec![Block::Text(text)], "max_tokens", None),

@@ -11,6 +11,7 @@
 //! # }
 //! ```
 
+mod agent_messages;
 mod answer;
 mod anthropic;
 pub mod echo;
@@ -33,6 +34,7 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+pub use agent_messages::AGENT_HEADER;
 pub use faults::{parse_fault, Fault, FAULT_HEADER};
 pub use log::{RecordedRequest, REDACTED};
 pub use wire::CACHED_TOKENS_HEADER;
@@ -53,6 +55,8 @@ pub struct MockState {
 #[derive(Debug)]
 struct Inner {
     log: log::RequestLog,
+    /// Whether log entries keep the raw body bytes as well (`--log-raw-bodies`).
+    keep_raw: bool,
     seen_models: Mutex<HashSet<String>>,
 }
 
@@ -69,8 +73,15 @@ impl MockState {
 
     /// A state whose log keeps at most `capacity` requests (the oldest are dropped first).
     pub fn with_log_capacity(capacity: usize) -> Self {
+        Self::with_log(capacity, false)
+    }
+
+    /// A state whose log keeps at most `capacity` requests and, with `keep_raw`, each
+    /// body's exact bytes beside the parsed body (twice the memory per entry).
+    pub fn with_log(capacity: usize, keep_raw: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
+                keep_raw,
                 log: log::RequestLog::new(capacity),
                 seen_models: Mutex::new(HashSet::new()),
             }),
@@ -85,6 +96,10 @@ impl MockState {
     /// Forgets the recorded requests (the `fail-once-500` memory is kept).
     pub fn clear_requests(&self) {
         self.inner.log.clear();
+    }
+
+    pub(crate) fn keeps_raw_bodies(&self) -> bool {
+        self.inner.keep_raw
     }
 
     pub(crate) fn record(&self, request: RecordedRequest) {

@@ -29,6 +29,11 @@ pub struct RecordedRequest {
     pub body: serde_json::Value,
     /// Header names are lowercase, in arrival order; secrets read [`REDACTED`].
     pub headers: Vec<(String, String)>,
+    /// The body exactly as received (lossy UTF-8), kept only when the mock was started with
+    /// `--log-raw-bodies`: byte-level checks (is this turn's prompt a byte-identical
+    /// extension of the last one?) need the bytes, not a re-serialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_body: Option<String>,
 }
 
 impl RecordedRequest {
@@ -55,7 +60,14 @@ impl RecordedRequest {
             model: model.to_string(),
             body,
             headers,
+            raw_body: None,
         }
+    }
+
+    /// The same record, keeping the body's bytes too.
+    pub(crate) fn with_raw(mut self, raw: &[u8]) -> Self {
+        self.raw_body = Some(String::from_utf8_lossy(raw).into_owned());
+        self
     }
 
     /// The first value of a header, by lowercase name.

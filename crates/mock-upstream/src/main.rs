@@ -21,6 +21,9 @@ struct Args {
     /// How many requests `/mock/requests` keeps before dropping the oldest.
     #[arg(long, default_value_t = mock_upstream::DEFAULT_LOG_CAPACITY)]
     log_capacity: usize,
+    /// Keep each request body's exact bytes in the log (`raw_body`), for byte-level checks.
+    #[arg(long)]
+    log_raw_bodies: bool,
 }
 
 #[tokio::main]
@@ -41,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
         writeln!(out, "mock-upstream listening on http://{addr}")?;
         out.flush()?;
     }
-    let state = mock_upstream::MockState::with_log_capacity(args.log_capacity);
+    let state = mock_upstream::MockState::with_log(args.log_capacity, args.log_raw_bodies);
     let listener = axum::serve::ListenerExt::tap_io(listener, mock_upstream::no_delay);
     axum::serve(listener, mock_upstream::router(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -37,7 +37,11 @@ pub(crate) fn receive(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    state.record(crate::RecordedRequest::new(path, &model, logged, headers));
+    let mut record = crate::RecordedRequest::new(path, &model, logged, headers);
+    if state.keeps_raw_bodies() {
+        record = record.with_raw(body);
+    }
+    state.record(record);
     Received {
         request_id: format!("req_{}", random_id(id_len)),
         parsed,

@@ -95,10 +95,10 @@ pub fn build(
 fn passthrough_body(client: &ClientRequest<'_>, format: Format, upstream_model: &str) -> Value {
     let mut body = client.raw.clone();
     // Claude Code puts `role: "system"` messages inside `messages`; only Claude Opus 4.8
-    // accepts them there (every other model answers 400), so they travel as top-level
-    // system text (wire::anthropic::hoist_system_messages explains the trade-off).
+    // accepts them there (every other model answers 400), so they are placed where every
+    // model takes them without changing earlier bytes (wire::anthropic::system_messages).
     if format == Format::Anthropic {
-        wire::anthropic::hoist_system_messages(&mut body);
+        wire::anthropic::place_system_messages(&mut body);
     }
     if let Some(obj) = body.as_object_mut() {
         obj.insert("model".into(), Value::String(upstream_model.to_string()));

@@ -31,7 +31,7 @@ impl Upstreams {
             ));
         }
         let mut body = body.clone();
-        crate::wire::anthropic::hoist_system_messages(&mut body);
+        crate::wire::anthropic::place_system_messages(&mut body);
         if let Some(obj) = body.as_object_mut() {
             obj.insert("model".into(), Value::String(model.upstream_name.clone()));
         }

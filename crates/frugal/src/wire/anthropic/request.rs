@@ -2,7 +2,7 @@
 //! real API. Blocks and tools the internal model cannot carry are skipped here and named
 //! by `untranslatable_fields`; message indices stay 1:1 with the client's, except that
 //! `role: "system"` messages (mid-conversation system messages, which Claude Code sends)
-//! become system text: see [`hoist_system_messages`] for the body that is forwarded.
+//! become system text: see `system_messages.rs` for the body that is forwarded.
 
 use serde_json::Value;
 
@@ -203,85 +203,6 @@ fn system_message(o: &Obj<'_>) -> Result<Vec<TextBlock>> {
             ),
         )),
     }
-}
-
-/// Moves every `role: "system"` message of an Anthropic body into the top-level `system`,
-/// as text blocks appended in order (a string `system` becomes one text block first), and
-/// returns whether anything moved. A malformed system message or `system` is left alone,
-/// so `parse_request` refuses it naming the client's own fields.
-///
-/// Called by `providers/body.rs` on the client's body before it is forwarded to an
-/// Anthropic provider (same-format requests are forwarded as written, only `model`
-/// changes): the real API accepts mid-conversation system messages only on Claude Opus
-/// 4.8; every other Claude model answers 400 "role 'system' is not supported on this
-/// model", and frugal may route a Claude Code request to any of them. As top-level system
-/// text they are accepted everywhere and keep their meaning. The cost: the system prompt
-/// grows when one appears, which changes the cached prefix from there on.
-pub fn hoist_system_messages(body: &mut Value) -> bool {
-    let is_system = |m: &Value| m.get("role").and_then(Value::as_str) == Some("system");
-    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
-        return false;
-    };
-    // Only well-formed system messages move; anything else is left for `parse_request` to
-    // refuse with the client's own paths.
-    let well_formed = |m: &Value| match m.get("content") {
-        Some(Value::String(_)) => true,
-        Some(Value::Array(blocks)) => blocks.iter().all(|b| {
-            b.get("type").and_then(Value::as_str) == Some("text")
-                && b.get("text").is_some_and(Value::is_string)
-        }),
-        _ => false,
-    };
-    let system = messages.iter().filter(|m| is_system(m));
-    if system.clone().next().is_none() || !system.clone().all(well_formed) {
-        return false;
-    }
-    if !matches!(
-        body.get("system"),
-        None | Some(Value::Null | Value::String(_) | Value::Array(_))
-    ) {
-        return false;
-    }
-    let Some(Value::Array(messages)) = body.get_mut("messages") else {
-        return false;
-    };
-    // In place, so the body's key order (and with it the forwarded bytes) stays put.
-    let (hoisted, kept): (Vec<Value>, Vec<Value>) =
-        std::mem::take(messages).into_iter().partition(is_system);
-    *messages = kept;
-    let mut added = Vec::new();
-    for m in hoisted {
-        match m.get("content") {
-            Some(Value::String(s)) if !s.is_empty() => {
-                added.push(serde_json::json!({"type": "text", "text": s}));
-            }
-            Some(Value::Array(b)) => added.extend(
-                b.iter()
-                    .filter(|b| {
-                        b.get("text")
-                            .and_then(Value::as_str)
-                            .is_some_and(|t| !t.is_empty())
-                    })
-                    .cloned(),
-            ),
-            _ => {}
-        }
-    }
-    if added.is_empty() {
-        return true;
-    }
-    let Some(obj) = body.as_object_mut() else {
-        return true;
-    };
-    let system = obj.entry("system").or_insert(Value::Null);
-    let mut blocks = match std::mem::take(system) {
-        Value::String(s) if !s.is_empty() => vec![serde_json::json!({"type": "text", "text": s})],
-        Value::Array(b) => b,
-        _ => Vec::new(),
-    };
-    blocks.extend(added);
-    *system = Value::Array(blocks);
-    true
 }
 
 fn parse_message(o: &Obj<'_>) -> Result<Message> {
