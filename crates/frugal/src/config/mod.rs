@@ -166,6 +166,8 @@ pub struct Config {
     pub keys: Vec<ClientKey>,
     /// Refuse requests without a recognised key.
     pub require_key: bool,
+    /// The key `/api/*` (the dashboard's data) requires (`[auth] admin_key_env`).
+    pub admin_key: Option<Secret>,
     /// Where the user part came from, if anywhere (for messages).
     pub source: Option<PathBuf>,
     /// `[ledger]`: request recording.

@@ -69,6 +69,8 @@ pub struct RawKey {
 pub struct RawAuth {
     /// Refuse requests whose key is not one of `[keys.*]` (401).
     pub require_key: Option<bool>,
+    /// Environment variable holding the key `/dashboard` and `/api/*` require.
+    pub admin_key_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -257,7 +259,7 @@ impl RawConfig {
         }
         if let Some(over) = &user.auth {
             let base = self.auth.get_or_insert_with(RawAuth::default);
-            overlay!(base, over, require_key);
+            overlay!(base, over, require_key, admin_key_env);
         }
         if let Some(over) = &user.routing {
             let base = self.routing.get_or_insert_with(RawRouting::default);

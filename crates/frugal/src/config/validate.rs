@@ -62,7 +62,14 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
 
     let routing = routing(raw.routing.unwrap_or_default(), &models, &providers)?;
     let keys = client_keys(&raw.keys, env)?;
-    let require_key = raw.auth.and_then(|a| a.require_key).unwrap_or(false);
+    let auth = raw.auth.unwrap_or_default();
+    let require_key = auth.require_key.unwrap_or(false);
+    let admin_key = match auth.admin_key_env.as_deref() {
+        None => None,
+        Some(var) => Some(Secret::new(env.var(var).ok_or_else(|| {
+            format!("auth.admin_key_env: the environment variable {var} is not set (the dashboard would have no key)")
+        })?)),
+    };
     if require_key && keys.is_empty() {
         return Err("auth.require_key: true but no [keys.*] entry has its key_env variable set; every request would be refused".into());
     }
@@ -76,6 +83,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
         routing,
         keys,
         require_key,
+        admin_key,
         source,
         ledger,
         feedback,

@@ -7,6 +7,7 @@
 pub mod blended;
 pub mod columns;
 pub mod control;
+pub mod dashboard;
 pub mod feedback;
 pub mod postgres;
 pub mod quality;
@@ -337,6 +338,8 @@ pub trait Store: Send + Sync {
         after_seq: i64,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<(i64, Label)>>>;
+    /// A dashboard aggregate, computed in the database (ledger/dashboard/).
+    fn dashboard(&self, q: dashboard::Query) -> BoxFuture<'_, Result<dashboard::Answer>>;
 }
 
 /// Records per read by commands that walk the whole ledger.

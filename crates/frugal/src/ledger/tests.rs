@@ -82,7 +82,7 @@ async fn fresh_pg_database(base: &str) -> String {
 }
 
 /// Both stores (PostgreSQL only when available).
-async fn stores() -> Vec<Arc<dyn Store>> {
+pub(super) async fn stores() -> Vec<Arc<dyn Store>> {
     let mut v: Vec<Arc<dyn Store>> = vec![Arc::new(
         sqlite::SqliteStore::open(&temp_sqlite())
             .await
@@ -97,7 +97,7 @@ async fn stores() -> Vec<Arc<dyn Store>> {
     v
 }
 
-fn record(id: usize, ts_ms: i64, tier: &str) -> Record {
+pub(super) fn record(id: usize, ts_ms: i64, tier: &str) -> Record {
     Record {
         request_id: format!("frg_{id}"),
         ts_ms,

@@ -1,0 +1,227 @@
+//! What the dashboard reads from the ledger. Aggregation happens in the database: one
+//! GROUP BY over `requests` per (hour, tier, model) — the rollup — from which the summary,
+//! the time series and the traffic mix are all derived (`views.rs`), so the first view
+//! costs one indexed scan however many panels it draws. Recent requests are a keyset page
+//! on `seq`; quality is a GROUP BY over `feedback`. Money is summed by the database as
+//! double precision (SQLite keeps decimals as TEXT and has no exact SUM): the dashboard's
+//! figures are for display, `frugal report` stays the exact-decimal account.
+
+pub mod postgres;
+pub mod sqlite;
+pub mod views;
+
+#[cfg(test)]
+mod tests;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use super::Store;
+
+/// The rollup's time unit: one hour, in milliseconds.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// One dashboard question for the store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Query {
+    /// Sums per (hour, tier, model) of the requests from this hour (hours since the epoch).
+    Rollup { since_hour: i64 },
+    /// The newest requests, older than `before_seq` when given.
+    Recent {
+        limit: usize,
+        before_seq: Option<i64>,
+    },
+    /// Feedback per (tier, model) since this time.
+    Quality { since_ms: i64 },
+}
+
+/// The store's answer, in the shape of the question.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Rollup(Vec<RollupRow>),
+    Recent(Vec<RecentRow>),
+    Quality(Vec<QualityRow>),
+}
+
+/// Sums over the requests of one hour, tier and model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RollupRow {
+    /// Hours since the Unix epoch.
+    pub hour: i64,
+    pub tier: Option<String>,
+    pub model: Option<String>,
+    pub requests: i64,
+    /// Status other than 200, or an error kind (a stream that failed after its 200).
+    pub errors: i64,
+    /// Requests answered (or failed) after at least one failed attempt.
+    pub fallbacks: i64,
+    /// Requests whose answer was checked (trusted, escalated, escalation_failed).
+    pub verified: i64,
+    pub cost_usd: f64,
+    pub baseline_cost_usd: f64,
+    pub savings_routing_usd: f64,
+    pub savings_compression_usd: f64,
+    pub savings_caching_usd: f64,
+    pub verify_cost_usd: f64,
+    pub latency_ms_sum: f64,
+    pub overhead_ms_sum: f64,
+    /// Requests with a measured overhead (older rows have none).
+    pub overhead_n: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// One request as the live list shows it: no prompt, no key hash.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RecentRow {
+    pub seq: i64,
+    pub request_id: String,
+    pub ts_ms: i64,
+    pub format: String,
+    pub decision: String,
+    pub tier: Option<String>,
+    pub stage: Option<String>,
+    pub model: Option<String>,
+    /// Exact decimal, as stored.
+    pub cost_usd: String,
+    pub baseline_cost_usd: String,
+    pub latency_ms: f64,
+    pub overhead_ms: Option<f64>,
+    pub status: i64,
+    pub error: Option<String>,
+    pub fallback_attempts: i64,
+    pub stream: bool,
+    pub verify: Option<String>,
+}
+
+/// Feedback on the answers of one tier and model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QualityRow {
+    pub tier: Option<String>,
+    pub model: Option<String>,
+    pub samples: i64,
+    pub score_sum: f64,
+}
+
+/// What one rollup column sums, so the backends (and their covering indexes) agree on the
+/// columns; each renders it in its own SQL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Sum {
+    /// Rows in the group.
+    Rows,
+    /// Rows where the condition holds.
+    Count(&'static str),
+    /// A decimal or real column, as a double (NULL counts as 0).
+    Real(&'static str),
+    /// An integer column, or the rows where a nullable column is set (`Present`).
+    Int(&'static str),
+    Present(&'static str),
+}
+
+/// The rollup's sums, in `RollupRow` order after the three keys (hour, tier, model).
+pub(crate) const ROLLUP_SUMS: [Sum; 15] = [
+    Sum::Rows,
+    Sum::Count("status <> 200 OR error IS NOT NULL"),
+    Sum::Count("fallback_attempts > 0"),
+    Sum::Count("verify IN ('trusted', 'escalated', 'escalation_failed')"),
+    Sum::Real("cost_usd"),
+    Sum::Real("baseline_cost_usd"),
+    Sum::Real("savings_routing_usd"),
+    Sum::Real("savings_compression_usd"),
+    Sum::Real("savings_caching_usd"),
+    Sum::Real("verify_cost_usd"),
+    Sum::Real("latency_ms"),
+    Sum::Real("overhead_ms"),
+    Sum::Present("overhead_ms"),
+    Sum::Int("input_tokens"),
+    Sum::Int("output_tokens"),
+];
+
+/// A rollup row from its three keys and its sums in `ROLLUP_SUMS` order.
+pub(crate) fn rollup_row(
+    hour: i64,
+    tier: Option<String>,
+    model: Option<String>,
+    ints: &[i64; 7],
+    reals: &[f64; 8],
+) -> RollupRow {
+    RollupRow {
+        hour,
+        tier,
+        model,
+        requests: ints[0],
+        errors: ints[1],
+        fallbacks: ints[2],
+        verified: ints[3],
+        cost_usd: reals[0],
+        baseline_cost_usd: reals[1],
+        savings_routing_usd: reals[2],
+        savings_compression_usd: reals[3],
+        savings_caching_usd: reals[4],
+        verify_cost_usd: reals[5],
+        latency_ms_sum: reals[6],
+        overhead_ms_sum: reals[7],
+        overhead_n: ints[4],
+        input_tokens: ints[5],
+        output_tokens: ints[6],
+    }
+}
+
+/// Whether the sum at `i` of `ROLLUP_SUMS` is a double (else an integer).
+pub(crate) fn is_real(s: Sum) -> bool {
+    matches!(s, Sum::Real(_))
+}
+
+/// Split one row's sums (read in `ROLLUP_SUMS` order) into integers and doubles.
+pub(crate) fn split_sums(
+    mut get_int: impl FnMut(usize) -> Result<i64>,
+    mut get_real: impl FnMut(usize) -> Result<f64>,
+) -> Result<([i64; 7], [f64; 8])> {
+    let (mut ints, mut reals) = ([0i64; 7], [0f64; 8]);
+    let (mut i, mut r) = (0, 0);
+    for (k, s) in ROLLUP_SUMS.iter().enumerate() {
+        if is_real(*s) {
+            reals[r] = get_real(k)?;
+            r += 1;
+        } else {
+            ints[i] = get_int(k)?;
+            i += 1;
+        }
+    }
+    Ok((ints, reals))
+}
+
+/// Longest page of recent requests.
+pub const MAX_RECENT: usize = 500;
+
+/// The rollup from `since_hour` on.
+pub async fn rollup(store: &dyn Store, since_hour: i64) -> Result<Vec<RollupRow>> {
+    match store.dashboard(Query::Rollup { since_hour }).await? {
+        Answer::Rollup(rows) => Ok(rows),
+        other => bail!("the store answered a rollup with {other:?}"),
+    }
+}
+
+/// The newest `limit` requests (older than `before_seq` when given), newest first.
+pub async fn recent(
+    store: &dyn Store,
+    limit: usize,
+    before_seq: Option<i64>,
+) -> Result<Vec<RecentRow>> {
+    let q = Query::Recent {
+        limit: limit.clamp(1, MAX_RECENT),
+        before_seq,
+    };
+    match store.dashboard(q).await? {
+        Answer::Recent(rows) => Ok(rows),
+        other => bail!("the store answered recent requests with {other:?}"),
+    }
+}
+
+/// Feedback per tier and model since `since_ms`.
+pub async fn quality(store: &dyn Store, since_ms: i64) -> Result<Vec<QualityRow>> {
+    match store.dashboard(Query::Quality { since_ms }).await? {
+        Answer::Quality(rows) => Ok(rows),
+        other => bail!("the store answered quality with {other:?}"),
+    }
+}

@@ -1,0 +1,105 @@
+//! The dashboard's queries on SQLite. The rollup groups by `ts_ms / 3600000, tier, model`
+//! — exactly the leading expressions of the `requests_dashboard_hour` index (migration
+//! `sqlite_0005_dashboard.sql`), which also holds every summed column: SQLite walks that
+//! index alone, already in group order, with no table reads and no sort. The WHERE clause
+//! is written on the same expression so the range is an index seek too.
+
+use anyhow::Result;
+use rusqlite::{params, Connection};
+
+use super::{Answer, Query, QualityRow, RecentRow, Sum, ROLLUP_SUMS};
+
+/// One sum in SQLite's SQL: TOTAL is a double and 0 for no values (SUM would be NULL).
+fn render(s: Sum) -> String {
+    match s {
+        Sum::Rows => "COUNT(*)".into(),
+        Sum::Count(cond) => format!("SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"),
+        Sum::Real(col) => format!("TOTAL({col})"),
+        Sum::Int(col) => format!("SUM({col})"),
+        Sum::Present(col) => format!("COUNT({col})"),
+    }
+}
+
+pub(crate) fn rollup_sql() -> String {
+    let sums: Vec<String> = ROLLUP_SUMS.iter().map(|s| render(*s)).collect();
+    format!(
+        "SELECT ts_ms / 3600000, tier, model, {} FROM requests \
+         WHERE ts_ms / 3600000 >= ?1 GROUP BY ts_ms / 3600000, tier, model",
+        sums.join(", ")
+    )
+}
+
+const RECENT_COLUMNS: &str = "seq, request_id, ts_ms, format, decision, tier, stage, model, \
+     cost_usd, baseline_cost_usd, latency_ms, overhead_ms, status, error, fallback_attempts, \
+     stream, verify";
+
+/// Answer one dashboard query on the connection (called on the blocking pool).
+pub fn run(c: &mut Connection, q: Query) -> Result<Answer> {
+    match q {
+        Query::Rollup { since_hour } => {
+            let mut stmt = c.prepare_cached(&rollup_sql())?;
+            let mut rows = stmt.query(params![since_hour])?;
+            let mut out = vec![];
+            while let Some(r) = rows.next()? {
+                let (ints, reals) = super::split_sums(
+                    |k| Ok(r.get::<_, i64>(k + 3)?),
+                    |k| Ok(r.get::<_, f64>(k + 3)?),
+                )?;
+                out.push(super::rollup_row(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    &ints,
+                    &reals,
+                ));
+            }
+            Ok(Answer::Rollup(out))
+        }
+        Query::Recent { limit, before_seq } => {
+            let sql = format!(
+                "SELECT {RECENT_COLUMNS} FROM requests WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![before_seq.unwrap_or(i64::MAX), limit as i64],
+                |r| {
+                    Ok(RecentRow {
+                        seq: r.get(0)?,
+                        request_id: r.get(1)?,
+                        ts_ms: r.get(2)?,
+                        format: r.get(3)?,
+                        decision: r.get(4)?,
+                        tier: r.get(5)?,
+                        stage: r.get(6)?,
+                        model: r.get(7)?,
+                        cost_usd: r.get(8)?,
+                        baseline_cost_usd: r.get(9)?,
+                        latency_ms: r.get(10)?,
+                        overhead_ms: r.get(11)?,
+                        status: r.get(12)?,
+                        error: r.get(13)?,
+                        fallback_attempts: r.get(14)?,
+                        stream: r.get::<_, i64>(15)? != 0,
+                        verify: r.get(16)?,
+                    })
+                },
+            )?;
+            Ok(Answer::Recent(rows.collect::<rusqlite::Result<_>>()?))
+        }
+        Query::Quality { since_ms } => {
+            let mut stmt = c.prepare_cached(
+                "SELECT tier, model, COUNT(*), TOTAL(score) FROM feedback WHERE ts_ms >= ?1 \
+                 GROUP BY tier, model ORDER BY tier, model",
+            )?;
+            let rows = stmt.query_map(params![since_ms], |r| {
+                Ok(QualityRow {
+                    tier: r.get(0)?,
+                    model: r.get(1)?,
+                    samples: r.get(2)?,
+                    score_sum: r.get(3)?,
+                })
+            })?;
+            Ok(Answer::Quality(rows.collect::<rusqlite::Result<_>>()?))
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The dashboard's queries on both backends (PostgreSQL when `FRUGAL_TEST_PG_URL` is set),
+//! checked against sums computed here from the same records, and its views.
+
+use std::sync::Arc;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use super::views::{self, Bucket};
+use super::*;
+use crate::ledger::tests::{record, stores};
+use crate::ledger::{Batch, Feedback, Record, Signal};
+
+const NOW: i64 = 1_796_000_000_000;
+
+fn traffic() -> Vec<Record> {
+    let mut v = vec![];
+    for i in 0..300usize {
+        // Three days back to now, one request every 15 minutes.
+        let ts = NOW - (i as i64) * 900_000;
+        let mut r = record(i, ts, ["simple", "medium", "complex"][i % 3]);
+        r.model = Some(["m-small", "m-mid"][i % 2].into());
+        r.cost_usd = Decimal::new(i as i64 + 1, 6);
+        r.savings_compression_usd = Decimal::new(3, 7);
+        r.overhead_ms = (i % 4 != 0).then_some(1.5);
+        if i % 10 == 0 {
+            r.status = 502;
+            r.error = Some("all_upstreams_failed".into());
+        }
+        if i % 7 == 0 {
+            r.fallback_attempts = 1;
+        }
+        if i % 11 == 0 {
+            r.verify = Some("trusted".into());
+            r.verify_cost_usd = Decimal::new(2, 6);
+        }
+        if i == 5 {
+            r.tier = None;
+            r.model = None;
+        }
+        v.push(r);
+    }
+    v
+}
+
+fn f(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(f64::NAN)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * (1.0 + b.abs())
+}
+
+#[tokio::test]
+async fn rollup_sums_equal_the_records_on_both_backends() {
+    let records = traffic();
+    for store in stores().await {
+        let batch = Batch {
+            records: records.clone(),
+            ..Default::default()
+        };
+        store.insert(Arc::new(batch)).await.expect("insert");
+        let since = views::window_start(NOW, 2);
+        let rows = rollup(store.as_ref(), since).await.expect("rollup");
+        let mut t = views::Totals::default();
+        rows.iter().for_each(|r| t.add(r));
+        let want: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.ts_ms >= since * HOUR_MS)
+            .collect();
+        let b = store.backend();
+        assert_eq!(t.requests, want.len() as i64, "{b}");
+        let errors = want.iter().filter(|r| r.error.is_some()).count() as i64;
+        assert_eq!(t.errors, errors, "{b}");
+        let fallbacks = want.iter().filter(|r| r.fallback_attempts > 0).count();
+        assert_eq!(t.fallbacks, fallbacks as i64, "{b}");
+        let verified = want.iter().filter(|r| r.verify.is_some()).count();
+        assert_eq!(t.verified, verified as i64, "{b}");
+        let cost: Decimal = want.iter().map(|r| r.cost_usd).sum();
+        assert!(close(t.cost_usd, f(cost)), "{b}: {} vs {cost}", t.cost_usd);
+        let saved: Decimal = want.iter().map(|r| r.savings_usd()).sum();
+        assert!(close(t.savings_usd, f(saved)), "{b}");
+        let vcost: Decimal = want.iter().map(|r| r.verify_cost_usd).sum();
+        assert!(close(t.verify_cost_usd, f(vcost)), "{b}");
+        let with_overhead = want.iter().filter(|r| r.overhead_ms.is_some()).count();
+        assert_eq!(t.overhead_ms_avg, Some(1.5), "{b}");
+        assert!(with_overhead < want.len());
+        // The row without tier or model is its own group.
+        assert!(rows.iter().any(|r| r.tier.is_none() && r.model.is_none()));
+        // Each group is one hour, tier and model.
+        let mut keys: Vec<_> = rows.iter().map(|r| (r.hour, &r.tier, &r.model)).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), rows.len(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn recent_pages_newest_first_and_quality_groups_feedback() {
+    for store in stores().await {
+        let mut batch = Batch {
+            records: traffic().into_iter().take(30).collect(),
+            ..Default::default()
+        };
+        for (i, score) in [(1usize, 1.0), (2, 0.0), (4, 0.5), (8, 1.0)] {
+            let r = &batch.records[i];
+            batch.feedback.push(Feedback {
+                request_id: r.request_id.clone(),
+                ts_ms: NOW,
+                tier: r.tier.clone(),
+                model: r.model.clone(),
+                score,
+                source: Signal::Explicit,
+                comment: None,
+            });
+        }
+        store.insert(Arc::new(batch)).await.expect("insert");
+        let b = store.backend();
+        let first = recent(store.as_ref(), 10, None).await.expect("recent");
+        assert_eq!(first.len(), 10, "{b}");
+        // Inserted in order frg_0..frg_29: the newest row is the last inserted.
+        assert_eq!(first[0].request_id, "frg_29", "{b}");
+        assert!(first.windows(2).all(|w| w[0].seq > w[1].seq));
+        let next = recent(store.as_ref(), 10, first.last().map(|r| r.seq))
+            .await
+            .expect("page 2");
+        assert_eq!(next[0].request_id, "frg_19", "{b}");
+        assert_eq!(first[9].cost_usd, "0.000021", "{b}: exact decimal text");
+        let q = quality(store.as_ref(), NOW - 1).await.expect("quality");
+        let samples: i64 = q.iter().map(|r| r.samples).sum();
+        assert_eq!(samples, 4, "{b}");
+        let sum: f64 = q.iter().map(|r| r.score_sum).sum();
+        assert!(close(sum, 2.5), "{b}");
+        assert!(quality(store.as_ref(), NOW + 1).await.expect("q").is_empty());
+    }
+}
+
+fn row(hour: i64, tier: &str, model: &str, requests: i64, cost: f64) -> RollupRow {
+    RollupRow {
+        hour,
+        tier: Some(tier.into()),
+        model: Some(model.into()),
+        requests,
+        cost_usd: cost,
+        baseline_cost_usd: cost * 4.0,
+        savings_routing_usd: cost * 3.0,
+        latency_ms_sum: 100.0 * requests as f64,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn views_cut_windows_buckets_and_mix() {
+    let now_hour = views::hour_of(NOW);
+    let since = views::window_start(NOW, 30);
+    let rows = vec![
+        row(now_hour, "simple", "a", 3, 1.0),
+        row(now_hour - 30, "medium", "b", 3, 2.0),
+        row(now_hour - 24 * 10, "simple", "b", 5, 4.0),
+        row(since, "complex", "c", 7, 8.0),
+    ];
+    let s = views::summary(&rows, NOW, 30);
+    let names: Vec<&str> = s.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["today", "7d", "30d"]);
+    assert_eq!(s[2].totals.requests, 18);
+    assert_eq!(s[1].totals.requests, 6);
+    assert!(s[0].totals.requests >= 3 && s[0].totals.requests <= 6);
+    assert!(close(s[2].totals.savings_pct, 75.0));
+    assert_eq!(s[2].totals.latency_ms_avg, Some(100.0));
+
+    let days = views::timeseries(&rows, Bucket::Day, since, NOW);
+    assert!(days.len() == 30 || days.len() == 31, "{}", days.len());
+    assert_eq!(days.iter().map(|p| p.totals.requests).sum::<i64>(), 18);
+    assert!(days.windows(2).all(|w| w[1].t - w[0].t == 24 * HOUR_MS));
+    let hours = views::timeseries(&rows, Bucket::Hour, now_hour - 47, NOW);
+    assert_eq!(hours.len(), 48);
+    assert_eq!(hours.iter().map(|p| p.totals.requests).sum::<i64>(), 6);
+
+    let m = views::mix(&rows, Bucket::Day, since, NOW);
+    assert_eq!(m.tiers[0].name, "simple");
+    assert_eq!(m.tiers[0].totals.requests, 8);
+    assert_eq!(m.models[0].name, "b");
+    assert_eq!(m.models[0].totals.requests, 8);
+    assert_eq!(m.models[0].series.iter().sum::<i64>(), 8);
+    assert_eq!(m.buckets.len(), m.tiers[0].series.len());
+}
+
+/// The rollup must walk the covering index in group order: a plan that reads the table or
+/// sorts would make the first view slow on a large ledger (bench/dashboard_scale.py).
+#[tokio::test]
+async fn sqlite_rollup_reads_only_the_covering_index_without_sorting() {
+    let path = std::env::temp_dir().join(format!(
+        "frugal-dash-plan-{}.sqlite",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let path = path.display().to_string();
+    crate::ledger::sqlite::SqliteStore::open(&path)
+        .await
+        .expect("open and migrate");
+    let c = rusqlite::Connection::open(&path).expect("second connection");
+    let mut stmt = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", sqlite::rollup_sql()))
+        .expect("explain");
+    let plan: Vec<String> = stmt
+        .query_map([0i64], |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    let plan = plan.join(" | ");
+    assert!(
+        plan.contains("COVERING INDEX requests_dashboard_hour"),
+        "{plan}"
+    );
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    let _ = std::fs::remove_file(&path);
+}
