@@ -5,6 +5,7 @@ mod body;
 mod calibrate;
 mod chat;
 mod count_tokens;
+mod dashboard;
 mod embeddings;
 mod feedback;
 mod grade;
@@ -115,7 +116,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(dashboard::router(state))
 }
 
 /// Serve until ctrl-c or SIGTERM, then finish in-flight requests.
