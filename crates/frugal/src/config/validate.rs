@@ -298,6 +298,11 @@ fn routing(
         );
     }
     let verify = super::verify::validate_verify(raw.verify.clone())?;
+    if let Some(g) = &verify.grader {
+        if !models.contains_key(g) {
+            return Err(format!("routing.verify.grader: `{g}` is not a known model"));
+        }
+    }
     for alias in &verify.aliases {
         let known = crate::pipeline::AUTO_ALIASES.contains(&alias.as_str())
             || alias
