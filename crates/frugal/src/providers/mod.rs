@@ -167,7 +167,7 @@ impl Upstreams {
         client_format: Format,
     ) -> Result<Reply, Failure> {
         let json = self.post_json(up, provider).await?;
-        let provider_format = provider.kind.format();
+        let provider_format = up.format;
         let response = wire::parse_response(provider_format, &json).map_err(|e| {
             // `Internal` hides its detail from clients; the attempt log needs it.
             let detail = match e {

@@ -57,15 +57,17 @@
 pub mod anthropic;
 mod check;
 pub mod openai;
+pub mod responses;
 mod shared;
 pub mod sse;
 
 pub use sse::{SseDecoder, SseEvent};
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::types::{ChatRequest, ChatResponse, Format};
+use crate::types::{ChatRequest, ChatResponse, Format, StreamEvent};
 
 // The one dispatch on the wire format: callers name the format, never match on it.
 
@@ -74,6 +76,7 @@ pub fn parse_request(format: Format, body: &Value) -> Result<ChatRequest> {
     match format {
         Format::OpenAi => openai::parse_request(body),
         Format::Anthropic => anthropic::parse_request(body),
+        Format::Responses => responses::parse_request(body),
     }
 }
 
@@ -82,6 +85,7 @@ pub fn untranslatable_fields(format: Format, body: &Value) -> Vec<String> {
     match format {
         Format::OpenAi => openai::untranslatable_fields(body),
         Format::Anthropic => anthropic::untranslatable_fields(body),
+        Format::Responses => responses::untranslatable_fields(body),
     }
 }
 
@@ -95,6 +99,7 @@ pub fn build_request(
     match format {
         Format::OpenAi => openai::build_request(req, model, opts),
         Format::Anthropic => anthropic::build_request(req, model, opts),
+        Format::Responses => responses::build_request(req, model, opts),
     }
 }
 
@@ -103,6 +108,7 @@ pub fn parse_response(format: Format, body: &Value) -> Result<ChatResponse> {
     match format {
         Format::OpenAi => openai::parse_response(body),
         Format::Anthropic => anthropic::parse_response(body),
+        Format::Responses => responses::parse_response(body),
     }
 }
 
@@ -111,6 +117,73 @@ pub fn render_response(format: Format, resp: &ChatResponse) -> Value {
     match format {
         Format::OpenAi => openai::render_response(resp),
         Format::Anthropic => anthropic::render_response(resp),
+        Format::Responses => responses::render_response(resp),
+    }
+}
+
+/// A provider stream decoder of any format.
+#[derive(Debug)]
+pub enum StreamDecoder {
+    OpenAi(openai::StreamDecoder),
+    Anthropic(anthropic::StreamDecoder),
+    Responses(responses::StreamDecoder),
+}
+
+impl StreamDecoder {
+    /// A decoder for a provider stream of `format`.
+    pub fn new(format: Format) -> StreamDecoder {
+        match format {
+            Format::OpenAi => StreamDecoder::OpenAi(openai::StreamDecoder::new()),
+            Format::Anthropic => StreamDecoder::Anthropic(anthropic::StreamDecoder::new()),
+            Format::Responses => StreamDecoder::Responses(responses::StreamDecoder::new()),
+        }
+    }
+
+    /// Neutral events for one upstream SSE event.
+    pub fn decode(&mut self, ev: &SseEvent) -> Result<Vec<StreamEvent>> {
+        match self {
+            StreamDecoder::OpenAi(d) => d.decode(ev),
+            StreamDecoder::Anthropic(d) => d.decode(ev),
+            StreamDecoder::Responses(d) => d.decode(ev),
+        }
+    }
+}
+
+/// A client stream renderer of any format.
+#[derive(Debug)]
+pub enum StreamRenderer {
+    OpenAi(openai::StreamRenderer),
+    Anthropic(anthropic::StreamRenderer),
+    Responses(responses::StreamRenderer),
+}
+
+impl StreamRenderer {
+    /// A renderer for a client of `format`; `include_usage` is the request's
+    /// `stream_options.include_usage` (only Chat Completions makes usage optional).
+    pub fn new(format: Format, include_usage: bool) -> StreamRenderer {
+        match format {
+            Format::OpenAi => StreamRenderer::OpenAi(openai::StreamRenderer::new(include_usage)),
+            Format::Anthropic => StreamRenderer::Anthropic(anthropic::StreamRenderer::new()),
+            Format::Responses => StreamRenderer::Responses(responses::StreamRenderer::new()),
+        }
+    }
+
+    /// Fix the creation time stamped on frames (golden tests).
+    pub fn with_created(self, created: u64) -> StreamRenderer {
+        match self {
+            StreamRenderer::OpenAi(r) => StreamRenderer::OpenAi(r.with_created(created)),
+            StreamRenderer::Responses(r) => StreamRenderer::Responses(r.with_created(created)),
+            other => other,
+        }
+    }
+
+    /// The client frames for one neutral event.
+    pub fn render(&mut self, ev: &StreamEvent) -> Vec<Bytes> {
+        match self {
+            StreamRenderer::OpenAi(r) => r.render(ev),
+            StreamRenderer::Anthropic(r) => r.render(ev),
+            StreamRenderer::Responses(r) => r.render(ev),
+        }
     }
 }
 
