@@ -1,4 +1,4 @@
-//! mock-upstream: a fake OpenAI + Anthropic provider for frugal's end-to-end tests and benchmarks.
+//! mock-upstream: a fake OpenAI (Chat Completions and Responses) + Anthropic provider for frugal's end-to-end tests and benchmarks.
 //! It answers deterministically in both wire formats (JSON and SSE), records every request, and
 //! misbehaves on demand (see [`faults`]). It must never need the network or real keys.
 //!
@@ -11,6 +11,7 @@
 //! # }
 //! ```
 
+mod agent_responses;
 mod answer;
 mod anthropic;
 pub mod echo;
@@ -18,6 +19,7 @@ mod embeddings;
 pub mod faults;
 mod log;
 mod openai;
+mod responses;
 mod wire;
 
 use std::collections::HashSet;
@@ -106,6 +108,7 @@ pub fn router(state: MockState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/responses", post(responses::responses))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models))
