@@ -51,15 +51,14 @@ impl StreamDecoder {
         };
         let mut out = Vec::new();
         match kind {
-            "response.created" | "response.in_progress" | "response.queued" => {
-                if !std::mem::replace(&mut self.started, true) {
-                    let r = o.obj("response")?;
-                    out.push(StreamEvent::Start {
-                        id: r.opt_str("id")?.unwrap_or_default().to_string(),
-                        model: r.opt_str("model")?.unwrap_or_default().to_string(),
-                        usage: Usage::default(),
-                    });
-                }
+            "response.created" | "response.in_progress" | "response.queued" if !self.started => {
+                self.started = true;
+                let r = o.obj("response")?;
+                out.push(StreamEvent::Start {
+                    id: r.opt_str("id")?.unwrap_or_default().to_string(),
+                    model: r.opt_str("model")?.unwrap_or_default().to_string(),
+                    usage: Usage::default(),
+                });
             }
             "response.output_text.delta" => push_text(&mut out, o.str("delta")?),
             "response.refusal.delta" => {
