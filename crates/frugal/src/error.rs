@@ -158,7 +158,7 @@ impl GatewayError {
             json!(clean)
         };
         match format {
-            Format::OpenAi => {
+            Format::OpenAi | Format::Responses => {
                 let mut err = json!({
                     "message": message,
                     "type": openai_type,

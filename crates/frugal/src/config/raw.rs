@@ -122,6 +122,8 @@ pub struct RawModel {
     pub enabled: Option<bool>,
     /// Shortest prompt prefix the provider caches (Anthropic: 1,024–4,096 by model).
     pub min_cache_tokens: Option<u64>,
+    /// OpenAI endpoints the model answers on: "both" (default), "chat" or "responses".
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -248,7 +250,8 @@ impl RawConfig {
                 tools,
                 vision,
                 enabled,
-                min_cache_tokens
+                min_cache_tokens,
+                api
             );
         }
         for (name, over) in &user.keys {

@@ -107,6 +107,14 @@ fn errors_name_the_field() {
             "[server]\nlisten = \"x\"\nbogus = 1",
             "unknown field `bogus`",
         ),
+        (
+            "[models.\"gpt-4o\"]\napi = \"grpc\"",
+            "models.\"gpt-4o\".api: `grpc` is not both, chat or responses",
+        ),
+        (
+            "[models.\"claude-sonnet-4-5\"]\napi = \"responses\"",
+            "models.\"claude-sonnet-4-5\".api: only models of an openai-kind provider choose an API",
+        ),
     ];
     for (toml_text, needle) in cases {
         let err = Config::from_toml_str(toml_text, &env_openai())
@@ -157,4 +165,18 @@ fn client_keys_and_require_key() {
     assert!(format!("{cfg:?}").contains("Secret(<redacted>)"));
     let err = Config::from_toml_str("[auth]\nrequire_key = true\n", &env).expect_err("no keys");
     assert!(err.to_string().contains("auth.require_key"), "{err}");
+}
+
+#[test]
+fn model_api_defaults_to_both_and_can_be_set() {
+    let cfg = Config::from_toml_str("[models.\"gpt-4o\"]\napi = \"responses\"", &env_openai())
+        .expect("valid");
+    assert_eq!(
+        cfg.model("gpt-4o").map(|m| m.api),
+        Some(crate::catalog::ModelApi::Responses)
+    );
+    assert_eq!(
+        cfg.model("gpt-4.1-mini").map(|m| m.api),
+        Some(crate::catalog::ModelApi::Both)
+    );
 }

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::raw::{BaselineSpec, RawConfig, RawDecimal, RawModel, RawProvider};
 use super::{ClientKey, Config, Env, Profile, ProviderConfig, RoutingConfig, Secret, ServerConfig};
-use crate::catalog::{ModelInfo, Prices, ProviderKind};
+use crate::catalog::{ModelApi, ModelInfo, Prices, ProviderKind};
 use crate::types::Tier;
 
 type VResult<T> = Result<T, String>;
@@ -55,6 +55,12 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
                 "models.\"{name}\".provider: unknown provider `{}` (known: {})",
                 info.provider,
                 providers.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let kind = providers.get(&info.provider).map(|p| p.kind);
+        if info.api != ModelApi::Both && kind == Some(ProviderKind::Anthropic) {
+            return Err(format!(
+                "models.\"{name}\".api: only models of an openai-kind provider choose an API"
             ));
         }
         models.insert(name.clone(), info);
@@ -178,6 +184,11 @@ fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
     // Without a published cache price, a cache read is billed like plain input: honest, not $0.
     let cached_input = price(name, "cached_input", m.cached_input.as_ref())?.unwrap_or(input);
     let cache_write = price(name, "cache_write", m.cache_write.as_ref())?.unwrap_or(input);
+    let api = match m.api.as_deref() {
+        None => ModelApi::Both,
+        Some(a) => ModelApi::parse(a)
+            .ok_or_else(|| format!("{}: `{a}` is not both, chat or responses", field("api")))?,
+    };
     let context_window = m.context_window.unwrap_or(128_000);
     let max_output = m.max_output.unwrap_or(4_096);
     if context_window == 0 || max_output == 0 {
@@ -203,6 +214,7 @@ fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
         vision: m.vision.unwrap_or(false),
         enabled: m.enabled.unwrap_or(true),
         min_cache_tokens: m.min_cache_tokens,
+        api,
     })
 }
 

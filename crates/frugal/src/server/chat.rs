@@ -1,4 +1,5 @@
-//! The two chat endpoints, one lifecycle for both formats: authenticate → parse → decide →
+//! The three chat endpoints (Chat Completions, Messages, Responses), one lifecycle for all
+//! formats: authenticate → parse → decide →
 //! send → meter → answer in the client's format with `x-frugal-*` headers. Errors are
 //! rendered in that format too, and every request leaves exactly one ledger row.
 
@@ -36,6 +37,10 @@ pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
 
 pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     run(app, Format::Anthropic, h, body).await
+}
+
+pub async fn responses(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
+    run(app, Format::Responses, h, body).await
 }
 
 /// One request as it arrived (its body is read once the caller is authenticated).

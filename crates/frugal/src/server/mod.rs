@@ -17,7 +17,7 @@ mod verified;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::config::Config;
@@ -107,6 +107,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::openai))
         .route("/v1/messages", post(chat::anthropic))
+        .route("/v1/responses", post(chat::responses))
+        .route("/v1/responses/{*rest}", any(info::responses_state))
         .route("/v1/messages/count_tokens", post(count_tokens::count))
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(info::models))
