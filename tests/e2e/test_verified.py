@@ -253,3 +253,14 @@ def test_an_llm_verifier_grade_joins_the_confidence(frugal_instance, mock, tmp_p
     calls = json.loads(row_of(ledger, raw.headers["x-frugal-request-id"])["calls"])
     assert [c["role"] for c in calls] == ["answer", "check", "grade", "escalation"]
     assert calls[2]["model"] == grader and calls[2]["confidence"] == 0.1 and float(calls[2]["cost_usd"]) > 0
+
+
+def test_responses_api_clients_get_verified_answers_too(disagreeing):
+    gw, ledger = disagreeing
+    raw = gw.openai().responses.with_raw_response.create(model="frugal/verified", input=QUIZ)
+    assert raw.headers["x-frugal-verify"] == "escalated"
+    assert raw.parse().output_text == "B"
+    with gw.openai().responses.stream(model="frugal/verified", input=QUIZ) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "B"
+    assert row_of(ledger, raw.headers["x-frugal-request-id"])["format"] == "responses"
