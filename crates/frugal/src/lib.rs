@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod hashing;
 pub mod ledger;
+pub mod limits;
 pub mod pipeline;
 pub mod providers;
 pub mod quality;

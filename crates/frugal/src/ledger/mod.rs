@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use record::{Draft, ErrorKind, Meter, Metered};
+pub use record::{Draft, ErrorKind, Meter, Metered, OnFinish};
 pub use writer::{Ledger, LedgerStats};
 
 /// Where the ledger lives and how it behaves (`[ledger]` in frugal.toml).

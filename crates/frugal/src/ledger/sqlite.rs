@@ -13,9 +13,10 @@ use super::columns::{self, Kind, Val, COLUMNS};
 use super::{Batch, Feedback, Label, LoopEvent, Page, Record, Signal, Store};
 
 /// Migrations in order; their position + 1 is their version.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("migrations/sqlite_0001_init.sql"),
     include_str!("migrations/sqlite_0002_quality_labels.sql"),
+    include_str!("migrations/sqlite_0004_keys.sql"),
 ];
 
 pub struct SqliteStore {
