@@ -476,3 +476,6 @@ impl OnFinish for Grant {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
