@@ -483,3 +483,66 @@ async fn rotate(config: &Config, store: &dyn LimitStore, name: &str, grace: &str
     println!("{secret}");
     Ok(())
 }
+
+/// What `frugal report --by key|project` adds: key names by ledger hash, and every
+/// budgeted key's (or project's) budgets with their counters now.
+#[derive(Debug, Default)]
+pub struct Spend {
+    pub names: crate::ledger::report::KeyNames,
+    pub budgets: std::collections::BTreeMap<String, Vec<BudgetStatus>>,
+}
+
+pub async fn spend_against_budget(
+    config: &Config,
+    ledger: &crate::ledger::LedgerConfig,
+    by_project: bool,
+) -> Result<Spend> {
+    let store = store::open(ledger).await?;
+    let mut spend = Spend::default();
+    for k in &config.keys {
+        spend
+            .names
+            .insert(crate::caller::key_hash(k.key.expose()), k.name.clone());
+    }
+    for (hash, name) in store.ledger_hashes().await? {
+        spend.names.entry(hash).or_insert(name);
+    }
+    if by_project {
+        for (project, b) in &config.limits.projects {
+            let s = budget_status(store.as_ref(), &format!("project:{project}"), b).await?;
+            spend.budgets.insert(project.clone(), s);
+        }
+    } else {
+        for (k, rules) in all_keys(config, store.as_ref()).await? {
+            if !rules.budget.is_empty() {
+                let s = budget_status(store.as_ref(), &format!("key:{}", k.name), &rules.budget)
+                    .await?;
+                spend.budgets.insert(k.name, s);
+            }
+        }
+    }
+    Ok(spend)
+}
+
+pub fn budgets_json(
+    budgets: &std::collections::BTreeMap<String, Vec<BudgetStatus>>,
+) -> serde_json::Value {
+    budgets
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v.iter().map(BudgetStatus::json).collect::<Vec<_>>())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+pub fn budgets_text(budgets: &std::collections::BTreeMap<String, Vec<BudgetStatus>>) -> String {
+    if budgets.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nspend against budget (now):\n");
+    for (name, list) in budgets {
+        for b in list {
+            out.push_str(&format!("  {name:<20} {}\n", b.text()));
+        }
+    }
+    out
+}

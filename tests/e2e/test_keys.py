@@ -1,0 +1,312 @@
+"""Gateway keys end to end (docs/keys.md): keys made with `frugal keys create` accepted as
+`Authorization: Bearer` and `x-api-key`, rotated without downtime and disabled; budgets
+enforced before forwarding (both SDKs raise their own RateLimitError, the message names
+the budget and its reset), reconciled with the actual cost of complete and streamed
+answers; per-key request rates under a burst; the global concurrency limit; refusing to
+listen beyond loopback without keys; and 50 concurrent requests on two replicas sharing
+the real PostgreSQL never overspending a budget, with no ledger row lost or counted
+twice. Each test starts its own gateway with its own ledger."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import time
+import uuid
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from support import (
+    FRUGAL_BIN,
+    MAIN_BASELINE,
+    MAIN_MODELS,
+    MAIN_TIERS,
+    frugal_env,
+    model,
+    render_config,
+    start_process,
+)
+
+SMALL = "test-gpt-small"  # $0.10 / $0.40 per 1M tokens
+HI = [{"role": "user", "content": "hi there"}]
+REFRESH = "\n[limits]\nkey_refresh_secs = 1\nrate_sync_ms = 50\n"
+
+
+def config(mock_url: str, extra: str = "", require_key: bool = True) -> str:
+    text = render_config(mock_url, MAIN_MODELS, MAIN_TIERS, MAIN_BASELINE)
+    if require_key:
+        text += "\n[auth]\nrequire_key = true\n"
+    return text + extra
+
+
+def run_cli(*args: str, ledger: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(FRUGAL_BIN), *args, "--ledger", ledger], capture_output=True,
+                          text=True, timeout=60, env=frugal_env(**(env or {})))
+
+
+def create_key(ledger: str, name: str, *flags: str) -> str:
+    out = run_cli("keys", "create", name, *flags, ledger=ledger)
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.strip()
+    assert key.startswith("fk-") and len(key) == 67, out.stdout
+    return key
+
+
+def show(ledger: str, name: str) -> dict:
+    out = run_cli("keys", "show", name, "--json", ledger=ledger)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+class Gateway:
+    def __init__(self, tmp: Path, name: str, text: str, ledger: str, **env: str):
+        path = tmp / f"{name}.frugal.toml"
+        path.write_text(text)
+        self.proc = start_process(
+            f"frugal-{name}-{uuid.uuid4().hex[:6]}",
+            [str(FRUGAL_BIN), "serve", "--config", str(path), "--listen", "127.0.0.1:0",
+             "--ledger", ledger],
+            frugal_env(**env), tmp, "frugal listening on")
+        self.url = self.proc.url
+
+    def openai(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, timeout=15)
+
+    def anthropic(self, key: str) -> anthropic.Anthropic:
+        return anthropic.Anthropic(base_url=self.url, api_key=key, max_retries=0, timeout=15)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+@pytest.fixture
+def gateways(tmp_path):
+    started: list[Gateway] = []
+
+    def start(name: str, text: str, ledger: str, **env: str) -> Gateway:
+        g = Gateway(tmp_path, name, text, ledger, **env)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        g.stop()
+
+
+def ledger_rows(ledger: str) -> list[dict]:
+    out = run_cli("export", "--jsonl", ledger=ledger)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(x) for x in out.stdout.splitlines()]
+
+
+def wait_for(pred, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(0.1)
+
+
+def nanos_up(usd: Decimal) -> Decimal:
+    """A cost as the budget counters hold it: rounded up to the next nano-dollar."""
+    return usd.quantize(Decimal("1e-9"), rounding=ROUND_CEILING)
+
+
+# --- keys ------------------------------------------------------------------------------
+
+
+def test_created_key_works_with_both_sdks_and_unknown_keys_are_refused(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    key = create_key(ledger, "app", "--project", "web", "--models", f"{SMALL},auto")
+    listed = run_cli("keys", "list", "--json", ledger=ledger)
+    assert listed.returncode == 0 and key not in listed.stdout
+    assert json.loads(listed.stdout)[0]["project"] == "web"
+    g = gateways("keys-basic", config(mock.url, REFRESH), ledger)
+    r = g.openai(key).chat.completions.with_raw_response.create(model=SMALL, messages=HI)
+    assert r.headers["x-frugal-model"] == SMALL
+    m = g.anthropic(key).messages.create(model=SMALL, max_tokens=20, messages=HI)
+    assert m.content[0].text
+    with pytest.raises(openai.AuthenticationError):
+        g.openai("fk-not-a-key").chat.completions.create(model=SMALL, messages=HI)
+    # A model outside the key's list: 403 in the client's format.
+    with pytest.raises(anthropic.PermissionDeniedError) as e:
+        g.anthropic(key).messages.create(model="test-gpt-large", max_tokens=20, messages=HI)
+    assert "may not use model `test-gpt-large`" in str(e.value)
+    # The key's project, not a header, is where its spend is counted.
+    rows = wait_for(lambda: [r for r in ledger_rows(ledger) if r["status"] == 200 and r["project"] == "web"])
+    assert len(rows) >= 2
+    assert key not in (tmp_path / "l.sqlite").read_bytes().decode(errors="replace")
+
+
+def test_rotation_keeps_the_old_key_for_the_grace_period_then_disable(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    old = create_key(ledger, "svc")
+    g = gateways("keys-rotate", config(mock.url, REFRESH), ledger)
+    assert g.openai(old).chat.completions.create(model=SMALL, messages=HI).choices
+    rotated = run_cli("keys", "rotate", "svc", "--grace", "1h", ledger=ledger)
+    assert rotated.returncode == 0, rotated.stderr
+    new = rotated.stdout.strip()
+    assert new.startswith("fk-") and new != old
+    # No downtime: every request during the switch is answered, with either key.
+    deadline = time.monotonic() + 3
+    seen_new = False
+    while time.monotonic() < deadline:
+        assert g.openai(old).chat.completions.create(model=SMALL, messages=HI).choices
+        try:
+            seen_new = bool(g.openai(new).chat.completions.create(model=SMALL, messages=HI).choices)
+        except openai.AuthenticationError:
+            pass  # not yet re-read (limits.key_refresh_secs)
+        time.sleep(0.1)
+    assert seen_new
+    # A rotation without grace drops the previous value at once.
+    again = run_cli("keys", "rotate", "svc", "--grace", "0", ledger=ledger)
+    newest = again.stdout.strip()
+    assert wait_for(lambda: _refused(g, new))
+    assert g.openai(newest).chat.completions.create(model=SMALL, messages=HI).choices
+    assert run_cli("keys", "disable", "svc", ledger=ledger).returncode == 0
+    assert wait_for(lambda: _refused(g, newest))
+    text = run_cli("keys", "show", "svc", ledger=ledger).stdout
+    assert "disabled" in text
+
+
+def _refused(g: Gateway, key: str) -> bool:
+    try:
+        g.openai(key).chat.completions.create(model=SMALL, messages=HI)
+        return False
+    except openai.AuthenticationError:
+        return True
+
+
+def test_listening_beyond_loopback_needs_keys(mock, tmp_path):
+    path = tmp_path / "open.toml"
+    path.write_text(config(mock.url, require_key=False))
+    out = subprocess.run([str(FRUGAL_BIN), "serve", "--config", str(path), "--listen", "0.0.0.0:0",
+                          "--ledger", str(tmp_path / "l.sqlite")],
+                         capture_output=True, text=True, timeout=30, env=frugal_env())
+    assert out.returncode != 0
+    assert "require_key = true" in out.stderr and "frugal keys create" in out.stderr
+
+
+# --- budgets ---------------------------------------------------------------------------
+
+
+def test_budget_refusal_in_each_sdks_own_exception(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    # One request on test-gpt-small with max_tokens 20 reserves ~$0.000009: two fit.
+    key = create_key(ledger, "tight", "--budget-day", "0.000020", "--models", SMALL)
+    g = gateways("keys-budget", config(mock.url, REFRESH), ledger)
+    ok = 0
+    with pytest.raises(openai.RateLimitError) as e:
+        for _ in range(5):
+            g.openai(key).chat.completions.create(model=SMALL, messages=HI, max_tokens=20)
+            ok += 1
+    assert ok >= 1
+    err = e.value
+    assert err.status_code == 429
+    assert err.body["code"] == "budget_exceeded" and err.body["type"] == "insufficient_quota"
+    assert "key `tight` daily budget of $0.00002" in err.message
+    assert "resets at" in err.message and "T00:00:00Z" in err.message
+    assert err.response.headers["x-should-retry"] == "false"
+    assert int(err.response.headers["retry-after"]) > 0
+    with pytest.raises(anthropic.RateLimitError) as ea:
+        g.anthropic(key).messages.create(model=SMALL, max_tokens=20, messages=HI)
+    assert ea.value.body["error"]["type"] == "rate_limit_error"
+    assert "daily budget" in ea.value.message
+    # The refusal happened before forwarding: the upstream saw only the admitted requests.
+    assert len(mock.chat_requests()) == ok
+    # Spend is the ledger's cost of the answered requests, nothing reserved any more.
+    s = wait_for(lambda: (x := show(ledger, "tight"))["budgets"][0]["reserved_usd"] == "0" and x)
+    rows = [r for r in ledger_rows(ledger) if r["status"] == 200]
+    assert len(rows) == ok == s["budgets"][0]["settled_requests"]
+    assert Decimal(s["budgets"][0]["spent_usd"]) == sum(nanos_up(Decimal(r["cost_usd"])) for r in rows)
+    budget_rows = [r for r in ledger_rows(ledger) if r["error"] == "budget_exceeded"]
+    assert len(budget_rows) == 2
+
+
+def test_soft_limit_warning_header(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    key = create_key(ledger, "warned", "--budget-total", "0.00004", "--models", SMALL)
+    g = gateways("keys-warn", config(mock.url, REFRESH + "budget_warn_share = 0.1\n"), ledger)
+    first = g.openai(key).chat.completions.with_raw_response.create(model=SMALL, messages=HI, max_tokens=20)
+    warning = first.headers.get("x-frugal-budget-warning")
+    assert warning and warning.startswith("key warned total budget") and "% used" in warning
+
+
+def test_streamed_answer_is_reconciled_with_its_actual_cost(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    key = create_key(ledger, "streamer", "--budget-month", "1", "--tiers", "simple")
+    g = gateways("keys-stream", config(mock.url, REFRESH), ledger)
+    with g.anthropic(key).messages.stream(model="auto", max_tokens=200, messages=HI) as s:
+        text = "".join(s.text_stream)
+    assert text
+    stream = g.openai(key).chat.completions.create(model="auto", messages=HI, stream=True,
+                                                   stream_options={"include_usage": True})
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    s = wait_for(lambda: (x := show(ledger, "streamer"))["budgets"][0]["settled_requests"] == 2 and x)
+    assert s, "both streams settled"
+    b = s["budgets"][0]
+    assert b["reserved_usd"] == "0"
+    rows = [r for r in ledger_rows(ledger) if r["stream"]]
+    assert len(rows) == 2 and all(int(r["output_tokens"]) > 0 for r in rows)
+    # Only simple-tier models served the key, and the counter holds exactly their cost.
+    assert {r["tier"] for r in rows} == {"simple"}
+    assert Decimal(b["spent_usd"]) == sum(nanos_up(Decimal(r["cost_usd"])) for r in rows) > 0
+
+
+# --- rate and concurrency limits ---------------------------------------------------------
+
+
+def test_requests_per_minute_under_a_burst(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    key = create_key(ledger, "bursty", "--rpm", "5")
+    g = gateways("keys-rate", config(mock.url, REFRESH), ledger)
+
+    def one(_):
+        try:
+            g.openai(key).chat.completions.create(model=SMALL, messages=HI)
+            return None
+        except openai.RateLimitError as e:
+            return e
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(one, range(12)))
+    refused = [e for e in results if e is not None]
+    assert len(results) - len(refused) == 5
+    for e in refused:
+        assert e.body["code"] == "rate_limit_exceeded"
+        assert "5 requests per minute" in e.message
+        assert 1 <= int(e.response.headers["retry-after"]) <= 120
+        assert "x-should-retry" not in e.response.headers
+    with pytest.raises(anthropic.RateLimitError):
+        g.anthropic(key).messages.create(model=SMALL, max_tokens=20, messages=HI)
+    shown = wait_for(lambda: (x := show(ledger, "bursty"))["this_minute"]["requests"] >= 5 and x)
+    assert shown["this_minute"]["requests"] >= 5
+
+
+def test_global_concurrency_limit_sheds_load(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    models = dict(MAIN_MODELS)
+    # The mock answers this model after 600 ms: requests overlap.
+    models["gpt-latency-600"] = model("openai", "simple", 0.01, 0.01)
+    text = render_config(mock.url, models, MAIN_TIERS, MAIN_BASELINE)
+    g = gateways("keys-conc", text + "\n[limits]\nmax_concurrent_requests = 2\n", ledger)
+    client = httpx.Client(base_url=g.url, timeout=15)
+
+    def one(_):
+        r = client.post("/v1/chat/completions", json={"model": "gpt-latency-600", "messages": HI})
+        if r.status_code == 429:
+            assert r.json()["error"]["code"] == "concurrency_limit_exceeded"
+            assert r.headers["retry-after"] == "1"
+        return r.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(one, range(6)))
+    assert codes.count(429) >= 1 and codes.count(200) >= 2, codes
