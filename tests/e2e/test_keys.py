@@ -310,3 +310,66 @@ def test_global_concurrency_limit_sheds_load(mock, gateways, tmp_path):
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         codes = list(pool.map(one, range(6)))
     assert codes.count(429) >= 1 and codes.count(200) >= 2, codes
+
+
+# --- two replicas on the real PostgreSQL -------------------------------------------------
+
+
+def fresh_pg_database() -> str:
+    base = os.environ.get("FRUGAL_TEST_PG_URL", "")
+    if not base:
+        if os.environ.get("CI") in ("true", "1"):
+            pytest.fail("FRUGAL_TEST_PG_URL is not set under CI: the replica budget test must run")
+        pytest.skip("FRUGAL_TEST_PG_URL is not set (scripts/test.sh sets it)")
+    name = f"frugal_e2e_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    out = subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name}"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    head, _, _ = base.partition("?")[0].rpartition("/")
+    return f"{head}/{name}"
+
+
+def test_budget_race_on_two_replicas_sharing_postgres(mock, gateways):
+    ledger = fresh_pg_database()
+    budget = Decimal("0.0001")
+    key = create_key(ledger, "race", "--budget-total", str(budget), "--models", SMALL)
+    a = gateways("keys-pg-a", config(mock.url, REFRESH), ledger)
+    b = gateways("keys-pg-b", config(mock.url, REFRESH), ledger)
+
+    def one(i: int):
+        g = a if i % 2 == 0 else b
+        try:
+            r = g.openai(key).chat.completions.with_raw_response.create(
+                model=SMALL, messages=[{"role": "user", "content": f"request {i}"}], max_tokens=20)
+            return 200, r.headers["x-frugal-request-id"], i % 2
+        except openai.RateLimitError as e:
+            assert e.body["code"] == "budget_exceeded", e.body
+            return 429, e.response.headers["x-frugal-request-id"], i % 2
+
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(one, range(50)))
+    answered = {rid for code, rid, _ in results if code == 200}
+    refused = {rid for code, rid, _ in results if code == 429}
+    assert len(answered) + len(refused) == 50
+    assert answered and refused, "the budget both admitted and refused some of the 50"
+    # Both replicas answered some: the budget is one, shared, not one per replica.
+    assert {replica for code, _, replica in results if code == 200} == {0, 1}
+    # Every request left exactly one ledger row (0 lost, 0 twice) ...
+    rows = wait_for(lambda: (x := ledger_rows(ledger)) and len(x) >= 50 and x)
+    assert sorted(r["request_id"] for r in rows) == sorted(answered | refused)
+    assert {r["request_id"] for r in rows if r["status"] == 200} == answered
+    assert all(r["error"] == "budget_exceeded" for r in rows if r["request_id"] in refused)
+    # ... and the shared counter holds exactly the answered requests' ledger cost, within
+    # the budget, nothing left reserved.
+    s = wait_for(lambda: (x := show(ledger, "race"))["budgets"][0]["reserved_usd"] == "0" and x)
+    spent = Decimal(s["budgets"][0]["spent_usd"])
+    assert s["budgets"][0]["settled_requests"] == len(answered)
+    assert spent == sum(nanos_up(Decimal(r["cost_usd"])) for r in rows if r["status"] == 200)
+    assert spent <= budget
+    # `frugal report --by key` names the key and shows the same spend against its budget.
+    report = run_cli("report", "--by", "key", "--json", ledger=ledger)
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    group = next(g for g in data["groups"] if g["key"] == "race")
+    assert group["requests"] == 50
+    assert data["budgets"]["race"][0]["spent_usd"] == s["budgets"][0]["spent_usd"]
