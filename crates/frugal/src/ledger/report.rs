@@ -224,7 +224,13 @@ pub type KeyNames = HashMap<String, String>;
 
 fn group_key(r: &Record, by: GroupBy, names: &KeyNames) -> String {
     let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
-    let dash_if_empty = |s: &str| if s.is_empty() { "-".into() } else { s.to_string() };
+    let dash_if_empty = |s: &str| {
+        if s.is_empty() {
+            "-".into()
+        } else {
+            s.to_string()
+        }
+    };
     match by {
         GroupBy::Tier => or_dash(&r.tier),
         GroupBy::Model => or_dash(&r.model),

@@ -529,7 +529,12 @@ pub fn budgets_json(
 ) -> serde_json::Value {
     budgets
         .iter()
-        .map(|(k, v)| (k.clone(), json!(v.iter().map(BudgetStatus::json).collect::<Vec<_>>())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                json!(v.iter().map(BudgetStatus::json).collect::<Vec<_>>()),
+            )
+        })
         .collect::<serde_json::Map<_, _>>()
         .into()
 }

@@ -328,7 +328,7 @@ fn reservation_usd(config: &Config, plan: &Plan, output_tokens: u64) -> Decimal 
 
 fn allowed(k: &KeyPolicy, req: &ChatRequest, plan: &mut Plan) -> Result<()> {
     let r = &k.rules;
-    if !r.models.is_empty() && !r.models.iter().any(|m| *m == req.model) {
+    if !r.models.is_empty() && !r.models.contains(&req.model) {
         return Err(GatewayError::Forbidden(format!(
             "key `{}` may not use model `{}` (allowed: {})",
             k.name,
