@@ -123,10 +123,12 @@ pub async fn open(cfg: &LedgerConfig) -> Result<Arc<dyn LimitStore>> {
 /// The upsert that reserves on one counter: it creates the counter or adds to it, only
 /// when spent + reserved + amount stays within the limit. One statement, so it is atomic
 /// on PostgreSQL (the conflicting row is locked and the condition re-read) and SQLite.
-pub const RESERVE_SQL: &str = "INSERT INTO budget_counters (scope, win, reserved_nanos) \
-     SELECT $1, $2, $3 WHERE $3 <= $4 \
-     ON CONFLICT (scope, win) DO UPDATE SET reserved_nanos = budget_counters.reserved_nanos + EXCLUDED.reserved_nanos \
-     WHERE budget_counters.spent_nanos + budget_counters.reserved_nanos + EXCLUDED.reserved_nanos <= $4 \
+/// Parameters: scope, window, amount, limit.
+pub const RESERVE_SQL: &str = "INSERT INTO budget_counters (scope, win, reserved_nanos, limit_nanos) \
+     SELECT $1, $2, $3, $4 WHERE $3 <= $4 \
+     ON CONFLICT (scope, win) DO UPDATE SET reserved_nanos = budget_counters.reserved_nanos + EXCLUDED.reserved_nanos, \
+     limit_nanos = EXCLUDED.limit_nanos \
+     WHERE budget_counters.spent_nanos + budget_counters.reserved_nanos + EXCLUDED.reserved_nanos <= EXCLUDED.limit_nanos \
      RETURNING budget_counters.spent_nanos + budget_counters.reserved_nanos";
 
 pub const SETTLE_SQL: &str = "UPDATE budget_counters SET reserved_nanos = reserved_nanos - $3, \

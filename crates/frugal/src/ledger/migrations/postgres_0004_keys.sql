@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS budget_counters (
     win TEXT NOT NULL,
     spent_nanos BIGINT NOT NULL DEFAULT 0,
     reserved_nanos BIGINT NOT NULL DEFAULT 0,
+    -- The limit the last reservation was checked against.
+    limit_nanos BIGINT NOT NULL DEFAULT 0,
     settled BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (scope, win)
 );

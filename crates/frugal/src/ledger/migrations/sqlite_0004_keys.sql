@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS budget_counters (
     win TEXT NOT NULL,
     spent_nanos INTEGER NOT NULL DEFAULT 0,
     reserved_nanos INTEGER NOT NULL DEFAULT 0,
+    -- The limit the last reservation was checked against.
+    limit_nanos INTEGER NOT NULL DEFAULT 0,
     settled INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (scope, win)
 );
