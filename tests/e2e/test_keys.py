@@ -261,6 +261,42 @@ def test_streamed_answer_is_reconciled_with_its_actual_cost(mock, gateways, tmp_
     assert Decimal(b["spent_usd"]) == sum(nanos_up(Decimal(r["cost_usd"])) for r in rows) > 0
 
 
+def test_configured_keys_share_their_projects_budget_and_tokens_per_minute(mock, gateways, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    extra = REFRESH + (
+        '\n[keys.one]\nkey_env = "FRUGAL_TEST_KEY_ONE"\nproject = "web"\ntokens_per_min = 250\n'
+        '\n[keys.two]\nkey_env = "FRUGAL_TEST_KEY_TWO"\nproject = "web"\n'
+        '\n[projects.web]\nbudget_month_usd = 0.0003\n')
+    g = gateways("keys-project", config(mock.url, extra), ledger,
+                 FRUGAL_TEST_KEY_ONE="fk-one-SECRET-1", FRUGAL_TEST_KEY_TWO="fk-two-SECRET-2")
+    # Tokens per minute: a request is admitted on its estimate (prompt + max_tokens 200),
+    # then counted at its actual usage (~21 tokens), so a few fit before one does not.
+    one = g.openai("fk-one-SECRET-1")
+    admitted = 0
+    with pytest.raises(openai.RateLimitError) as e:
+        for _ in range(20):
+            one.chat.completions.create(model=SMALL, messages=HI, max_tokens=200)
+            admitted += 1
+    assert "250 tokens per minute" in e.value.message
+    assert 2 <= admitted <= 10, admitted
+    # The project budget counts both keys: key two runs out on what key one spent too.
+    two = g.anthropic("fk-two-SECRET-2")
+    answered = admitted
+    with pytest.raises(anthropic.RateLimitError) as ea:
+        for _ in range(100):
+            two.messages.create(model=SMALL, max_tokens=20, messages=HI)
+            answered += 1
+    assert "project `web` monthly budget" in ea.value.message
+    assert answered >= 2
+    report = run_cli("report", "--by", "project", "--json", ledger=ledger,
+                     env={"FRUGAL_CONFIG": str(tmp_path / "keys-project.frugal.toml")})
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    web = next(x for x in data["groups"] if x["key"] == "web")
+    assert web["requests"] >= answered
+    assert data["budgets"]["web"][0]["period"] == "monthly"
+
+
 # --- rate and concurrency limits ---------------------------------------------------------
 
 
@@ -321,7 +357,15 @@ def fresh_pg_database() -> str:
         if os.environ.get("CI") in ("true", "1"):
             pytest.fail("FRUGAL_TEST_PG_URL is not set under CI: the replica budget test must run")
         pytest.skip("FRUGAL_TEST_PG_URL is not set (scripts/test.sh sets it)")
-    name = f"frugal_e2e_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+    now = int(time.time())
+    # Databases of earlier runs (older than ten minutes) are dropped, best effort.
+    old = subprocess.run(["psql", base, "-tAc", "SELECT datname FROM pg_database WHERE datname LIKE 'frugal_e2e_%'"],
+                         capture_output=True, text=True, timeout=30).stdout.split()
+    for db in old:
+        if int(db.split("_")[2]) < now - 600:
+            subprocess.run(["psql", base, "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"],
+                           capture_output=True, timeout=30)
+    name = f"frugal_e2e_{now}_{uuid.uuid4().hex[:8]}"
     out = subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name}"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
