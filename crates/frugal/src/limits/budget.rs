@@ -65,12 +65,16 @@ pub fn window(period: Period, now_ms: i64) -> (String, Option<i64>) {
         ),
         Period::Month => {
             let (y, m) = (
-                day[..4].parse::<i64>().unwrap_or(1970),
-                day[5..7].parse::<i64>().unwrap_or(1),
+                day.get(..4)
+                    .and_then(|y| y.parse::<i64>().ok())
+                    .unwrap_or(1970),
+                day.get(5..7)
+                    .and_then(|m| m.parse::<i64>().ok())
+                    .unwrap_or(1),
             );
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             (
-                format!("month:{}", &day[..7]),
+                format!("month:{y:04}-{m:02}"),
                 Some(days_from_civil(ny, nm, 1) * DAY_MS),
             )
         }

@@ -136,6 +136,15 @@ impl KeyRegistry {
         }
     }
 
+    /// Whether any accepted key has a request or token rate.
+    pub fn has_rate_limits(&self) -> bool {
+        self.map.read().is_ok_and(|m| {
+            m.values().any(|e| {
+                e.policy.rules.requests_per_min.is_some() || e.policy.rules.tokens_per_min.is_some()
+            })
+        })
+    }
+
     /// Whether any key at all is known (config or database).
     pub fn is_empty(&self) -> bool {
         self.map.read().map(|m| m.is_empty()).unwrap_or(true)

@@ -166,14 +166,16 @@ impl Limits {
                 }
             }
         });
-        let rates = self.rates.clone();
-        let every = self.config.rate_sync;
+        let me = self.clone();
         let sync = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(me.config.rate_sync);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                sync_rates(&rates, store.as_ref()).await;
+                // No key with a rate limit: nothing to share, no query.
+                if me.keys.has_rate_limits() {
+                    sync_rates(&me.rates, store.as_ref()).await;
+                }
             }
         });
         vec![refresh, sync]
@@ -251,6 +253,29 @@ impl Limits {
         }
         let amount = budget::to_nanos(reservation_usd(config, plan, output_bound));
         let holds = budget::holds(&scopes, amount, now);
+        match self.reserve_budget(holds, now).await {
+            Ok(settle) => {
+                grant.warning = settle.1;
+                grant.settle = Some(settle.0);
+                Ok(grant)
+            }
+            Err(e) => {
+                // Refused: the tokens it was counted for were never used.
+                if let Some(t) = &grant.rates {
+                    let back = i64::try_from(t.estimated).unwrap_or(i64::MAX);
+                    t.rates.adjust_tokens(&t.key, t.minute, -back);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The atomic reservation on every counter, or the refusal naming the budget.
+    async fn reserve_budget(
+        &self,
+        holds: Vec<Hold>,
+        now: i64,
+    ) -> Result<(Reservation, Option<String>)> {
         let Some(store) = &self.store else {
             return Err(GatewayError::Internal(
                 "budgets are configured but the ledger database is not open".into(),
@@ -259,7 +284,12 @@ impl Limits {
         let used = match store.reserve(holds.clone()).await {
             Ok(Ok(used)) => used,
             Ok(Err(i)) => {
-                let hold = &holds[i];
+                let Some(hold) = holds.get(i) else {
+                    return Err(GatewayError::Internal(format!(
+                        "the budget store refused counter {i} of {}",
+                        holds.len()
+                    )));
+                };
                 let counters = store
                     .counters(vec![(hold.scope.clone(), hold.win.clone())])
                     .await
@@ -276,14 +306,14 @@ impl Limits {
                 ));
             }
         };
-        grant.warning = budget::warning(&holds, &used, self.config.budget_warn_share);
+        let warning = budget::warning(&holds, &used, self.config.budget_warn_share);
         self.settling.count.fetch_add(1, Ordering::AcqRel);
-        grant.settle = Some(Reservation {
+        let reservation = Reservation {
             store: store.clone(),
             holds,
             settling: self.settling.clone(),
-        });
-        Ok(grant)
+        };
+        Ok((reservation, warning))
     }
 
     /// Wait (up to `grace`) until every settlement is written.
@@ -302,6 +332,10 @@ impl Limits {
                 pending = self.settling.count.load(Ordering::Acquire),
                 "budget settlements still unwritten at shutdown"
             );
+        }
+        // The last counts go to the other replicas too.
+        if let Some(store) = &self.store {
+            sync_rates(&self.rates, store.as_ref()).await;
         }
     }
 }
