@@ -417,3 +417,52 @@ def test_budget_race_on_two_replicas_sharing_postgres(mock, gateways):
     group = next(g for g in data["groups"] if g["key"] == "race")
     assert group["requests"] == 50
     assert data["budgets"]["race"][0]["spent_usd"] == s["budgets"][0]["spent_usd"]
+
+
+def test_request_rate_is_shared_by_two_replicas(mock, gateways):
+    ledger = fresh_pg_database()
+    key = create_key(ledger, "shared-rate", "--rpm", "6")
+    a = gateways("keys-rate-a", config(mock.url, REFRESH), ledger)
+    b = gateways("keys-rate-b", config(mock.url, REFRESH), ledger)
+    admitted = []
+    for i in range(12):
+        g = a if i % 2 == 0 else b
+        try:
+            g.openai(key).chat.completions.create(model=SMALL, messages=HI)
+            admitted.append(i % 2)
+        except openai.RateLimitError as e:
+            assert e.body["code"] == "rate_limit_exceeded"
+        time.sleep(0.2)  # > rate_sync_ms: each replica has seen the other's requests
+    # Six in the minute in all, not six per replica, and both replicas admitted some.
+    assert len(admitted) == 6 and set(admitted) == {0, 1}, admitted
+
+
+def test_graceful_stop_settles_streams_in_flight(mock, tmp_path):
+    ledger = str(tmp_path / "l.sqlite")
+    key = create_key(ledger, "stopper", "--budget-day", "1")
+    models = dict(MAIN_MODELS)
+    models["gpt-latency-800"] = model("openai", "simple", 0.10, 0.40)
+    path = tmp_path / "stop.toml"
+    path.write_text(render_config(mock.url, models, MAIN_TIERS, MAIN_BASELINE) + REFRESH)
+    proc = start_process(f"frugal-stop-{uuid.uuid4().hex[:6]}",
+                         [str(FRUGAL_BIN), "serve", "--config", str(path), "--listen", "127.0.0.1:0",
+                          "--ledger", ledger], frugal_env(), tmp_path, "frugal listening on")
+    client = openai.OpenAI(base_url=proc.url + "/v1", api_key=key, max_retries=0, timeout=15)
+
+    def one(_):
+        stream = client.chat.completions.create(model="gpt-latency-800", messages=HI, stream=True,
+                                                max_tokens=30)
+        return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(one, i) for i in range(4)]
+        time.sleep(0.4)  # all four reserved and waiting on the upstream
+        proc.popen.terminate()
+        answers = [f.result() for f in futures]
+    assert proc.popen.wait(timeout=30) == 0
+    assert all(answers)
+    s = show(ledger, "stopper")["budgets"][0]
+    rows = [r for r in ledger_rows(ledger) if r["status"] == 200]
+    assert len(rows) == 4 == s["settled_requests"]
+    assert s["reserved_usd"] == "0"
+    assert Decimal(s["spent_usd"]) == sum(nanos_up(Decimal(r["cost_usd"])) for r in rows)
