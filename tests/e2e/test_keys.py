@@ -227,8 +227,13 @@ def test_budget_refusal_in_each_sdks_own_exception(mock, gateways, tmp_path):
     rows = [r for r in ledger_rows(ledger) if r["status"] == 200]
     assert len(rows) == ok == s["budgets"][0]["settled_requests"]
     assert Decimal(s["budgets"][0]["spent_usd"]) == sum(nanos_up(Decimal(r["cost_usd"])) for r in rows)
-    budget_rows = [r for r in ledger_rows(ledger) if r["error"] == "budget_exceeded"]
-    assert len(budget_rows) == 2
+    # An SDK left to its default retries obeys x-should-retry: one refusal, not three.
+    retrying = openai.OpenAI(base_url=g.url + "/v1", api_key=key, max_retries=2, timeout=15)
+    with pytest.raises(openai.RateLimitError):
+        retrying.chat.completions.create(model=SMALL, messages=HI, max_tokens=20)
+    wait_for(lambda: len([r for r in ledger_rows(ledger) if r["error"] == "budget_exceeded"]) >= 3)
+    time.sleep(0.3)
+    assert len([r for r in ledger_rows(ledger) if r["error"] == "budget_exceeded"]) == 3
 
 
 def test_soft_limit_warning_header(mock, gateways, tmp_path):
