@@ -187,3 +187,96 @@ async fn rate_counts_are_summed_across_replicas() {
         assert_eq!(totals, vec![d(5, 250)]);
     }
 }
+
+mod planning {
+    use rust_decimal::Decimal;
+
+    use super::super::{allowed, reservation_usd, KeyPolicy, Rules};
+    use crate::config::{Config, ProcessEnv};
+    use crate::error::GatewayError;
+    use crate::pipeline::{Candidate, Decision, Plan};
+    use crate::types::{ChatRequest, Tier};
+
+    fn plan(cfg: &Config, models: &[&str]) -> Plan {
+        Plan {
+            decision: Decision::Routed,
+            classification: None,
+            tier: Tier::Simple,
+            candidates: models
+                .iter()
+                .map(|m| Candidate {
+                    model: m.to_string(),
+                    tier: cfg.model(m).map_or(Tier::Simple, |i| i.tier),
+                    est_cost_usd: Decimal::ZERO,
+                })
+                .collect(),
+            est_input_tokens: 1_000,
+            est_output_tokens: 300,
+            baseline_est_cost_usd: None,
+            reason: String::new(),
+            estimates: vec![],
+            explored: false,
+            embedding: None,
+        }
+    }
+
+    /// Two catalogue models of different tiers, cheapest first.
+    fn two_tiers(cfg: &Config) -> (String, String) {
+        let mut models: Vec<_> = cfg.models.values().collect();
+        models.sort_by_key(|m| (m.tier, m.prices.output));
+        let low = models.first().expect("a model");
+        let high = models.last().expect("a model");
+        assert!(low.tier < high.tier);
+        (low.name.clone(), high.name.clone())
+    }
+
+    #[test]
+    fn the_reservation_is_the_dearest_candidate_at_max_tokens() {
+        let cfg = Config::load(None, &ProcessEnv).expect("built-in config");
+        let (low, high) = two_tiers(&cfg);
+        let p = plan(&cfg, &[&low, &high]);
+        let h = cfg.model(&high).expect("model");
+        let per_m = Decimal::from(1_000_000);
+        let input = h.prices.input.max(h.prices.cache_write);
+        let want = (Decimal::from(1_000) * input + Decimal::from(4_000) * h.prices.output) / per_m;
+        assert_eq!(reservation_usd(&cfg, &p, 4_000), want);
+        assert!(reservation_usd(&cfg, &plan(&cfg, &[&low]), 4_000) < want);
+    }
+
+    #[test]
+    fn allowed_models_and_tiers() {
+        let cfg = Config::load(None, &ProcessEnv).expect("built-in config");
+        let (low, high) = two_tiers(&cfg);
+        let low_tier = cfg.model(&low).expect("model").tier;
+        let key = KeyPolicy {
+            name: "k".into(),
+            project: "p".into(),
+            rules: Rules {
+                models: vec!["auto".into()],
+                tiers: vec![low_tier],
+                ..Default::default()
+            },
+            from_config: false,
+        };
+        let mut req = ChatRequest {
+            model: "auto".into(),
+            ..Default::default()
+        };
+        let mut p = plan(&cfg, &[&high, &low]);
+        p.tier = cfg.model(&high).expect("model").tier;
+        allowed(&key, &req, &mut p).expect("allowed");
+        assert_eq!(p.candidates.len(), 1);
+        assert_eq!(p.candidates[0].model, low);
+        assert_eq!(p.tier, low_tier);
+        let mut only_high = plan(&cfg, &[&high]);
+        assert!(matches!(
+            allowed(&key, &req, &mut only_high),
+            Err(GatewayError::Forbidden(m)) if m.contains("tiers")
+        ));
+        req.model = high.clone();
+        assert!(matches!(
+            allowed(&key, &req, &mut plan(&cfg, &[&low])),
+            Err(GatewayError::Forbidden(m)) if m.contains("may not use model")
+        ));
+    }
+}
