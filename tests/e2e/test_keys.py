@@ -193,6 +193,22 @@ def test_listening_beyond_loopback_needs_keys(mock, tmp_path):
                          capture_output=True, text=True, timeout=30, env=frugal_env())
     assert out.returncode != 0
     assert "require_key = true" in out.stderr and "frugal keys create" in out.stderr
+    # With keys required it starts, and answers only keyed requests.
+    path.write_text(config(mock.url, '\n[keys.lan]\nkey_env = "FRUGAL_TEST_KEY_LAN"\n'))
+    proc = start_process(f"frugal-lan-{uuid.uuid4().hex[:6]}",
+                         [str(FRUGAL_BIN), "serve", "--config", str(path), "--listen", "0.0.0.0:0",
+                          "--ledger", str(tmp_path / "l.sqlite")],
+                         frugal_env(FRUGAL_TEST_KEY_LAN="fk-lan-SECRET-3"), tmp_path, "frugal listening on")
+    try:
+        port = proc.url.rsplit(":", 1)[1]
+        url = f"http://127.0.0.1:{port}/v1"
+        keyed = openai.OpenAI(base_url=url, api_key="fk-lan-SECRET-3", max_retries=0, timeout=15)
+        assert keyed.chat.completions.create(model=SMALL, messages=HI).choices
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=url, api_key="nope", max_retries=0).chat.completions.create(
+                model=SMALL, messages=HI)
+    finally:
+        proc.stop()
 
 
 # --- budgets ---------------------------------------------------------------------------
