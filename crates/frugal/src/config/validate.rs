@@ -69,8 +69,16 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
     let routing = routing(raw.routing.unwrap_or_default(), &models, &providers)?;
     let keys = client_keys(&raw.keys, env)?;
     let require_key = raw.auth.and_then(|a| a.require_key).unwrap_or(false);
-    if require_key && keys.is_empty() {
-        return Err("auth.require_key: true but no [keys.*] entry has its key_env variable set; every request would be refused".into());
+    let ledger_on = raw.ledger.as_ref().and_then(|l| l.enabled).unwrap_or(true);
+    // Keys may also live in the ledger's database (`frugal keys create`).
+    if require_key && keys.is_empty() && !ledger_on {
+        return Err("auth.require_key: true but no [keys.*] entry has its key_env variable set and the ledger (where `frugal keys create` stores keys) is off; every request would be refused".into());
+    }
+    let limits = super::limits::validate_limits(raw.limits, &raw.projects)?;
+    let budgeted = keys.iter().any(|k| !k.rules.budget.is_empty())
+        || limits.projects.values().any(|b| !b.is_empty());
+    if budgeted && !ledger_on {
+        return Err("budgets ([keys.*] budget_*_usd, [projects.*]) are kept in the ledger's database, but [ledger] enabled = false".into());
     }
     let ledger = super::ledger::validate_ledger(raw.ledger)?;
     let feedback = super::ledger::validate_feedback(raw.feedback)?;
@@ -86,6 +94,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
         ledger,
         feedback,
         compression,
+        limits,
     })
 }
 
@@ -413,10 +422,13 @@ fn client_keys(
                     .ok_or_else(|| format!("keys.{project}.min_tier: `{t}` is not a tier"))?,
             ),
         };
+        let rules = super::limits::key_rules(project, k)?;
         // An unset variable leaves the project unrecognised rather than matching "".
         if let Some(key) = env.var(var) {
             keys.push(ClientKey {
-                project: project.clone(),
+                name: project.clone(),
+                project: k.project.clone().unwrap_or_else(|| project.clone()),
+                rules,
                 key: Secret::new(key),
                 never_route_down: k.never_route_down.unwrap_or(false),
                 min_tier,
