@@ -176,8 +176,9 @@ class Mock:
         return out
 
     def chat_requests(self) -> list[dict[str, Any]]:
-        """Requests to either chat endpoint, oldest first."""
-        return [r for r in self.requests() if r.get("path") in ("/v1/chat/completions", "/v1/messages")]
+        """Requests to any chat endpoint (Chat Completions, Messages, Responses), oldest first."""
+        return [r for r in self.requests()
+                if r.get("path") in ("/v1/chat/completions", "/v1/messages", "/v1/responses")]
 
     def only_request(self) -> dict[str, Any]:
         reqs = self.chat_requests()

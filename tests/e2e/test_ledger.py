@@ -210,7 +210,7 @@ def test_report_and_export(ledger_gw):
     assert sum(data["tier_mix"].values()) >= 2 and any(g["key"] == "simple" for g in data["groups"])
     text = run_cli("report", "--ledger", str(path), "--by", "model")
     assert text.returncode == 0 and "test-claude-medium" in text.stdout and "TOTAL" in text.stdout
-    csv = run_cli("report", "--ledger", str(path), "--by", "key", "--csv")
+    csv = run_cli("report", "--ledger", str(path), "--by", "project", "--csv")
     assert csv.returncode == 0 and csv.stdout.startswith("key,requests,") and '"billing"' in csv.stdout
     day = run_cli("report", "--ledger", str(path), "--by", "day")
     assert day.returncode == 0 and time.strftime("%Y-%m-%d", time.gmtime()) in day.stdout

@@ -27,13 +27,14 @@ LARGE = "quiz-large-acc-100"
 
 
 def gateway(frugal_instance, mock, tmp_path_factory, name: str, small: str, checker: str,
-            extra: str = "") -> tuple:
+            extra: str = "", extra_models: dict | None = None) -> tuple:
     """A gateway whose cheap tiers hold `small` (OpenAI) and `checker` (Anthropic) and whose
     top tier holds an always-right large model; its own SQLite ledger."""
     models = {
         small: model("openai", "simple", 0.10, 0.40),
         checker: model("anthropic", "simple", 0.20, 0.80),
         LARGE: model("openai", "frontier", 10.0, 40.0),
+        **(extra_models or {}),
     }
     cheap = [small, checker]
     tiers = {"simple": cheap, "medium": cheap, "complex": cheap, "frontier": [LARGE]}
@@ -235,3 +236,31 @@ def test_rated_trusted_answers_move_the_threshold_and_report_shows_escalation(
     text = subprocess.run([str(FRUGAL_BIN), "report", "--ledger", str(disagree_ledger), "--since", "1d"],
                           capture_output=True, text=True, timeout=30).stdout
     assert f"verified: {len(verified)} requests, {len(verified)} escalated (100.0%)" in text
+
+
+def test_an_llm_verifier_grade_joins_the_confidence(frugal_instance, mock, tmp_path_factory):
+    # The grader model answers "1" (0.1): with the agreement (1) and the token probability
+    # (e^-0.02) the confidence is 0.697, below this gateway's 0.75, so the answer escalates
+    # although the two cheap answers agree.
+    grader = "quiz-grader-rating-1"
+    gw, ledger = gateway(frugal_instance, mock, tmp_path_factory, "verified-graded",
+                         "quiz-small-acc-100", "quiz-check-acc-100",
+                         f'[routing.verify]\nthreshold = 0.75\ngrader = "{grader}"\n',
+                         {grader: model("openai", "simple", 0.05, 0.2)})
+    raw = ask_openai(gw)
+    assert raw.headers["x-frugal-verify"] == "escalated"
+    assert abs(float(raw.headers["x-frugal-verify-confidence"]) - (1 + 2.718281828 ** -0.02 + 0.1) / 3) < 1e-3
+    calls = json.loads(row_of(ledger, raw.headers["x-frugal-request-id"])["calls"])
+    assert [c["role"] for c in calls] == ["answer", "check", "grade", "escalation"]
+    assert calls[2]["model"] == grader and calls[2]["confidence"] == 0.1 and float(calls[2]["cost_usd"]) > 0
+
+
+def test_responses_api_clients_get_verified_answers_too(disagreeing):
+    gw, ledger = disagreeing
+    raw = gw.openai().responses.with_raw_response.create(model="frugal/verified", input=QUIZ)
+    assert raw.headers["x-frugal-verify"] == "escalated"
+    assert raw.parse().output_text == "B"
+    with gw.openai().responses.stream(model="frugal/verified", input=QUIZ) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "B"
+    assert row_of(ledger, raw.headers["x-frugal-request-id"])["format"] == "responses"

@@ -1,12 +1,16 @@
 //! Who sent a request, read once from its headers: the presented API key (the one parser
 //! that authentication, key policy, the ledger and feedback ownership all use), its
-//! recognised `[keys.*]` entry, the project and the session. Never keeps the key itself.
+//! recognised key (`[keys.*]` or `frugal keys create`, looked up in the key registry),
+//! the project and the session. Never keeps the key itself.
+
+use std::sync::Arc;
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::limits::{KeyPolicy, KeyRegistry};
 use crate::types::Tier;
 
 /// Longest header value kept for a project or session name.
@@ -28,7 +32,10 @@ pub struct Caller {
     pub key_min_tier: Option<Tier>,
     /// The key's price of quality (model-aware choice), when it sets one.
     pub key_lambda: Option<f64>,
-    /// `x-frugal-project`, else the recognised key's project, else empty.
+    /// The recognised key: its name, allowed models and tiers, budgets, limits.
+    pub key: Option<Arc<KeyPolicy>>,
+    /// The recognised key's project (budgets are counted there, so a header cannot move
+    /// a key's spend elsewhere), else `x-frugal-project`, else empty.
     pub project: String,
     /// `x-session-id` (or `x-frugal-session`), when the client names its session, else the
     /// session id Claude Code sends of its own accord (`x-claude-code-session-id`).
@@ -37,24 +44,21 @@ pub struct Caller {
 
 impl Caller {
     /// Read the caller from the request headers.
-    pub fn identify(h: &HeaderMap, config: &Config) -> Caller {
+    pub fn identify(h: &HeaderMap, keys: &KeyRegistry) -> Caller {
         let presented = presented_key(h);
-        let key = presented.and_then(|k| config.client_key(k));
-        let key_min_tier = key.and_then(|k| {
-            if k.never_route_down {
-                Some(Tier::Frontier)
-            } else {
-                k.min_tier
-            }
-        });
-        let project = header(h, "x-frugal-project")
-            .or_else(|| key.map(|k| k.project.clone()).filter(|p| !p.is_empty()))
+        let key = presented.and_then(|k| keys.lookup(k));
+        let project = key
+            .as_ref()
+            .map(|k| k.project.clone())
+            .filter(|p| !p.is_empty())
+            .or_else(|| header(h, "x-frugal-project"))
             .unwrap_or_default();
         Caller {
             key_hash: presented.map(key_hash).unwrap_or_default(),
             recognised: key.is_some(),
-            key_min_tier,
-            key_lambda: key.and_then(|k| k.lambda),
+            key_min_tier: key.as_ref().and_then(|k| k.rules.min_tier),
+            key_lambda: key.as_ref().and_then(|k| k.rules.lambda),
+            key,
             project,
             session_id: header(h, "x-session-id")
                 .or_else(|| header(h, "x-frugal-session"))
@@ -123,31 +127,38 @@ mod tests {
         c
     }
 
+    fn keys(c: &Config) -> KeyRegistry {
+        KeyRegistry::from_config(c)
+    }
+
     #[test]
     fn one_parser_for_both_sdks() {
         let c = config(false);
         let mut h = HeaderMap::new();
         h.insert("x-api-key", HeaderValue::from_static("sk-ant-user-1"));
-        let anthropic = Caller::identify(&h, &c);
+        let anthropic = Caller::identify(&h, &keys(&c));
         assert_eq!(anthropic.key_hash, key_hash("sk-ant-user-1"));
         h.insert(
             "authorization",
             HeaderValue::from_static("Bearer sk-user-2"),
         );
-        assert_eq!(Caller::identify(&h, &c).key_hash, key_hash("sk-user-2"));
-        assert_eq!(Caller::identify(&HeaderMap::new(), &c).key_hash, "");
+        assert_eq!(
+            Caller::identify(&h, &keys(&c)).key_hash,
+            key_hash("sk-user-2")
+        );
+        assert_eq!(Caller::identify(&HeaderMap::new(), &keys(&c)).key_hash, "");
     }
 
     #[test]
     fn unrecognised_key_refused_only_when_required() {
         let mut h = HeaderMap::new();
         h.insert("authorization", HeaderValue::from_static("Bearer nope"));
-        assert!(Caller::identify(&h, &config(false))
+        assert!(Caller::identify(&h, &keys(&config(false)))
             .authorize(&config(false))
             .is_ok());
         let c = config(true);
         assert!(matches!(
-            Caller::identify(&h, &c).authorize(&c),
+            Caller::identify(&h, &keys(&c)).authorize(&c),
             Err(GatewayError::Unauthorized)
         ));
     }
@@ -156,24 +167,24 @@ mod tests {
     fn session_named_by_the_client_else_by_claude_code() {
         let c = config(false);
         let mut h = HeaderMap::new();
-        assert_eq!(Caller::identify(&h, &c).session_id, None);
+        assert_eq!(Caller::identify(&h, &keys(&c)).session_id, None);
         h.insert(
             "x-claude-code-session-id",
             HeaderValue::from_static("638af361-43f2-4dde-b33e-75cb5380b944"),
         );
         assert_eq!(
-            Caller::identify(&h, &c).session_id.as_deref(),
+            Caller::identify(&h, &keys(&c)).session_id.as_deref(),
             Some("638af361-43f2-4dde-b33e-75cb5380b944")
         );
         h.insert("x-session-id", HeaderValue::from_static("mine"));
-        assert_eq!(Caller::identify(&h, &c).session_id.as_deref(), Some("mine"));
+        assert_eq!(Caller::identify(&h, &keys(&c)).session_id.as_deref(), Some("mine"));
     }
 
     #[test]
     fn ownership_is_the_same_key() {
         let mut h = HeaderMap::new();
         h.insert("authorization", HeaderValue::from_static("Bearer a-key"));
-        let c = Caller::identify(&h, &config(false));
+        let c = Caller::identify(&h, &keys(&config(false)));
         assert!(c.owns(&key_hash("a-key")));
         assert!(!c.owns(&key_hash("b-key")));
         assert!(!c.owns(""));

@@ -25,6 +25,33 @@ impl ProviderKind {
     }
 }
 
+/// Which OpenAI endpoints a model of an `openai`-kind provider answers on (`api` in the
+/// catalogue). Anthropic models always speak Messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ModelApi {
+    /// Chat Completions and Responses (OpenAI's own models): each client's requests go to
+    /// the endpoint of its own format, untranslated.
+    #[default]
+    Both,
+    /// Chat Completions only (most OpenAI-compatible servers): Responses clients are
+    /// translated to it.
+    Chat,
+    /// Responses only (e.g. the Codex and deep-research models): Chat Completions and
+    /// Anthropic clients are translated to it.
+    Responses,
+}
+
+impl ModelApi {
+    pub fn parse(s: &str) -> Option<ModelApi> {
+        match s {
+            "both" => Some(ModelApi::Both),
+            "chat" => Some(ModelApi::Chat),
+            "responses" => Some(ModelApi::Responses),
+            _ => None,
+        }
+    }
+}
+
 /// Prices in US dollars per 1M tokens, exact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prices {
@@ -53,4 +80,6 @@ pub struct ModelInfo {
     pub enabled: bool,
     /// Shortest prefix the provider will cache (Anthropic models); `None`: not applicable.
     pub min_cache_tokens: Option<u64>,
+    /// The endpoints the model answers on (OpenAI-kind providers).
+    pub api: ModelApi,
 }

@@ -51,6 +51,8 @@ pub enum Command {
     Eval(crate::eval::EvalArgs),
     /// Summarise the ledger: requests, cost, baseline, savings by source, quality.
     Report(crate::ledger::report::ReportArgs),
+    /// Gateway keys in the ledger's database: create, list, show, disable, rotate.
+    Keys(crate::limits::cli::KeysArgs),
     /// Write the raw ledger rows.
     Export(crate::ledger::report::ExportArgs),
     /// Replay a routing data set through the router and the feedback loop.
@@ -123,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => crate::eval::eval_command(&args),
         Command::Report(args) => crate::ledger::report::report_command(&args),
         Command::Export(args) => crate::ledger::report::export_command(&args),
+        Command::Keys(args) => crate::limits::cli::keys_command(&args),
         Command::Simulate(args) => crate::ledger::simulate::simulate_command(&args),
         Command::Compress(args) => crate::compress_cli::run(&args),
         Command::Train(args) => crate::train::run(&args),
@@ -159,8 +162,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() && !cfg.require_key {
+            anyhow::bail!(
+                "refusing to listen on {addr} without requiring client keys: anyone who can reach it \
+                 could spend your provider credit. Set `[auth] require_key = true` in frugal.toml and \
+                 give clients keys (`frugal keys create NAME`, or `[keys.NAME] key_env = \"VAR\"`), \
+                 or listen on 127.0.0.1 (docs/keys.md)"
+            );
+        }
         let ledger = crate::ledger::Ledger::open(&cfg.ledger).await?;
-        let state = crate::server::AppState::with_ledger(Arc::new(cfg), ledger)?;
+        let store = match cfg.ledger.enabled {
+            true => Some(crate::limits::store::open(&cfg.ledger).await?),
+            false => None,
+        };
+        let limits = Arc::new(crate::limits::Limits::new(&cfg, store));
+        let stored = limits.load_keys().await?;
+        if cfg.require_key && limits.keys().is_empty() {
+            tracing::warn!("auth.require_key is on but no key exists yet: every request is refused until `frugal keys create` makes one");
+        }
+        tracing::info!(config_keys = cfg.keys.len(), stored_keys = stored, "client keys loaded");
+        let state = crate::server::AppState::with_limits(Arc::new(cfg), ledger, limits)?;
         let router = state.pipeline.router().info.clone();
         tracing::info!(
             source = %router.source,

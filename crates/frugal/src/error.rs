@@ -70,6 +70,12 @@ pub enum GatewayError {
         "missing or unrecognised API key: this gateway requires one of its configured client keys"
     )]
     Unauthorized,
+    /// The key may not use this model or tier (`[keys.*] models` / `tiers`).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A budget, rate or concurrency limit refused the request (docs/keys.md): 429.
+    #[error("{}", .0.message)]
+    Limited(Box<crate::limits::Refusal>),
     #[error("not found: {0}")]
     NotFound(String),
     /// The body is larger than `server.max_body_bytes`.
@@ -106,6 +112,8 @@ impl GatewayError {
             GatewayError::UnknownModel(_) | GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NoCandidate(_) => StatusCode::UNPROCESSABLE_ENTITY,
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
+            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GatewayError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UpstreamRejected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
@@ -126,6 +134,12 @@ impl GatewayError {
 
     /// The OpenAI `error.type` / Anthropic `error.type` for this error.
     fn kinds(&self) -> (&'static str, &'static str) {
+        if let GatewayError::Limited(r) = self {
+            if r.kind == crate::limits::RefusalKind::Budget {
+                // OpenAI's own type for spend that ran out (its SDK raises RateLimitError).
+                return ("insufficient_quota", "rate_limit_error");
+            }
+        }
         match self.status().as_u16() {
             400 => ("invalid_request_error", "invalid_request_error"),
             401 => ("authentication_error", "authentication_error"),
@@ -158,7 +172,7 @@ impl GatewayError {
             json!(clean)
         };
         match format {
-            Format::OpenAi => {
+            Format::OpenAi | Format::Responses => {
                 let mut err = json!({
                     "message": message,
                     "type": openai_type,
@@ -186,6 +200,9 @@ impl GatewayError {
         if let GatewayError::Overloaded(_) = self {
             return Some(1);
         }
+        if let GatewayError::Limited(r) = self {
+            return r.retry_after_secs;
+        }
         if self.status() != StatusCode::TOO_MANY_REQUESTS {
             return None;
         }
@@ -202,6 +219,7 @@ impl GatewayError {
             GatewayError::Untranslatable(_) => Some("untranslatable"),
             GatewayError::NoCandidate(_) => Some("no_candidate_model"),
             GatewayError::AllAttemptsFailed(_) => Some("all_upstreams_failed"),
+            GatewayError::Limited(r) => Some(r.code()),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@ pub mod eval;
 pub mod hashing;
 pub mod ledger;
 pub mod metrics;
+pub mod limits;
 pub mod pipeline;
 pub mod providers;
 pub mod quality;

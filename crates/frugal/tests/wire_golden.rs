@@ -6,9 +6,10 @@
 //!   fail (`<Variant>: <message>`); `untranslatable.json` lists what
 //!   `untranslatable_fields` must report (absent = nothing);
 //! - `<provider>_response.json` → `<client>_response.json` (`parse_response` +
-//!   `render_response`; OpenAI `created` is normalised to 0);
+//!   `render_response`; OpenAI `created` and Responses `created_at` are normalised to 0);
 //! - `<provider>_stream.sse` → `<client>_stream.sse` (SSE decoded in small pieces,
-//!   `StreamDecoder` → `StreamRenderer`; OpenAI `created` fixed to 1700000000; the
+//!   `StreamDecoder` → `StreamRenderer`; OpenAI `created` and Responses `created_at`
+//!   fixed to 1700000000; the
 //!   client's `include_usage` comes from `<client>_request.json` when there is one).
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p frugal --test wire_golden` rewrites expected files;
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use frugal::error::GatewayError;
 use frugal::types::{ChatRequest, ChatResponse, Format, StreamEvent};
 use frugal::wire::sse::SseDecoder;
-use frugal::wire::{anthropic, openai, BuildOptions};
+use frugal::wire::{self, BuildOptions};
 use serde_json::Value;
 
 const CREATED: u64 = 1_700_000_000;
@@ -33,41 +34,21 @@ fn name(f: Format) -> &'static str {
     f.as_str()
 }
 
-fn parse_request(f: Format, v: &Value) -> Result<ChatRequest, GatewayError> {
-    match f {
-        Format::OpenAi => openai::parse_request(v),
-        Format::Anthropic => anthropic::parse_request(v),
-    }
-}
-
-fn untranslatable_fields(f: Format, v: &Value) -> Vec<String> {
-    match f {
-        Format::OpenAi => openai::untranslatable_fields(v),
-        Format::Anthropic => anthropic::untranslatable_fields(v),
-    }
-}
-
 fn build_request(f: Format, req: &ChatRequest) -> Result<Value, GatewayError> {
-    match f {
-        Format::OpenAi => openai::build_request(req, "gpt-4o-2024-08-06", &OPTS),
-        Format::Anthropic => anthropic::build_request(req, "claude-sonnet-4-5-20250929", &OPTS),
-    }
-}
-
-fn parse_response(f: Format, v: &Value) -> Result<ChatResponse, GatewayError> {
-    match f {
-        Format::OpenAi => openai::parse_response(v),
-        Format::Anthropic => anthropic::parse_response(v),
-    }
+    let model = match f {
+        Format::OpenAi => "gpt-4o-2024-08-06",
+        Format::Anthropic => "claude-sonnet-4-5-20250929",
+        Format::Responses => "gpt-5-codex",
+    };
+    wire::build_request(f, req, model, &OPTS)
 }
 
 fn render_response(f: Format, r: &ChatResponse) -> Value {
-    let mut v = match f {
-        Format::OpenAi => openai::render_response(r),
-        Format::Anthropic => anthropic::render_response(r),
-    };
-    if f == Format::OpenAi {
-        v["created"] = Value::from(0);
+    let mut v = wire::render_response(f, r);
+    match f {
+        Format::OpenAi => v["created"] = Value::from(0),
+        Format::Responses => v["created_at"] = Value::from(0),
+        Format::Anthropic => {}
     }
     v
 }
@@ -89,22 +70,8 @@ fn convert_stream(
     sse: &str,
     include_usage: bool,
 ) -> Result<String, GatewayError> {
-    enum Dec {
-        O(openai::StreamDecoder),
-        A(anthropic::StreamDecoder),
-    }
-    enum Ren {
-        O(openai::StreamRenderer),
-        A(anthropic::StreamRenderer),
-    }
-    let mut dec = match provider {
-        Format::OpenAi => Dec::O(openai::StreamDecoder::new()),
-        Format::Anthropic => Dec::A(anthropic::StreamDecoder::new()),
-    };
-    let mut ren = match client {
-        Format::OpenAi => Ren::O(openai::StreamRenderer::new(include_usage).with_created(CREATED)),
-        Format::Anthropic => Ren::A(anthropic::StreamRenderer::new()),
-    };
+    let mut dec = wire::StreamDecoder::new(provider);
+    let mut ren = wire::StreamRenderer::new(client, include_usage).with_created(CREATED);
     let mut sse_dec = SseDecoder::new();
     let mut events = Vec::new();
     for piece in sse.as_bytes().chunks(7) {
@@ -113,15 +80,9 @@ fn convert_stream(
     events.extend(sse_dec.finish());
     let mut out: Vec<Bytes> = Vec::new();
     for ev in &events {
-        let neutral: Vec<StreamEvent> = match &mut dec {
-            Dec::O(d) => d.decode(ev)?,
-            Dec::A(d) => d.decode(ev)?,
-        };
+        let neutral: Vec<StreamEvent> = dec.decode(ev)?;
         for n in &neutral {
-            out.extend(match &mut ren {
-                Ren::O(r) => r.render(n),
-                Ren::A(r) => r.render(n),
-            });
+            out.extend(ren.render(n));
         }
     }
     Ok(out
@@ -196,11 +157,11 @@ impl Case {
         let (c, p) = (name(client), name(provider));
         let client_request = self.json(&format!("{c}_request.json"));
         if let Some(body) = &client_request {
-            let fields = untranslatable_fields(client, body);
+            let fields = wire::untranslatable_fields(client, body);
             if !fields.is_empty() || self.read("untranslatable.json").is_some() {
                 self.expect_json("untranslatable.json", &Value::from(fields));
             }
-            match parse_request(client, body).and_then(|req| build_request(provider, &req)) {
+            match wire::parse_request(client, body).and_then(|req| build_request(provider, &req)) {
                 Ok(upstream) => {
                     self.remove("error.txt");
                     self.expect_json(&format!("{p}_request.json"), &upstream);
@@ -212,7 +173,7 @@ impl Case {
             }
         }
         if let Some(body) = self.json(&format!("{p}_response.json")) {
-            match parse_response(provider, &body) {
+            match wire::parse_response(provider, &body) {
                 Ok(resp) => self.expect_json(
                     &format!("{c}_response.json"),
                     &render_response(client, &resp),
@@ -256,6 +217,18 @@ fn golden_cases() {
     let directions = [
         ("openai_to_anthropic", Format::OpenAi, Format::Anthropic),
         ("anthropic_to_openai", Format::Anthropic, Format::OpenAi),
+        (
+            "responses_to_anthropic",
+            Format::Responses,
+            Format::Anthropic,
+        ),
+        ("responses_to_openai", Format::Responses, Format::OpenAi),
+        ("openai_to_responses", Format::OpenAi, Format::Responses),
+        (
+            "anthropic_to_responses",
+            Format::Anthropic,
+            Format::Responses,
+        ),
     ];
     let mut failures = Vec::new();
     let mut ran = 0;

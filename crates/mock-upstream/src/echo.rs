@@ -25,11 +25,12 @@ pub enum Echo {
     Answer,
 }
 
-/// The two wire formats, for the error and stream shapes.
+/// The wire formats, for the error and stream shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     OpenAi,
     Anthropic,
+    Responses,
 }
 
 const MODES: [(&str, Echo); 6] = [
@@ -118,7 +119,7 @@ pub fn respond(
 
 fn error_json(style: Style, text: &str) -> Value {
     match style {
-        Style::OpenAi => {
+        Style::OpenAi | Style::Responses => {
             json!({"error": {"message": text, "type": "server_error", "param": null, "code": null}})
         }
         Style::Anthropic => {
@@ -129,6 +130,7 @@ fn error_json(style: Style, text: &str) -> Value {
 
 fn answer_json(style: Style, model: &str, text: &str) -> Value {
     match style {
+        Style::Responses => crate::responses::Reply::text(model, text).object("completed"),
         Style::OpenAi => json!({
             "id": "chatcmpl-echo", "object": "chat.completion", "created": wire::unix_now(),
             "model": model,
@@ -149,6 +151,10 @@ fn answer_json(style: Style, model: &str, text: &str) -> Value {
 fn stream_frames(style: Style, model: &str, content: &str, error: Option<&str>) -> Frames {
     let mut f = Frames::default();
     match style {
+        Style::Responses => {
+            return crate::responses::Reply::text(model, content)
+                .stream_with(crate::faults::Delivery::Normal, error);
+        }
         Style::OpenAi => {
             let chunk = |delta: Value, finish: Option<&str>| {
                 json!({"id": "chatcmpl-echo", "object": "chat.completion.chunk",

@@ -1,4 +1,4 @@
-//! mock-upstream: a fake OpenAI + Anthropic provider for frugal's end-to-end tests and benchmarks.
+//! mock-upstream: a fake OpenAI (Chat Completions and Responses) + Anthropic provider for frugal's end-to-end tests and benchmarks.
 //! It answers deterministically in both wire formats (JSON and SSE), records every request, and
 //! misbehaves on demand (see [`faults`]). It must never need the network or real keys.
 //!
@@ -12,6 +12,7 @@
 //! ```
 
 mod agent_messages;
+mod agent_responses;
 mod answer;
 mod anthropic;
 pub mod echo;
@@ -20,6 +21,7 @@ pub mod faults;
 mod log;
 mod openai;
 mod quiz;
+mod responses;
 mod wire;
 
 use std::collections::HashSet;
@@ -122,6 +124,7 @@ pub fn router(state: MockState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/responses", post(responses::responses))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models))

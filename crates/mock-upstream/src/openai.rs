@@ -105,11 +105,16 @@ pub(crate) fn auth_rejection(headers: &HeaderMap) -> Option<Response> {
     ))
 }
 
-fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Value {
+pub(crate) fn error_body(
+    message: &str,
+    kind: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Value {
     json!({"error": {"message": message, "type": kind, "param": param, "code": code}})
 }
 
-fn invalid_json(rid: (&'static str, &str)) -> Response {
+pub(crate) fn invalid_json(rid: (&'static str, &str)) -> Response {
     let body = error_body(
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't \
          using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was \
@@ -122,7 +127,11 @@ fn invalid_json(rid: (&'static str, &str)) -> Response {
     wire::error_response(StatusCode::BAD_REQUEST, &body, rid)
 }
 
-fn failure_response(failure: Failure, model: &str, rid: (&'static str, &str)) -> Response {
+pub(crate) fn failure_response(
+    failure: Failure,
+    model: &str,
+    rid: (&'static str, &str),
+) -> Response {
     let (status, body) = match failure {
         Failure::BadRequest => (
             StatusCode::BAD_REQUEST,

@@ -6,6 +6,7 @@ mod compression;
 mod verify;
 pub use verify::{Checker, StreamVerify, VerifyConfig};
 mod ledger;
+mod limits;
 mod raw;
 mod validate;
 
@@ -148,11 +149,16 @@ pub struct JudgeConfig {
 /// A client key frugal recognises and the routing policy of its project.
 #[derive(Debug, Clone)]
 pub struct ClientKey {
+    /// The `[keys.NAME]` name.
+    pub name: String,
+    /// `project`, else the name.
     pub project: String,
     pub key: Secret,
     pub never_route_down: bool,
     pub min_tier: Option<Tier>,
     pub lambda: Option<f64>,
+    /// Allowed models and tiers, budgets, rate limits (`min_tier` and `lambda` are above).
+    pub rules: crate::limits::Rules,
 }
 
 /// The validated runtime configuration.
@@ -176,6 +182,8 @@ pub struct Config {
     pub feedback: crate::ledger::quality::LoopConfig,
     /// `[compression]`: prompt compression passes and automatic prompt caching.
     pub compression: crate::pipeline::compress::CompressConfig,
+    /// `[limits]` and `[projects.*]`: concurrency, rate sharing, project budgets.
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// Reads environment variables; a trait so tests can supply their own.

@@ -49,6 +49,11 @@ pub struct RawConfig {
     pub feedback: Option<super::ledger::RawFeedback>,
     /// `[compression]`: compression passes and prompt caching (config/compression.rs).
     pub compression: Option<super::compression::RawCompression>,
+    /// `[limits]`: concurrency, key refresh, rate sharing, budget warnings (config/limits.rs).
+    pub limits: Option<super::limits::RawLimits>,
+    /// `[projects.NAME]`: budgets over all of a project's keys (config/limits.rs).
+    #[serde(default)]
+    pub projects: BTreeMap<String, super::limits::RawProject>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -62,6 +67,17 @@ pub struct RawKey {
     pub min_tier: Option<String>,
     /// The price of quality for this key's routed requests (overrides the alias's).
     pub lambda: Option<f64>,
+    /// The project the key's requests are counted (and budgeted) under; default: its name.
+    pub project: Option<String>,
+    /// Model names and aliases the key may ask for (default: all).
+    pub models: Option<Vec<String>>,
+    /// Tiers whose models may serve the key (default: all).
+    pub tiers: Option<Vec<String>>,
+    pub budget_day_usd: Option<RawDecimal>,
+    pub budget_month_usd: Option<RawDecimal>,
+    pub budget_total_usd: Option<RawDecimal>,
+    pub requests_per_min: Option<u64>,
+    pub tokens_per_min: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -124,6 +140,8 @@ pub struct RawModel {
     pub enabled: Option<bool>,
     /// Shortest prompt prefix the provider caches (Anthropic: 1,024–4,096 by model).
     pub min_cache_tokens: Option<u64>,
+    /// OpenAI endpoints the model answers on: "both" (default), "chat" or "responses".
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -250,12 +268,28 @@ impl RawConfig {
                 tools,
                 vision,
                 enabled,
-                min_cache_tokens
+                min_cache_tokens,
+                api
             );
         }
         for (name, over) in &user.keys {
             let base = self.keys.entry(name.clone()).or_default();
-            overlay!(base, over, key_env, never_route_down, min_tier, lambda);
+            overlay!(
+                base,
+                over,
+                key_env,
+                never_route_down,
+                min_tier,
+                lambda,
+                project,
+                models,
+                tiers,
+                budget_day_usd,
+                budget_month_usd,
+                budget_total_usd,
+                requests_per_min,
+                tokens_per_min
+            );
         }
         if let Some(over) = &user.auth {
             let base = self.auth.get_or_insert_with(RawAuth::default);
@@ -287,6 +321,12 @@ impl RawConfig {
         super::ledger::merge_ledger(&mut self.ledger, &user.ledger);
         super::ledger::merge_feedback(&mut self.feedback, &user.feedback);
         super::compression::merge_compression(&mut self.compression, &user.compression);
+        super::limits::merge_limits(
+            &mut self.limits,
+            &user.limits,
+            &mut self.projects,
+            &user.projects,
+        );
         self
     }
 }

@@ -107,6 +107,14 @@ fn errors_name_the_field() {
             "[server]\nlisten = \"x\"\nbogus = 1",
             "unknown field `bogus`",
         ),
+        (
+            "[models.\"gpt-4o\"]\napi = \"grpc\"",
+            "models.\"gpt-4o\".api: `grpc` is not both, chat or responses",
+        ),
+        (
+            "[models.\"claude-sonnet-4-5\"]\napi = \"responses\"",
+            "models.\"claude-sonnet-4-5\".api: only models of an openai-kind provider choose an API",
+        ),
     ];
     for (toml_text, needle) in cases {
         let err = Config::from_toml_str(toml_text, &env_openai())
@@ -155,6 +163,88 @@ fn client_keys_and_require_key() {
     );
     assert!(cfg.client_key("fk-ap").is_none());
     assert!(format!("{cfg:?}").contains("Secret(<redacted>)"));
-    let err = Config::from_toml_str("[auth]\nrequire_key = true\n", &env).expect_err("no keys");
+    // Keys may be created in the ledger's database later; with the ledger off, none can be.
+    assert!(Config::from_toml_str("[auth]\nrequire_key = true\n", &env).is_ok());
+    let err = Config::from_toml_str(
+        "[auth]\nrequire_key = true\n[ledger]\nenabled = false\n",
+        &env,
+    )
+    .expect_err("no keys anywhere");
     assert!(err.to_string().contains("auth.require_key"), "{err}");
+}
+
+#[test]
+fn model_api_defaults_to_both_and_can_be_set() {
+    let cfg = Config::from_toml_str("[models.\"gpt-4o\"]\napi = \"responses\"", &env_openai())
+        .expect("valid");
+    assert_eq!(
+        cfg.model("gpt-4o").map(|m| m.api),
+        Some(crate::catalog::ModelApi::Responses)
+    );
+    assert_eq!(
+        cfg.model("gpt-4.1-mini").map(|m| m.api),
+        Some(crate::catalog::ModelApi::Both)
+    );
+}
+
+#[test]
+fn key_budgets_limits_and_projects() {
+    let env = MapEnv(HashMap::from([
+        ("OPENAI_API_KEY", "k"),
+        ("CI_KEY", "fk-ci"),
+    ]));
+    let cfg = Config::from_toml_str(
+        "[keys.ci]\nkey_env = \"CI_KEY\"\nproject = \"web\"\nmodels = [\"auto\"]\n\
+         tiers = [\"simple\", \"medium\"]\nbudget_day_usd = 1.5\nbudget_total_usd = \"100\"\n\
+         requests_per_min = 60\ntokens_per_min = 100000\n\
+         [projects.web]\nbudget_month_usd = 20\n[limits]\nmax_concurrent_requests = 8\n",
+        &env,
+    )
+    .expect("valid");
+    let k = &cfg.keys[0];
+    assert_eq!((k.name.as_str(), k.project.as_str()), ("ci", "web"));
+    assert_eq!(
+        k.rules.budget.day_usd,
+        Some(rust_decimal::Decimal::new(15, 1))
+    );
+    assert_eq!(
+        k.rules.budget.total_usd,
+        Some(rust_decimal::Decimal::from(100))
+    );
+    assert_eq!(k.rules.tiers, vec![Tier::Simple, Tier::Medium]);
+    assert_eq!(k.rules.requests_per_min, Some(60));
+    assert_eq!(
+        cfg.limits.projects["web"].month_usd,
+        Some(rust_decimal::Decimal::from(20))
+    );
+    assert_eq!(cfg.limits.max_concurrent_requests, 8);
+    for (bad, field) in [
+        (
+            "[keys.ci]\nkey_env = \"CI_KEY\"\nbudget_day_usd = -1\n",
+            "keys.ci.budget_day_usd",
+        ),
+        (
+            "[keys.ci]\nkey_env = \"CI_KEY\"\ntiers = [\"huge\"]\n",
+            "keys.ci.tiers",
+        ),
+        (
+            "[keys.ci]\nkey_env = \"CI_KEY\"\nrequests_per_min = 0\n",
+            "keys.ci.requests_per_min",
+        ),
+        (
+            "[projects.web]\nbudget_total_usd = \"ten\"\n",
+            "projects.web.budget_total_usd",
+        ),
+        (
+            "[limits]\nbudget_warn_share = 2\n",
+            "limits.budget_warn_share",
+        ),
+        (
+            "[keys.ci]\nkey_env = \"CI_KEY\"\nbudget_day_usd = 1\n[ledger]\nenabled = false\n",
+            "budgets",
+        ),
+    ] {
+        let err = Config::from_toml_str(bad, &env).expect_err(bad).to_string();
+        assert!(err.contains(field), "{bad}: {err}");
+    }
 }

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::raw::{BaselineSpec, RawConfig, RawDecimal, RawModel, RawProvider};
 use super::{ClientKey, Config, Env, Profile, ProviderConfig, RoutingConfig, Secret, ServerConfig};
-use crate::catalog::{ModelInfo, Prices, ProviderKind};
+use crate::catalog::{ModelApi, ModelInfo, Prices, ProviderKind};
 use crate::types::Tier;
 
 type VResult<T> = Result<T, String>;
@@ -57,6 +57,12 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
                 providers.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
+        let kind = providers.get(&info.provider).map(|p| p.kind);
+        if info.api != ModelApi::Both && kind == Some(ProviderKind::Anthropic) {
+            return Err(format!(
+                "models.\"{name}\".api: only models of an openai-kind provider choose an API"
+            ));
+        }
         models.insert(name.clone(), info);
     }
 
@@ -70,8 +76,16 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
             format!("auth.admin_key_env: the environment variable {var} is not set (the dashboard would have no key)")
         })?)),
     };
-    if require_key && keys.is_empty() {
-        return Err("auth.require_key: true but no [keys.*] entry has its key_env variable set; every request would be refused".into());
+    let ledger_on = raw.ledger.as_ref().and_then(|l| l.enabled).unwrap_or(true);
+    // Keys may also live in the ledger's database (`frugal keys create`).
+    if require_key && keys.is_empty() && !ledger_on {
+        return Err("auth.require_key: true but no [keys.*] entry has its key_env variable set and the ledger (where `frugal keys create` stores keys) is off; every request would be refused".into());
+    }
+    let limits = super::limits::validate_limits(raw.limits, &raw.projects)?;
+    let budgeted = keys.iter().any(|k| !k.rules.budget.is_empty())
+        || limits.projects.values().any(|b| !b.is_empty());
+    if budgeted && !ledger_on {
+        return Err("budgets ([keys.*] budget_*_usd, [projects.*]) are kept in the ledger's database, but [ledger] enabled = false".into());
     }
     let ledger = super::ledger::validate_ledger(raw.ledger)?;
     let feedback = super::ledger::validate_feedback(raw.feedback)?;
@@ -88,6 +102,7 @@ pub(super) fn validate(raw: RawConfig, env: &dyn Env, source: Option<PathBuf>) -
         ledger,
         feedback,
         compression,
+        limits,
     })
 }
 
@@ -186,6 +201,11 @@ fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
     // Without a published cache price, a cache read is billed like plain input: honest, not $0.
     let cached_input = price(name, "cached_input", m.cached_input.as_ref())?.unwrap_or(input);
     let cache_write = price(name, "cache_write", m.cache_write.as_ref())?.unwrap_or(input);
+    let api = match m.api.as_deref() {
+        None => ModelApi::Both,
+        Some(a) => ModelApi::parse(a)
+            .ok_or_else(|| format!("{}: `{a}` is not both, chat or responses", field("api")))?,
+    };
     let context_window = m.context_window.unwrap_or(128_000);
     let max_output = m.max_output.unwrap_or(4_096);
     if context_window == 0 || max_output == 0 {
@@ -211,6 +231,7 @@ fn model(name: &str, m: &RawModel) -> VResult<ModelInfo> {
         vision: m.vision.unwrap_or(false),
         enabled: m.enabled.unwrap_or(true),
         min_cache_tokens: m.min_cache_tokens,
+        api,
     })
 }
 
@@ -306,6 +327,11 @@ fn routing(
         );
     }
     let verify = super::verify::validate_verify(raw.verify.clone())?;
+    if let Some(g) = &verify.grader {
+        if !models.contains_key(g) {
+            return Err(format!("routing.verify.grader: `{g}` is not a known model"));
+        }
+    }
     for alias in &verify.aliases {
         let known = crate::pipeline::AUTO_ALIASES.contains(&alias.as_str())
             || alias
@@ -404,10 +430,13 @@ fn client_keys(
                     .ok_or_else(|| format!("keys.{project}.min_tier: `{t}` is not a tier"))?,
             ),
         };
+        let rules = super::limits::key_rules(project, k)?;
         // An unset variable leaves the project unrecognised rather than matching "".
         if let Some(key) = env.var(var) {
             keys.push(ClientKey {
-                project: project.clone(),
+                name: project.clone(),
+                project: k.project.clone().unwrap_or_else(|| project.clone()),
+                rules,
                 key: Secret::new(key),
                 never_route_down: k.never_route_down.unwrap_or(false),
                 min_tier,

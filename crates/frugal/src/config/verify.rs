@@ -23,6 +23,9 @@ pub struct RawVerify {
     pub learn: Option<bool>,
     /// The share of bad answers among trusted ones the threshold is moved toward.
     pub target_bad_rate: Option<f64>,
+    /// A model that grades the first answer (0..10) as one more piece of evidence; off
+    /// unless set.
+    pub grader: Option<String>,
 }
 
 /// What a verified stream does.
@@ -55,6 +58,8 @@ pub struct VerifyConfig {
     pub logprobs: bool,
     pub learn: bool,
     pub target_bad_rate: f64,
+    /// The LLM verifier (a catalogue model), when configured.
+    pub grader: Option<String>,
 }
 
 /// The threshold cross-validated on RouterBench (mixtral checked by Yi-34B, 30 % budget:
@@ -72,6 +77,7 @@ impl Default for VerifyConfig {
             logprobs: true,
             learn: true,
             target_bad_rate: 0.1,
+            grader: None,
         }
     }
 }
@@ -90,7 +96,8 @@ pub fn merge_verify(base: &mut Option<RawVerify>, user: &Option<RawVerify>) {
         streams,
         logprobs,
         learn,
-        target_bad_rate
+        target_bad_rate,
+        grader
     );
 }
 
@@ -132,5 +139,6 @@ pub fn validate_verify(raw: Option<RawVerify>) -> Result<VerifyConfig, String> {
         logprobs: r.logprobs.unwrap_or(d.logprobs),
         learn: r.learn.unwrap_or(d.learn),
         target_bad_rate: unit("target_bad_rate", r.target_bad_rate, d.target_bad_rate)?,
+        grader: r.grader,
     })
 }

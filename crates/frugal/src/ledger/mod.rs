@@ -18,7 +18,7 @@ pub mod sqlite;
 pub mod writer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use record::{Draft, ErrorKind, Meter, Metered, Verification, VerifyCall};
+pub use record::{Draft, ErrorKind, Meter, Metered, OnFinish, Verification, VerifyCall};
 pub use writer::{Ledger, LedgerStats};
 
 /// Where the ledger lives and how it behaves (`[ledger]` in frugal.toml).

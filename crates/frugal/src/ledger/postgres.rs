@@ -15,10 +15,11 @@ use tokio_postgres::{Client, NoTls, Row};
 use super::columns::{self, Kind, Val, COLUMNS};
 use super::{Batch, Feedback, Label, LoopEvent, Page, Record, Signal, Store};
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("migrations/postgres_0001_init.sql"),
     include_str!("migrations/postgres_0002_quality_labels.sql"),
     include_str!("migrations/postgres_0003_verified.sql"),
+    include_str!("migrations/postgres_0004_keys.sql"),
     include_str!("migrations/postgres_0005_dashboard.sql"),
 ];
 /// Advisory lock key serialising migrations across replicas ("frugal" in ASCII, roughly).

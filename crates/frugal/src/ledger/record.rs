@@ -70,11 +70,15 @@ pub fn error_kind(e: &GatewayError) -> ErrorKind {
     match e {
         GatewayError::AllAttemptsFailed(_) => return ErrorKind::AllUpstreamsFailed,
         GatewayError::UpstreamRejected { .. } => return ErrorKind::UpstreamRejected,
+        GatewayError::Limited(r) if r.kind == crate::limits::RefusalKind::Budget => {
+            return ErrorKind::BudgetExceeded
+        }
         _ => {}
     }
     match e.status().as_u16() {
         400 => ErrorKind::InvalidRequest,
-        401 | 403 => ErrorKind::Unauthorized,
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
         404 => ErrorKind::NotFound,
         413 => ErrorKind::PayloadTooLarge,
         422 => ErrorKind::NoCandidate,
@@ -93,10 +97,14 @@ pub enum ErrorKind {
     UpstreamRejected,
     InvalidRequest,
     Unauthorized,
+    /// The key may not use the model or tier asked for.
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     NoCandidate,
     RateLimited,
+    /// A key's or project's budget refused the request (docs/keys.md).
+    BudgetExceeded,
     RequestTimeout,
     Overloaded,
     Internal,
@@ -116,10 +124,12 @@ impl ErrorKind {
             ErrorKind::UpstreamRejected => "upstream_rejected",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not_found",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::NoCandidate => "no_candidate",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::RequestTimeout => "request_timeout",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::Internal => "internal",
@@ -368,6 +378,14 @@ pub struct Metered {
     draft: Draft,
     ledger: super::Ledger,
     _hold: super::writer::Hold,
+    /// Told of the finished record before it is queued (limits settle their reservations).
+    hooks: Vec<Box<dyn OnFinish>>,
+}
+
+/// Something that must learn how a request ended, whichever way it ends (limits: a
+/// budget reservation settled with the actual cost, a concurrency slot released).
+pub trait OnFinish: Send {
+    fn finished(self: Box<Self>, record: &Record);
 }
 
 impl Metered {
@@ -376,7 +394,25 @@ impl Metered {
             draft,
             _hold: ledger.hold(),
             ledger: ledger.clone(),
+            hooks: vec![],
         }
+    }
+
+    /// Call `hook` with the finished record (it moves with the record to a stream's task).
+    pub fn on_finish(&mut self, hook: Box<dyn OnFinish>) {
+        self.hooks.push(hook);
+    }
+
+    /// Hand the finished record to the hooks, then to the ledger.
+    fn write(&mut self) {
+        let hooks = std::mem::take(&mut self.hooks);
+        let Some(record) = self.draft.take().finish() else {
+            return;
+        };
+        for h in hooks {
+            h.finished(&record);
+        }
+        self.ledger.record(record);
     }
 
     pub fn draft(&mut self) -> &mut Draft {
@@ -385,12 +421,14 @@ impl Metered {
 
     /// Move the record to another task (a stream's), leaving nothing to write here.
     pub fn hand_over(&mut self) -> Metered {
-        Metered::new(&self.ledger, self.draft.take())
+        let mut moved = Metered::new(&self.ledger, self.draft.take());
+        moved.hooks = std::mem::take(&mut self.hooks);
+        moved
     }
 
     /// Write the record now.
     pub fn finish(mut self) {
-        self.ledger.finish(self.draft.take());
+        self.write();
     }
 
     /// A stream ended (`None`: its relay vanished without reporting); price and write it.
@@ -421,7 +459,7 @@ impl Drop for Metered {
                     r.error = Some(ErrorKind::Abandoned.as_str().to_string());
                 }
             });
-            self.ledger.finish(self.draft.take());
+            self.write();
         }
     }
 }
@@ -481,7 +519,8 @@ mod tests {
         );
         h.insert("x-frugal-project", HeaderValue::from_static("billing"));
         let cfg = Config::load(None, &crate::config::ProcessEnv).expect("built-in config");
-        let d = Draft::start("frg_1", Format::OpenAi, &Caller::identify(&h, &cfg));
+        let keys = crate::limits::KeyRegistry::from_config(&cfg);
+        let d = Draft::start("frg_1", Format::OpenAi, &Caller::identify(&h, &keys));
         let r = d.finish().expect("record");
         assert_eq!(r.project, "billing");
         assert!(r.key_hash.starts_with("k_") && r.key_hash.len() == 14);

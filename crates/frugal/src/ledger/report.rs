@@ -24,7 +24,7 @@ pub struct LedgerArg {
     #[command(flatten)]
     pub config: ConfigArg,
     /// Ledger SQLite file or postgres:// URL (overrides [ledger] in the config).
-    #[arg(long, env = "FRUGAL_LEDGER")]
+    #[arg(long, env = "FRUGAL_LEDGER", global = true)]
     pub ledger: Option<String>,
 }
 
@@ -44,8 +44,10 @@ pub enum GroupBy {
     Tier,
     Model,
     Day,
-    /// `x-frugal-project` when set, else the client key's hash prefix.
+    /// The client key's name (`[keys.*]` or `frugal keys`), else its hash prefix.
     Key,
+    /// The project (the key's, else `x-frugal-project`).
+    Project,
 }
 
 #[derive(Args, Debug)]
@@ -254,26 +256,46 @@ pub fn day_of(ts_ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn group_key(r: &Record, by: GroupBy) -> String {
+/// Key names by ledger `key_hash`, for `--by key`.
+pub type KeyNames = HashMap<String, String>;
+
+fn group_key(r: &Record, by: GroupBy, names: &KeyNames) -> String {
     let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let dash_if_empty = |s: &str| {
+        if s.is_empty() {
+            "-".into()
+        } else {
+            s.to_string()
+        }
+    };
     match by {
         GroupBy::Tier => or_dash(&r.tier),
         GroupBy::Model => or_dash(&r.model),
         GroupBy::Day => day_of(r.ts_ms),
-        GroupBy::Key => match (r.project.as_str(), r.key_hash.as_str()) {
-            ("", "") => "-".into(),
-            ("", k) => k.to_string(),
-            (p, _) => p.to_string(),
-        },
+        GroupBy::Key => names
+            .get(&r.key_hash)
+            .cloned()
+            .unwrap_or_else(|| dash_if_empty(&r.key_hash)),
+        GroupBy::Project => dash_if_empty(&r.project),
     }
 }
 
 /// Read the ledger since `since_ms` and aggregate it.
 pub async fn build(store: &dyn Store, since_ms: i64, by: GroupBy) -> Result<Report> {
+    build_named(store, since_ms, by, &KeyNames::new()).await
+}
+
+/// `build`, naming keys by their ledger hash.
+pub async fn build_named(
+    store: &dyn Store,
+    since_ms: i64,
+    by: GroupBy,
+    names: &KeyNames,
+) -> Result<Report> {
     let mut report = Report::default();
     let mut group_of: HashMap<String, String> = HashMap::new();
     super::each_record(store, since_ms, |_, r| {
-        let key = group_key(&r, by);
+        let key = group_key(&r, by, names);
         report.total.add(&r);
         report.groups.entry(key.clone()).or_default().add(&r);
         if let Some(t) = &r.tier {
@@ -418,12 +440,26 @@ pub fn report_command(args: &ReportArgs) -> Result<()> {
     let window = parse_since(&args.since)?;
     let since_ms = super::now_ms().saturating_sub(window);
     let rt = runtime()?;
-    let report = rt.block_on(async {
+    let by_budget = matches!(args.by, GroupBy::Key | GroupBy::Project);
+    let (report, budgets) = rt.block_on(async {
         let store = super::open_store(&cfg).await?;
-        build(store.as_ref(), since_ms, args.by).await
+        let spend = match by_budget {
+            true => {
+                let config = args.ledger.config.load()?;
+                crate::limits::cli::spend_against_budget(&config, &cfg, args.by == GroupBy::Project)
+                    .await?
+            }
+            false => Default::default(),
+        };
+        let report = build_named(store.as_ref(), since_ms, args.by, &spend.names).await?;
+        anyhow::Ok((report, spend.budgets))
     })?;
     let text = if args.json {
-        serde_json::to_string_pretty(&render_json(&report, args.by, &args.since))? + "\n"
+        let mut v = render_json(&report, args.by, &args.since);
+        if by_budget {
+            v["budgets"] = crate::limits::cli::budgets_json(&budgets);
+        }
+        serde_json::to_string_pretty(&v)? + "\n"
     } else if args.csv {
         render_csv(&report)
     } else {
@@ -433,7 +469,7 @@ pub fn report_command(args: &ReportArgs) -> Result<()> {
             super::redact_target(&cfg.target),
             report.total.requests
         );
-        render_table(&report, args.by, &header)
+        render_table(&report, args.by, &header) + &crate::limits::cli::budgets_text(&budgets)
     };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(())

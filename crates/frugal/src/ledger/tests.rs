@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::report::{self, GroupBy};
 use super::*;
 
-fn temp_sqlite() -> String {
+pub(crate) fn temp_sqlite() -> String {
     let dir = std::env::temp_dir().join("frugal-ledger-tests");
     let _ = std::fs::create_dir_all(&dir);
     dir.join(format!("{}.sqlite", uuid::Uuid::new_v4().simple()))
@@ -19,7 +19,7 @@ fn temp_sqlite() -> String {
 }
 
 /// The PostgreSQL server for tests, or `None` (loudly) in a developer run without one.
-fn pg_base_url() -> Option<String> {
+pub(crate) fn pg_base_url() -> Option<String> {
     match std::env::var("FRUGAL_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -38,7 +38,7 @@ fn pg_base_url() -> Option<String> {
 }
 
 /// A fresh, empty database on the test server; its URL.
-async fn fresh_pg_database(base: &str) -> String {
+pub(crate) async fn fresh_pg_database(base: &str) -> String {
     let now = super::now_ms() / 1000;
     let name = format!(
         "frugal_t_{now}_{}",

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::catalog::{ModelInfo, ProviderKind};
+use crate::catalog::{ModelApi, ModelInfo, ProviderKind};
 use crate::config::ProviderConfig;
 use crate::error::{GatewayError, Result};
 use crate::pipeline::cache;
@@ -29,6 +29,8 @@ pub struct ClientRequest<'a> {
 
 /// A ready-to-send upstream request.
 pub struct UpstreamRequest {
+    /// The wire format of the body, and of the answer to expect.
+    pub format: Format,
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Value,
@@ -40,7 +42,7 @@ pub fn build(
     model: &ModelInfo,
     caching: &CompressConfig,
 ) -> Result<UpstreamRequest> {
-    let provider_format = provider.kind.format();
+    let provider_format = upstream_format(client.format, provider, model);
     let mut body = if provider_format == client.format {
         passthrough_body(client, provider_format, &model.upstream_name)
     } else {
@@ -84,12 +86,31 @@ pub fn build(
             }
         }
     }
-    let url = match provider.kind {
-        ProviderKind::OpenAi => format!("{}/chat/completions", provider.base_url),
-        ProviderKind::Anthropic => format!("{}/v1/messages", provider.base_url),
+    let url = match provider_format {
+        Format::OpenAi => format!("{}/chat/completions", provider.base_url),
+        Format::Responses => format!("{}/responses", provider.base_url),
+        Format::Anthropic => format!("{}/v1/messages", provider.base_url),
     };
     add_cache_hints(&mut body, provider, model, caching);
-    Ok(UpstreamRequest { url, headers, body })
+    Ok(UpstreamRequest {
+        format: provider_format,
+        url,
+        headers,
+        body,
+    })
+}
+
+/// The wire a request to `model` travels on: Anthropic's own, or for an OpenAI-kind
+/// provider the client's own OpenAI endpoint when the model answers on it (no
+/// translation), else the one endpoint the model has (catalogue `api`).
+pub fn upstream_format(client: Format, provider: &ProviderConfig, model: &ModelInfo) -> Format {
+    match (provider.kind, model.api) {
+        (ProviderKind::Anthropic, _) => Format::Anthropic,
+        (ProviderKind::OpenAi, ModelApi::Responses) => Format::Responses,
+        (ProviderKind::OpenAi, ModelApi::Chat) => Format::OpenAi,
+        (ProviderKind::OpenAi, ModelApi::Both) if client == Format::Responses => Format::Responses,
+        (ProviderKind::OpenAi, ModelApi::Both) => Format::OpenAi,
+    }
 }
 
 fn passthrough_body(client: &ClientRequest<'_>, format: Format, upstream_model: &str) -> Value {

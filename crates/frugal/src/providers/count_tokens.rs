@@ -46,6 +46,7 @@ impl Upstreams {
             headers.push(("anthropic-beta", beta.to_string()));
         }
         let up = UpstreamRequest {
+            format: crate::types::Format::Anthropic,
             url: format!("{}/v1/messages/count_tokens", provider.base_url),
             headers,
             body,

@@ -38,6 +38,7 @@ impl Upstreams {
             headers.push(("authorization", format!("Bearer {}", key.expose())));
         }
         let up = UpstreamRequest {
+            format: crate::types::Format::OpenAi,
             url: format!("{}/embeddings", provider.base_url),
             headers,
             body,

@@ -35,6 +35,30 @@ fn today() -> i64 {
 }
 
 /// The first integer 0–10 in a grade, as 0..1.
+/// The request that asks `model` to grade `answer` to `request_text` (0..10, one integer);
+/// shared by the sampled grader and the verified-answer LLM verifier.
+pub fn grading_request(model: &str, request_text: &str, answer: &str) -> ChatRequest {
+    let shown = |t: &str| t.chars().take(SHOWN_CHARS).collect::<String>();
+    ChatRequest {
+        model: model.to_string(),
+        system: vec![TextBlock {
+            text: INSTRUCTIONS.into(),
+            cache_control: None,
+        }],
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![Part::text(format!(
+                "Request:\n{}\n\nAnswer:\n{}",
+                shown(request_text),
+                shown(answer)
+            ))],
+        }],
+        max_tokens: Some(4),
+        temperature: Some(0.0),
+        ..Default::default()
+    }
+}
+
 pub fn parse_grade(answer: &str) -> Option<f64> {
     first_integer(answer)
         .filter(|n| *n <= 10)
@@ -78,25 +102,7 @@ impl Grader {
 
     /// Grade `answer` to `request`'s latest user text: a score in 0..1.
     pub async fn grade(&self, request_text: &str, answer: &str) -> Result<f64, String> {
-        let shown = |t: &str| t.chars().take(SHOWN_CHARS).collect::<String>();
-        let req = ChatRequest {
-            model: self.grading.model.clone(),
-            system: vec![TextBlock {
-                text: INSTRUCTIONS.into(),
-                cache_control: None,
-            }],
-            messages: vec![Message {
-                role: Role::User,
-                content: vec![Part::text(format!(
-                    "Request:\n{}\n\nAnswer:\n{}",
-                    shown(request_text),
-                    shown(answer)
-                ))],
-            }],
-            max_tokens: Some(4),
-            temperature: Some(0.0),
-            ..Default::default()
-        };
+        let req = grading_request(&self.grading.model, request_text, answer);
         let asked = ask_model(&self.upstreams, &self.config, &req).await;
         if let Ok(mut u) = self.usage.lock() {
             u.calls += 1;

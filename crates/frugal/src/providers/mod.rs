@@ -169,7 +169,7 @@ impl Upstreams {
         client_format: Format,
     ) -> Result<Reply, Failure> {
         let json = self.post_json(up, provider).await?;
-        let (body, response) = self.whole_answer(json, provider.kind.format(), client_format)?;
+        let (body, response) = self.whole_answer(json, up.format, client_format)?;
         Ok(Reply::Complete {
             body,
             response: Box::new(response),

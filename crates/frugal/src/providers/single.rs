@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{body, ClientRequest, Failure, Upstreams};
-use crate::catalog::ProviderKind;
 use crate::error::{AttemptError, GatewayError};
 use crate::types::ChatResponse;
 
@@ -73,7 +72,8 @@ impl Upstreams {
             }
             Err(e) => return Err(CallFailed::Rejected(e)),
         };
-        let ask_logprobs = logprobs && provider.kind == ProviderKind::OpenAi;
+        // Chat Completions only: the Responses API asks for them through `include`.
+        let ask_logprobs = logprobs && up.format == crate::types::Format::OpenAi;
         if ask_logprobs {
             if let Some(obj) = up.body.as_object_mut() {
                 obj.insert("logprobs".into(), Value::Bool(true));
@@ -111,7 +111,7 @@ impl Upstreams {
             strip_logprobs(&mut json);
         }
         let (body, response) = self
-            .whole_answer(json, provider.kind.format(), client.format)
+            .whole_answer(json, up.format, client.format)
             .map_err(|f| match f {
                 Failure::Retryable { status, reason, .. } => failed(status, reason, None),
                 Failure::Rejected { message, .. } => failed(Some(200), message, None),

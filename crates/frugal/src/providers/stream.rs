@@ -41,30 +41,11 @@ pub struct StreamReply {
     pub outcome: oneshot::Receiver<StreamOutcome>,
 }
 
-enum Decoder {
-    OpenAi(wire::openai::StreamDecoder),
-    Anthropic(wire::anthropic::StreamDecoder),
-}
-
-enum Renderer {
-    OpenAi(wire::openai::StreamRenderer),
-    Anthropic(wire::anthropic::StreamRenderer),
-}
-
-impl Renderer {
-    fn render(&mut self, ev: &StreamEvent) -> Vec<Bytes> {
-        match self {
-            Renderer::OpenAi(r) => r.render(ev),
-            Renderer::Anthropic(r) => r.render(ev),
-        }
-    }
-}
-
 /// Decodes upstream SSE, tracks usage, and produces client frames.
 struct Relay {
     sse: SseDecoder,
-    decoder: Decoder,
-    renderer: Renderer,
+    decoder: wire::StreamDecoder,
+    renderer: wire::StreamRenderer,
     /// Formats match: forward upstream frames byte for byte.
     passthrough: bool,
     /// OpenAI passthrough for a client that did not ask for the usage chunk.
@@ -82,16 +63,8 @@ impl Relay {
         let include_usage = client.req.stream_include_usage;
         Relay {
             sse: SseDecoder::new(),
-            decoder: match provider {
-                Format::OpenAi => Decoder::OpenAi(wire::openai::StreamDecoder::new()),
-                Format::Anthropic => Decoder::Anthropic(wire::anthropic::StreamDecoder::new()),
-            },
-            renderer: match client.format {
-                Format::OpenAi => {
-                    Renderer::OpenAi(wire::openai::StreamRenderer::new(include_usage))
-                }
-                Format::Anthropic => Renderer::Anthropic(wire::anthropic::StreamRenderer::new()),
-            },
+            decoder: wire::StreamDecoder::new(provider),
+            renderer: wire::StreamRenderer::new(client.format, include_usage),
             passthrough: provider == client.format,
             drop_usage_chunk: provider == Format::OpenAi && !include_usage,
             out: vec![],
@@ -122,11 +95,10 @@ impl Relay {
     }
 
     fn event(&mut self, ev: &SseEvent) -> Result<(), String> {
-        let events = match &mut self.decoder {
-            Decoder::OpenAi(d) => d.decode(ev),
-            Decoder::Anthropic(d) => d.decode(ev),
-        }
-        .map_err(|e| format!("malformed upstream stream: {e}"))?;
+        let events = self
+            .decoder
+            .decode(ev)
+            .map_err(|e| format!("malformed upstream stream: {e}"))?;
         for e in &events {
             match e {
                 StreamEvent::Usage { usage } => self.outcome.usage.merge_max(usage),
@@ -210,7 +182,7 @@ pub async fn open(
     let sent = Instant::now();
     let resp = outcome::send(http, up, provider.timeout).await?;
     let mut body = resp.bytes_stream();
-    let mut relay = Relay::new(provider.kind.format(), client);
+    let mut relay = Relay::new(up.format, client);
     let idle = provider.stream_idle_timeout;
     while !relay.started {
         let next = tokio::time::timeout(idle, body.next()).await.map_err(|_| {

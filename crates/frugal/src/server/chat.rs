@@ -1,4 +1,5 @@
-//! The two chat endpoints, one lifecycle for both formats: authenticate → parse → decide →
+//! The three chat endpoints (Chat Completions, Messages, Responses), one lifecycle for all
+//! formats: authenticate → parse → decide →
 //! send → meter → answer in the client's format with `x-frugal-*` headers. Errors are
 //! rendered in that format too, and every request leaves exactly one ledger row.
 
@@ -36,6 +37,10 @@ pub async fn openai(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
 
 pub async fn anthropic(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
     run(app, Format::Anthropic, h, body).await
+}
+
+pub async fn responses(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
+    run(app, Format::Responses, h, body).await
 }
 
 /// One request as it arrived (its body is read once the caller is authenticated).
@@ -78,10 +83,10 @@ async fn lifecycle(
     body: Body,
     client: &oneshot::Sender<Response>,
 ) -> Response {
-    let caller = Caller::identify(&incoming.headers, &app.config);
+    let caller = Caller::identify(&incoming.headers, app.limits.keys());
     let draft = Draft::start(&incoming.request_id, incoming.format, &caller);
     let mut metered = Metered::new(&app.ledger, draft);
-    let result = match admit(&app, &incoming, body, &caller).await {
+    let result = match admit(&app, &incoming, body, &caller, &mut metered).await {
         Ok((body, held)) => {
             let answer = handle(&app, &incoming, &body, &caller, &mut metered).await;
             // The body's share of the memory budget is back once the request is done
@@ -112,6 +117,14 @@ enum Answer {
     Stream(Response),
 }
 
+impl Answer {
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        match self {
+            Answer::Complete(r) | Answer::Stream(r) => r.headers_mut(),
+        }
+    }
+}
+
 /// Authenticate, take any feedback the request carries, then read its body within the
 /// size, time and memory limits.
 async fn admit(
@@ -119,8 +132,10 @@ async fn admit(
     incoming: &Incoming,
     body: Body,
     caller: &Caller,
+    metered: &mut Metered,
 ) -> Result<(Bytes, super::body::Reserved)> {
     caller.authorize(&app.config)?;
+    metered.on_finish(Box::new(app.limits.admit(caller)?));
     super::feedback::from_header(&app.ledger, &incoming.headers, caller);
     let limits = super::body::Limits {
         max_bytes: app.config.server.max_body_bytes,
@@ -142,7 +157,13 @@ async fn handle(
     metered
         .draft()
         .request(&req, app.ledger.config().store_prompts);
-    let decided = decide(app, &incoming.headers, caller, &req).await?;
+    let mut decided = decide(app, &incoming.headers, caller, &req).await?;
+    let mut grant = app
+        .limits
+        .reserve(&app.config, caller, &req, &mut decided.plan)
+        .await?;
+    let budget_warning = grant.warning.take();
+    metered.on_finish(Box::new(grant));
     metered.draft().plan(&decided.plan);
     let sent = send_or_verify(app, incoming, (&raw, &req), &decided.plan, metered.draft()).await?;
     let served = sent.served;
@@ -166,7 +187,9 @@ async fn handle(
         saved_tokens,
         verification: sent.verification.as_ref(),
     };
-    Ok(respond(app, &done, served, metered))
+    let mut answer = respond(app, &done, served, metered);
+    headers::write_budget_warning(answer.headers_mut(), budget_warning.as_deref());
+    Ok(answer)
 }
 
 /// What answered, and what verifying it did (verified requests).

@@ -68,7 +68,7 @@ async fn handle(
     h: &HeaderMap,
     body: Body,
 ) -> Result<(Value, Kind, Option<String>)> {
-    let caller = Caller::identify(h, &app.config);
+    let caller = Caller::identify(h, app.limits.keys());
     caller.authorize(&app.config)?;
     let (body, _held) = reply::read_json(app, h, body).await?;
     let req = parse(&body)?;

@@ -33,7 +33,7 @@ pub async fn create(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
     let request_id = reply::request_id();
     let rid = request_id.clone();
     let task = tokio::spawn(async move {
-        let caller = Caller::identify(&h, &app.config);
+        let caller = Caller::identify(&h, app.limits.keys());
         let mut metered = Metered::new(&app.ledger, Draft::start(&rid, FORMAT, &caller));
         let response = match handle(&app, &h, &caller, body, &rid, &mut metered).await {
             Ok(response) => response,

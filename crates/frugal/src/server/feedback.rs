@@ -33,7 +33,7 @@ const FEEDBACK_MAX_BYTES: usize = 64 * 1024;
 
 /// Only the key that made a request may rate it.
 pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
-    let caller = Caller::identify(&h, &app.config);
+    let caller = Caller::identify(&h, app.limits.keys());
     if caller.authorize(&app.config).is_err() {
         return error(
             StatusCode::UNAUTHORIZED,

@@ -146,6 +146,22 @@ pub fn write_retry_after(h: &mut HeaderMap, e: &GatewayError) {
     if let Some(secs) = e.retry_after_secs() {
         h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    // A spent budget resets in hours: the SDKs' automatic retries would only repeat it.
+    if let GatewayError::Limited(r) = e {
+        if !r.retryable() {
+            h.insert(
+                HeaderName::from_static("x-should-retry"),
+                HeaderValue::from_static("false"),
+            );
+        }
+    }
+}
+
+/// `x-frugal-budget-warning`: a budget of the key or project is past its soft limit.
+pub fn write_budget_warning(h: &mut HeaderMap, warning: Option<&str>) {
+    if let Some(v) = warning.and_then(|w| HeaderValue::from_str(w).ok()) {
+        h.insert(HeaderName::from_static("x-frugal-budget-warning"), v);
+    }
 }
 
 /// `x-frugal-score` and `x-frugal-stage`: why a routed request got its tier.

@@ -72,7 +72,19 @@ pub async fn models(State(app): State<Arc<AppState>>) -> Json<serde_json::Value>
 
 pub async fn not_found(uri: Uri) -> Response {
     let body = json!({ "error": {
-        "message": format!("no route for {}; frugal serves /v1/chat/completions, /v1/messages, /v1/models, /health", uri.path()),
+        "message": format!("no route for {}; frugal serves /v1/chat/completions, /v1/messages, /v1/responses, /v1/models, /health", uri.path()),
+        "type": "invalid_request_error", "param": null, "code": "not_found" } });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// Everything under `/v1/responses/` (retrieve, delete, cancel, input items, input-token
+/// counts, compaction) needs responses kept on the server, which a stateless gateway
+/// does not have: a 404 in OpenAI's format that says what to do instead.
+pub async fn responses_state(method: axum::http::Method, uri: Uri) -> Response {
+    let body = json!({ "error": {
+        "message": format!("{method} {} is not supported: frugal is a stateless gateway and keeps no \
+            responses; only POST /v1/responses is served. Send the whole conversation in `input` \
+            on every request, with `store: false`", uri.path()),
         "type": "invalid_request_error", "param": null, "code": "not_found" } });
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }

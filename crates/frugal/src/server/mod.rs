@@ -18,7 +18,7 @@ mod verified;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::config::Config;
@@ -44,6 +44,8 @@ pub struct AppState {
     pub verify_threshold: Arc<crate::verify::threshold::Threshold>,
     /// Traffic metrics for `/metrics`, fed by every finished request record.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Keys, budgets, rate and concurrency limits (limits/).
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl AppState {
@@ -55,6 +57,16 @@ impl AppState {
     pub fn with_ledger(
         config: Arc<Config>,
         ledger: crate::ledger::Ledger,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let limits = Arc::new(crate::limits::Limits::new(&config, None));
+        AppState::with_limits(config, ledger, limits)
+    }
+
+    /// State with a ledger and limits whose keys and counters live in its database.
+    pub fn with_limits(
+        config: Arc<Config>,
+        ledger: crate::ledger::Ledger,
+        limits: Arc<crate::limits::Limits>,
     ) -> anyhow::Result<Arc<AppState>> {
         let upstreams = Arc::new(Upstreams::new(config.clone())?);
         let judge = config.routing.judge.clone().map(|j| {
@@ -92,6 +104,7 @@ impl AppState {
         Ok(Arc::new(AppState {
             bodies: body::Budget::new(config.server.body_budget_bytes),
             ledger,
+            limits,
             pipeline,
             upstreams,
             sessions: SessionTracker::new(config.routing.session_ttl),
@@ -108,6 +121,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::openai))
         .route("/v1/messages", post(chat::anthropic))
+        .route("/v1/responses", post(chat::responses))
+        .route("/v1/responses/{*rest}", any(info::responses_state))
         .route("/v1/messages/count_tokens", post(count_tokens::count))
         .route("/v1/embeddings", post(embeddings::create))
         .route("/v1/models", get(info::models))
@@ -129,6 +144,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
         state.config.feedback.clone(),
     );
     let reloader = spawn_router_reload(state.clone());
+    let limit_tasks = state.limits.spawn();
+    let gateway_limits = state.limits.clone();
     // What earlier runs (and other replicas) learned, before the first request; then
     // what other replicas learn, as they learn it.
     let labels =
@@ -161,6 +178,13 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> a
         task.abort();
     }
     ledger.shutdown(std::time::Duration::from_secs(30)).await;
+    // Streams have ended by now: their budget settlements are the last writes.
+    gateway_limits
+        .shutdown(std::time::Duration::from_secs(10))
+        .await;
+    for task in limit_tasks {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -83,6 +83,46 @@ impl Walk<'_> {
         }
     }
 
+    /// Records the LLM verifier's call; its grade (0..1) joins answer `i`'s evidence.
+    fn record_grade(
+        &mut self,
+        i: usize,
+        model: &str,
+        result: std::result::Result<Called, CallFailed>,
+    ) {
+        let (usage, latency_ms, grade, error) = match result {
+            Ok(called) => {
+                let text = called.response.text();
+                let grade = crate::providers::grader::parse_grade(&text);
+                let error = grade.is_none().then(|| {
+                    format!(
+                        "grader answered `{}`",
+                        text.chars().take(40).collect::<String>()
+                    )
+                });
+                (
+                    Some(called.response.usage),
+                    called.elapsed.as_secs_f64() * 1e3,
+                    grade,
+                    error,
+                )
+            }
+            Err(CallFailed::Failed(a)) => (None, 0.0, None, Some(a.reason)),
+            Err(CallFailed::Rejected(e)) => (None, 0.0, None, Some(e.to_string())),
+        };
+        self.answers[i].2.grade = grade;
+        self.calls.push(VerifyCall {
+            model: model.to_string(),
+            role: "grade",
+            served: false,
+            usage,
+            latency_ms,
+            confidence: grade,
+            flags: vec![],
+            error,
+        });
+    }
+
     /// The confidence in answer `i` against every other answer in hand.
     fn confidence_of(&mut self, i: usize) -> f64 {
         let others: Vec<&Evidence> = self
@@ -115,11 +155,27 @@ pub async fn answer(
         Check::Model(m) => m.as_str(),
         Check::SelfSample => ladder.start.as_str(),
     };
-    // The check runs beside the answer: a trusted answer costs the slower of the two.
-    let (first, check) = tokio::join!(
-        app.upstreams.call(&ladder.start, client, cfg.logprobs),
-        app.upstreams.call(checker, client, false),
-    );
+    // The check runs beside the answer (and its grading, when an LLM verifier is
+    // configured): a trusted answer costs the slower of the two.
+    let answer_and_grade = async {
+        let first = app
+            .upstreams
+            .call(&ladder.start, client, cfg.logprobs)
+            .await;
+        let graded = match (&first, &cfg.grader) {
+            (Ok(called), Some(model)) => {
+                let text = Evidence::of(expect, &called.response, None).comparable;
+                Some((
+                    model.as_str(),
+                    grade(app, model, &expect.prompt, &text).await,
+                ))
+            }
+            _ => None,
+        };
+        (first, graded)
+    };
+    let ((first, graded), check) =
+        tokio::join!(answer_and_grade, app.upstreams.call(checker, client, false),);
     let mut walk = Walk {
         expect,
         calls: vec![],
@@ -128,6 +184,9 @@ pub async fn answer(
     };
     let first = walk.record("answer", &ladder.start, first)?;
     walk.record("check", checker, check)?;
+    if let (Some(i), Some((model, result))) = (first, graded) {
+        walk.record_grade(i, model, result);
+    }
     let first_confidence = first.map(|i| walk.confidence_of(i));
     let mut chosen = match (first, first_confidence) {
         (Some(i), Some(c)) if c >= threshold => Some((i, "trusted")),
@@ -186,6 +245,42 @@ pub async fn answer(
         served,
         verification,
     })
+}
+
+/// The LLM verifier grades `answer` to `prompt` (a non-streaming call to `model`).
+async fn grade(
+    app: &AppState,
+    model: &str,
+    prompt: &str,
+    answer: &str,
+) -> std::result::Result<Called, CallFailed> {
+    let req = crate::providers::grader::grading_request(model, prompt, answer);
+    let built = app.config.model(model).and_then(|m| {
+        let format = app.config.provider_of(m)?.kind.format();
+        let opts = crate::wire::BuildOptions {
+            default_max_tokens: m.max_output,
+        };
+        Some((
+            format,
+            crate::wire::build_request(format, &req, &m.upstream_name, &opts),
+        ))
+    });
+    let (format, raw) = match built {
+        Some((format, Ok(raw))) => (format, raw),
+        Some((_, Err(e))) => return Err(CallFailed::Rejected(e)),
+        None => {
+            return Err(CallFailed::Rejected(GatewayError::Internal(format!(
+                "verifier model {model} has no provider"
+            ))))
+        }
+    };
+    let client = ClientRequest {
+        format,
+        req: &req,
+        raw: &raw,
+        passthrough_headers: &[],
+    };
+    app.upstreams.call(model, &client, false).await
 }
 
 /// The request as verification sends it: whole answers, not streams (a stream is rendered

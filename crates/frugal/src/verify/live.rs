@@ -5,8 +5,9 @@
 //! Confidence is 0 with any red flag; otherwise the mean of what is known of the answer:
 //! its best agreement with the other answers in hand (`answer::agree`: exact for choices,
 //! numbers, JSON and short entities, token Jaccard for code and free text; tool calls agree
-//! when name and arguments are equal) and the geometric-mean probability of its tokens
-//! (when the provider returned log-probabilities). With neither, 0: when unsure, route up.
+//! when name and arguments are equal), the geometric-mean probability of its tokens
+//! (when the provider returned log-probabilities) and an LLM verifier's grade (when one is
+//! configured). With none of them, 0: when unsure, route up.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -64,6 +65,8 @@ pub struct Evidence {
     pub flags: Vec<RedFlag>,
     /// exp(mean token log-probability), when the provider returned them.
     pub token_probability: Option<f64>,
+    /// The LLM verifier's grade (0..1), when one graded this answer.
+    pub grade: Option<f64>,
 }
 
 impl Evidence {
@@ -109,6 +112,7 @@ impl Evidence {
             comparable,
             flags,
             token_probability,
+            grade: None,
         }
     }
 }
@@ -143,7 +147,10 @@ pub fn confidence(prompt: &str, answer: &Evidence, others: &[&Evidence]) -> f64 
                 .fold(0.0, f64::max),
         );
     }
-    if let Some(p) = answer.token_probability {
+    for p in [answer.token_probability, answer.grade]
+        .into_iter()
+        .flatten()
+    {
         parts.push(p.clamp(0.0, 1.0));
     }
     if parts.is_empty() {
@@ -356,6 +363,11 @@ mod tests {
         let a = Evidence::of(&e, &text("B"), Some(0.5));
         let b = Evidence::of(&e, &text("B"), None);
         assert!((confidence(&e.prompt, &a, &[&b]) - 0.75).abs() < 1e-12);
+        let graded = Evidence {
+            grade: Some(0.2),
+            ..a.clone()
+        };
+        assert!((confidence(&e.prompt, &graded, &[&b]) - (1.0 + 0.5 + 0.2) / 3.0).abs() < 1e-12);
         assert!((confidence(&e.prompt, &a, &[]) - 0.5).abs() < 1e-12);
     }
 }

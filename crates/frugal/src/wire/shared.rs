@@ -132,8 +132,16 @@ pub fn openai_id(id: &str) -> String {
     if id.starts_with("chatcmpl-") {
         id.to_string()
     } else {
-        format!("chatcmpl-{}", id.strip_prefix("msg_").unwrap_or(id))
+        format!("chatcmpl-{}", bare_id(id))
     }
+}
+
+/// An id without the prefix its format gives it (`msg_`, `chatcmpl-`, `resp_`).
+pub(crate) fn bare_id(id: &str) -> &str {
+    ["msg_", "chatcmpl-", "resp_"]
+        .iter()
+        .find_map(|p| id.strip_prefix(p))
+        .unwrap_or(id)
 }
 
 /// A response id in Anthropic's style (`msg_…`), the mirror of [`openai_id`].
@@ -141,7 +149,7 @@ pub fn anthropic_id(id: &str) -> String {
     if id.starts_with("msg_") {
         id.to_string()
     } else {
-        format!("msg_{}", id.strip_prefix("chatcmpl-").unwrap_or(id))
+        format!("msg_{}", bare_id(id))
     }
 }
 
@@ -155,5 +163,14 @@ mod id_tests {
         assert_eq!(openai_id("chatcmpl-9"), "chatcmpl-9");
         assert_eq!(anthropic_id("chatcmpl-9"), "msg_9");
         assert_eq!(anthropic_id("msg_01abc"), "msg_01abc");
+        assert_eq!(anthropic_id("resp_68af"), "msg_68af");
+        assert_eq!(openai_id("resp_68af"), "chatcmpl-68af");
     }
+}
+
+/// Seconds since the epoch, for `created` / `created_at`.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -5,3 +5,4 @@ mod common;
 mod faults;
 mod misc;
 mod openai;
+mod responses;

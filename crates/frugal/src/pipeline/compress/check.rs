@@ -122,25 +122,26 @@ fn check_prefixes(
     compressed: &Value,
     cfg: &CompressConfig,
 ) {
-    let n = walk::message_count(original);
+    let n = walk::message_count(format, original);
+    let key = walk::messages_key(format);
     let full = compressed
-        .get("messages")
+        .get(key)
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
     for k in 1..n {
         out.prefixes += 1;
         let mut part = original.clone();
-        if let Some(m) = part.get_mut("messages").and_then(Value::as_array_mut) {
+        if let Some(m) = part.get_mut(key).and_then(Value::as_array_mut) {
             m.truncate(k);
         }
         compress_body(format, &mut part, cfg);
         let got = part
-            .get("messages")
+            .get(key)
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let same_rest = without_messages(&part) == without_messages(compressed);
+        let same_rest = without(&part, key) == without(compressed, key);
         if got != &full[..k] || !same_rest {
             out.problems.push(format!(
                 "turns 1..{k} do not compress to a prefix of the whole"
@@ -149,10 +150,10 @@ fn check_prefixes(
     }
 }
 
-fn without_messages(v: &Value) -> Value {
+fn without(v: &Value, key: &str) -> Value {
     let mut c = v.clone();
     if let Some(o) = c.as_object_mut() {
-        o.shift_remove("messages");
+        o.shift_remove(key);
     }
     c
 }

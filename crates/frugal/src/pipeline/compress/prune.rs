@@ -47,7 +47,7 @@ fn push(w: &mut String, out: &mut HashSet<String>) {
 fn tool_name(format: Format, tool: &Value) -> Option<&str> {
     match format {
         Format::OpenAi => tool.pointer("/function/name").and_then(Value::as_str),
-        Format::Anthropic => tool.get("name").and_then(Value::as_str),
+        Format::Anthropic | Format::Responses => tool.get("name").and_then(Value::as_str),
     }
 }
 
@@ -60,6 +60,7 @@ fn tool_words(format: Format, tool: &Value) -> HashSet<String> {
             tool.pointer("/function/parameters"),
         ),
         Format::Anthropic => (tool.get("description"), tool.get("input_schema")),
+        Format::Responses => (tool.get("description"), tool.get("parameters")),
     };
     if let Some(n) = tool_name(format, tool) {
         words(n, &mut out);
@@ -97,13 +98,20 @@ fn conversation(body: &Value) -> (HashSet<String>, HashSet<String>) {
         }
         _ => {}
     };
+    // Responses keeps its conversation under `input`, tool calls as `function_call` items.
     for m in body
         .get("messages")
+        .or_else(|| body.get("input"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
         let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        if m.get("type").and_then(Value::as_str) == Some("function_call") {
+            if let Some(n) = m.get("name").and_then(Value::as_str) {
+                protected.insert(n.to_string());
+            }
+        }
         if role == "user" {
             if let Some(c) = m.get("content") {
                 strings(c, &mut text);

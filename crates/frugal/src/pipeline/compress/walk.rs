@@ -38,6 +38,74 @@ pub fn visit(format: Format, body: &mut Value, f: &mut Visitor<'_>) {
     match format {
         Format::OpenAi => visit_openai(body, f),
         Format::Anthropic => visit_anthropic(body, f),
+        Format::Responses => visit_responses(body, f),
+    }
+}
+
+/// Responses: `instructions`, then the `input` items (a plain string input is one user
+/// text); tool outputs are `function_call_output` items, arguments `function_call` items.
+fn visit_responses(body: &mut Value, f: &mut Visitor<'_>) {
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::String(s)) = obj.get_mut("instructions") {
+        let slot = Slot {
+            kind: SlotKind::System,
+            message: None,
+            call_id: None,
+        };
+        f(&slot, s);
+    }
+    let items = match obj.get_mut("input") {
+        Some(Value::String(s)) => {
+            let slot = Slot {
+                kind: SlotKind::UserText,
+                message: Some(0),
+                call_id: None,
+            };
+            f(&slot, s);
+            return;
+        }
+        Some(Value::Array(items)) => items,
+        _ => return,
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        let call_id = item
+            .get("call_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message");
+        let role = item.get("role").and_then(Value::as_str).unwrap_or("");
+        let (kind, key) = match (kind, role) {
+            ("message", "system" | "developer") => (SlotKind::System, "content"),
+            ("message", "user") => (SlotKind::UserText, "content"),
+            ("message", "assistant") => (SlotKind::AssistantText, "content"),
+            ("function_call_output", _) => (SlotKind::ToolResult, "output"),
+            ("function_call", _) => (SlotKind::ToolArgs, "arguments"),
+            _ => continue,
+        };
+        let slot = Slot {
+            kind,
+            message: Some(i),
+            call_id,
+        };
+        match item.get_mut(key) {
+            Some(Value::String(s)) => f(&slot, s),
+            Some(Value::Array(parts)) if kind != SlotKind::ToolArgs => {
+                for p in parts {
+                    let t = p.get("type").and_then(Value::as_str);
+                    if matches!(t, Some("input_text" | "output_text")) {
+                        if let Some(Value::String(s)) = p.get_mut("text") {
+                            f(&slot, s);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -183,9 +251,17 @@ fn visit_text_block(b: &mut Value, slot: &Slot, f: &mut Visitor<'_>) {
     }
 }
 
-/// The message list of a body (both formats keep it under `messages`).
-pub fn message_count(body: &Value) -> usize {
-    body.get("messages")
+/// Where a body of `format` keeps its conversation (`input` for Responses).
+pub fn messages_key(format: Format) -> &'static str {
+    match format {
+        Format::Responses => "input",
+        Format::OpenAi | Format::Anthropic => "messages",
+    }
+}
+
+/// The length of a body's conversation list.
+pub fn message_count(format: Format, body: &Value) -> usize {
+    body.get(messages_key(format))
         .and_then(Value::as_array)
         .map_or(0, Vec::len)
 }

@@ -8,7 +8,7 @@ mod response;
 mod stream;
 mod untranslatable;
 
-pub use build::build_request;
+pub use build::{build_request, TOOL_ERROR_MARKER};
 pub use request::parse_request;
 pub use response::{parse_response, parse_usage, render_response};
 pub use stream::{StreamDecoder, StreamRenderer};
