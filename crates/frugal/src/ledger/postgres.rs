@@ -15,12 +15,13 @@ use tokio_postgres::{Client, NoTls, Row};
 use super::columns::{self, Kind, Val, COLUMNS};
 use super::{Batch, Feedback, Label, LoopEvent, Page, Record, Signal, Store};
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("migrations/postgres_0001_init.sql"),
     include_str!("migrations/postgres_0002_quality_labels.sql"),
     include_str!("migrations/postgres_0003_verified.sql"),
     include_str!("migrations/postgres_0004_keys.sql"),
     include_str!("migrations/postgres_0005_dashboard.sql"),
+    include_str!("migrations/postgres_0006_dashboard_keys.sql"),
 ];
 /// Advisory lock key serialising migrations across replicas ("frugal" in ASCII, roughly).
 const MIGRATION_LOCK: i64 = 0x6672_7567_616c;

@@ -13,12 +13,13 @@ use super::columns::{self, Kind, Val, COLUMNS};
 use super::{Batch, Feedback, Label, LoopEvent, Page, Record, Signal, Store};
 
 /// Migrations in order; their position + 1 is their version.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("migrations/sqlite_0001_init.sql"),
     include_str!("migrations/sqlite_0002_quality_labels.sql"),
     include_str!("migrations/sqlite_0003_verified.sql"),
     include_str!("migrations/sqlite_0004_keys.sql"),
     include_str!("migrations/sqlite_0005_dashboard.sql"),
+    include_str!("migrations/sqlite_0006_dashboard_keys.sql"),
 ];
 
 pub struct SqliteStore {

@@ -186,7 +186,10 @@ async fn create(config: &Config, store: &dyn LimitStore, c: &CreateArgs) -> Resu
 }
 
 /// Every key: the configuration's, then the database's.
-async fn all_keys(config: &Config, store: &dyn LimitStore) -> Result<Vec<(StoredKey, Rules)>> {
+pub(crate) async fn all_keys(
+    config: &Config,
+    store: &dyn LimitStore,
+) -> Result<Vec<(StoredKey, Rules)>> {
     let mut out = vec![];
     let registry = keys::KeyRegistry::from_config(config);
     for k in &config.keys {
@@ -209,7 +212,7 @@ async fn all_keys(config: &Config, store: &dyn LimitStore) -> Result<Vec<(Stored
     Ok(out)
 }
 
-fn status(k: &StoredKey, now: i64) -> String {
+pub(crate) fn status(k: &StoredKey, now: i64) -> String {
     if k.created_ms == 0 {
         return "config".into();
     }

@@ -33,6 +33,8 @@ pub enum Query {
     },
     /// Feedback per (tier, model) since this time.
     Quality { since_ms: i64 },
+    /// Spend per ledger `key_hash` since this time.
+    Keys { since_ms: i64 },
 }
 
 /// The store's answer, in the shape of the question.
@@ -41,6 +43,7 @@ pub enum Answer {
     Rollup(Vec<RollupRow>),
     Recent(Vec<RecentRow>),
     Quality(Vec<QualityRow>),
+    Keys(Vec<KeyRow>),
 }
 
 /// Sums over the requests of one hour, tier and model.
@@ -102,6 +105,28 @@ pub struct QualityRow {
     pub samples: i64,
     pub score_sum: f64,
 }
+
+/// Spend of the requests made with one key (by the ledger's short `key_hash`; empty for
+/// requests without a key). The hash never leaves the server: the API names the key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyRow {
+    pub key_hash: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub cost_usd: f64,
+    pub baseline_cost_usd: f64,
+    /// Routing + compression + caching.
+    pub savings_usd: f64,
+}
+
+/// The per-key sums, shared by both backends (`Sum` rendered in each dialect).
+pub(crate) const KEY_SUMS: [Sum; 5] = [
+    Sum::Rows,
+    Sum::Count("status <> 200 OR error IS NOT NULL"),
+    Sum::Real("cost_usd"),
+    Sum::Real("baseline_cost_usd"),
+    Sum::Real("savings_routing_usd + savings_compression_usd + savings_caching_usd"),
+];
 
 /// What one rollup column sums, so the backends (and their covering indexes) agree on the
 /// columns; each renders it in its own SQL.
@@ -215,6 +240,23 @@ pub async fn recent(
     match store.dashboard(q).await? {
         Answer::Recent(rows) => Ok(rows),
         other => bail!("the store answered recent requests with {other:?}"),
+    }
+}
+
+/// Most expensive first, then by hash (a stable order for equal spend).
+pub(crate) fn sort_keys(rows: &mut [KeyRow]) {
+    rows.sort_by(|a, b| {
+        b.cost_usd
+            .total_cmp(&a.cost_usd)
+            .then_with(|| a.key_hash.cmp(&b.key_hash))
+    });
+}
+
+/// Spend per key since `since_ms`, most expensive first.
+pub async fn keys(store: &dyn Store, since_ms: i64) -> Result<Vec<KeyRow>> {
+    match store.dashboard(Query::Keys { since_ms }).await? {
+        Answer::Keys(rows) => Ok(rows),
+        other => bail!("the store answered key spend with {other:?}"),
     }
 }
 

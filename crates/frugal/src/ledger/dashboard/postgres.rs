@@ -7,7 +7,7 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{Answer, Query, QualityRow, RecentRow, Sum, ROLLUP_SUMS};
+use super::{Answer, KeyRow, QualityRow, Query, RecentRow, Sum, KEY_SUMS, ROLLUP_SUMS};
 
 fn render(s: Sum) -> String {
     match s {
@@ -24,6 +24,16 @@ pub(crate) fn rollup_sql() -> String {
     format!(
         "SELECT ts_ms / 3600000, tier, model, {} FROM requests \
          WHERE ts_ms >= $1 GROUP BY 1, 2, 3",
+        sums.join(", ")
+    )
+}
+
+/// Spend per key over the time range, from the same covering index as the rollup
+/// (`key_hash` is among its INCLUDEd columns since migration 0006).
+pub(crate) fn keys_sql() -> String {
+    let sums: Vec<String> = KEY_SUMS.iter().map(|s| render(*s)).collect();
+    format!(
+        "SELECT key_hash, {} FROM requests WHERE ts_ms >= $1 GROUP BY 1",
         sums.join(", ")
     )
 }
@@ -99,6 +109,22 @@ pub async fn run(c: &Client, q: Query) -> Result<Answer> {
                 });
             }
             Ok(Answer::Quality(out))
+        }
+        Query::Keys { since_ms } => {
+            let rows = c.query(&keys_sql(), &[&since_ms]).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(KeyRow {
+                    key_hash: r.try_get(0)?,
+                    requests: r.try_get(1)?,
+                    errors: r.try_get(2)?,
+                    cost_usd: r.try_get(3)?,
+                    baseline_cost_usd: r.try_get(4)?,
+                    savings_usd: r.try_get(5)?,
+                });
+            }
+            super::sort_keys(&mut out);
+            Ok(Answer::Keys(out))
         }
     }
 }

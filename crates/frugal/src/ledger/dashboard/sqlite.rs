@@ -7,7 +7,7 @@
 use anyhow::Result;
 use rusqlite::{params, Connection};
 
-use super::{Answer, Query, QualityRow, RecentRow, Sum, ROLLUP_SUMS};
+use super::{Answer, KeyRow, QualityRow, Query, RecentRow, Sum, KEY_SUMS, ROLLUP_SUMS};
 
 /// One sum in SQLite's SQL: TOTAL is a double and 0 for no values (SUM would be NULL).
 fn render(s: Sum) -> String {
@@ -25,6 +25,17 @@ pub(crate) fn rollup_sql() -> String {
     format!(
         "SELECT ts_ms / 3600000, tier, model, {} FROM requests \
          WHERE ts_ms / 3600000 >= ?1 GROUP BY ts_ms / 3600000, tier, model",
+        sums.join(", ")
+    )
+}
+
+/// Spend per key: the `requests_dashboard_key` index (migration 0006) leads with
+/// `key_hash` and holds the summed columns, so this too reads the index alone, in group
+/// order.
+pub(crate) fn keys_sql() -> String {
+    let sums: Vec<String> = KEY_SUMS.iter().map(|s| render(*s)).collect();
+    format!(
+        "SELECT key_hash, {} FROM requests WHERE ts_ms >= ?1 GROUP BY key_hash",
         sums.join(", ")
     )
 }
@@ -60,9 +71,8 @@ pub fn run(c: &mut Connection, q: Query) -> Result<Answer> {
                 "SELECT {RECENT_COLUMNS} FROM requests WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                params![before_seq.unwrap_or(i64::MAX), limit as i64],
-                |r| {
+            let rows =
+                stmt.query_map(params![before_seq.unwrap_or(i64::MAX), limit as i64], |r| {
                     Ok(RecentRow {
                         seq: r.get(0)?,
                         request_id: r.get(1)?,
@@ -82,8 +92,7 @@ pub fn run(c: &mut Connection, q: Query) -> Result<Answer> {
                         stream: r.get::<_, i64>(15)? != 0,
                         verify: r.get(16)?,
                     })
-                },
-            )?;
+                })?;
             Ok(Answer::Recent(rows.collect::<rusqlite::Result<_>>()?))
         }
         Query::Quality { since_ms } => {
@@ -100,6 +109,22 @@ pub fn run(c: &mut Connection, q: Query) -> Result<Answer> {
                 })
             })?;
             Ok(Answer::Quality(rows.collect::<rusqlite::Result<_>>()?))
+        }
+        Query::Keys { since_ms } => {
+            let mut stmt = c.prepare_cached(&keys_sql())?;
+            let rows = stmt.query_map(params![since_ms], |r| {
+                Ok(KeyRow {
+                    key_hash: r.get(0)?,
+                    requests: r.get(1)?,
+                    errors: r.get(2)?,
+                    cost_usd: r.get(3)?,
+                    baseline_cost_usd: r.get(4)?,
+                    savings_usd: r.get(5)?,
+                })
+            })?;
+            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            super::sort_keys(&mut out);
+            Ok(Answer::Keys(out))
         }
     }
 }

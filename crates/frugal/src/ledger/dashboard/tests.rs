@@ -131,7 +131,10 @@ async fn recent_pages_newest_first_and_quality_groups_feedback() {
         assert_eq!(samples, 4, "{b}");
         let sum: f64 = q.iter().map(|r| r.score_sum).sum();
         assert!(close(sum, 2.5), "{b}");
-        assert!(quality(store.as_ref(), NOW + 1).await.expect("q").is_empty());
+        assert!(quality(store.as_ref(), NOW + 1)
+            .await
+            .expect("q")
+            .is_empty());
     }
 }
 
@@ -209,6 +212,75 @@ async fn sqlite_rollup_reads_only_the_covering_index_without_sorting() {
     let plan = plan.join(" | ");
     assert!(
         plan.contains("COVERING INDEX requests_dashboard_hour"),
+        "{plan}"
+    );
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn key_spend_groups_by_key_hash_on_both_backends() {
+    let mut records = traffic();
+    for (i, r) in records.iter_mut().enumerate() {
+        r.key_hash = ["k_one", "k_two", ""][i % 3].into();
+    }
+    for store in stores().await {
+        let batch = Batch {
+            records: records.clone(),
+            ..Default::default()
+        };
+        store.insert(Arc::new(batch)).await.expect("insert");
+        let since = NOW - 24 * HOUR_MS;
+        let rows = keys(store.as_ref(), since).await.expect("keys");
+        let b = store.backend();
+        assert_eq!(rows.len(), 3, "{b}");
+        for row in &rows {
+            let want: Vec<&Record> = records
+                .iter()
+                .filter(|r| r.key_hash == row.key_hash && r.ts_ms >= since)
+                .collect();
+            assert_eq!(row.requests, want.len() as i64, "{b} {}", row.key_hash);
+            let errors = want.iter().filter(|r| r.error.is_some()).count() as i64;
+            assert_eq!(row.errors, errors, "{b}");
+            let cost: Decimal = want.iter().map(|r| r.cost_usd).sum();
+            assert!(
+                close(row.cost_usd, f(cost)),
+                "{b}: {} vs {cost}",
+                row.cost_usd
+            );
+            let saved: Decimal = want.iter().map(|r| r.savings_usd()).sum();
+            assert!(close(row.savings_usd, f(saved)), "{b}");
+        }
+        assert!(
+            rows.windows(2).all(|w| w[0].cost_usd >= w[1].cost_usd),
+            "{b}"
+        );
+    }
+}
+
+/// Spend per key must read its covering index too, without sorting.
+#[tokio::test]
+async fn sqlite_key_spend_reads_only_its_covering_index() {
+    let path = std::env::temp_dir().join(format!(
+        "frugal-dash-keys-{}.sqlite",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let path = path.display().to_string();
+    crate::ledger::sqlite::SqliteStore::open(&path)
+        .await
+        .expect("open and migrate");
+    let c = rusqlite::Connection::open(&path).expect("second connection");
+    let mut stmt = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", sqlite::keys_sql()))
+        .expect("explain");
+    let plan: Vec<String> = stmt
+        .query_map([0i64], |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    let plan = plan.join(" | ");
+    assert!(
+        plan.contains("COVERING INDEX requests_dashboard_key"),
         "{plan}"
     );
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");

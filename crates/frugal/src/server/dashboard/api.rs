@@ -16,7 +16,7 @@ use super::{explain, Dash};
 use crate::ledger::dashboard::{self as store, views, HOUR_MS};
 use crate::ledger::now_ms;
 
-type Params = Query<HashMap<String, String>>;
+pub(super) type Params = Query<HashMap<String, String>>;
 
 /// The longest range any view covers.
 const MAX_DAYS: i64 = 400;
@@ -35,7 +35,8 @@ fn error(status: StatusCode, message: String) -> Response {
         StatusCode::SERVICE_UNAVAILABLE => Some("ledger_disabled"),
         _ => None,
     };
-    let body = json!({ "error": { "message": message, "type": kind, "param": null, "code": code } });
+    let body =
+        json!({ "error": { "message": message, "type": kind, "param": null, "code": code } });
     (status, Json(body)).into_response()
 }
 
@@ -43,7 +44,7 @@ fn bad(message: String) -> Response {
     error(StatusCode::BAD_REQUEST, message)
 }
 
-fn internal(e: anyhow::Error) -> Response {
+pub(super) fn internal(e: anyhow::Error) -> Response {
     if e.to_string().contains("the ledger is disabled") {
         return disabled();
     }
@@ -72,7 +73,7 @@ fn int(q: &Params, name: &str, default: i64, min: i64, max: i64) -> Result<i64, 
     }
 }
 
-fn days(q: &Params) -> Result<i64, Response> {
+pub(super) fn days(q: &Params) -> Result<i64, Response> {
     int(q, "days", 30, 1, MAX_DAYS)
 }
 

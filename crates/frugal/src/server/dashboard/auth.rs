@@ -2,8 +2,9 @@
 //! requires that key — as `Authorization: Bearer …` or `x-api-key` (scripts, curl), or as
 //! the password of HTTP Basic authentication (a browser asks for it: the 401 carries
 //! `WWW-Authenticate: Basic`). Without an admin key the dashboard is open, like `/health`
-//! and `/metrics`, unless client keys are required (`require_key`): then it is closed,
-//! since a client key must not open the whole gateway's traffic.
+//! and `/metrics`, unless gateway keys are in use (`require_key`, or any key configured or
+//! created): then it is closed, since a client key must not open the whole gateway's
+//! traffic.
 
 use std::sync::Arc;
 
@@ -19,14 +20,16 @@ use super::Dash;
 use crate::config::Config;
 
 pub async fn require_admin(State(dash): State<Arc<Dash>>, req: Request, next: Next) -> Response {
-    match check(&dash.app.config, req.headers()) {
+    let keys_known = !dash.app.limits.keys().is_empty();
+    match check(&dash.app.config, keys_known, req.headers()) {
         Ok(()) => next.run(req).await,
         Err(message) => refuse(message),
     }
 }
 
-/// `Ok` when this request may read the dashboard, else why not.
-pub fn check(config: &Config, h: &HeaderMap) -> Result<(), &'static str> {
+/// `Ok` when this request may read the dashboard, else why not. `keys_known`: the gateway
+/// knows client keys (configured or created), so keys are in use.
+pub fn check(config: &Config, keys_known: bool, h: &HeaderMap) -> Result<(), &'static str> {
     match &config.admin_key {
         Some(admin) => {
             let presented = crate::caller::presented_key(h)
@@ -38,10 +41,10 @@ pub fn check(config: &Config, h: &HeaderMap) -> Result<(), &'static str> {
                 None => Err("the dashboard needs the admin key ([auth] admin_key_env)"),
             }
         }
-        None if config.require_key => Err(
-            "client keys are required ([auth] require_key) and no admin key is configured: \
-             set [auth] admin_key_env to open the dashboard",
-        ),
+        None if config.require_key || keys_known => {
+            Err("gateway keys are in use and no admin key is configured: \
+             set [auth] admin_key_env to open the dashboard")
+        }
         None => Ok(()),
     }
 }
@@ -110,23 +113,49 @@ mod tests {
     #[test]
     fn admin_key_by_bearer_x_api_key_or_basic_password() {
         let c = config("admin_key_env = \"ADMIN\"\n");
-        assert!(check(&c, &headers("authorization", "Bearer admin-key-123456")).is_ok());
-        assert!(check(&c, &headers("x-api-key", "admin-key-123456")).is_ok());
+        assert!(check(
+            &c,
+            true,
+            &headers("authorization", "Bearer admin-key-123456")
+        )
+        .is_ok());
+        assert!(check(&c, true, &headers("x-api-key", "admin-key-123456")).is_ok());
         let basic = base64::engine::general_purpose::STANDARD.encode("ops:admin-key-123456");
-        assert!(check(&c, &headers("authorization", &format!("Basic {basic}"))).is_ok());
-        assert!(check(&c, &HeaderMap::new()).is_err());
+        assert!(check(
+            &c,
+            true,
+            &headers("authorization", &format!("Basic {basic}"))
+        )
+        .is_ok());
+        assert!(check(&c, true, &HeaderMap::new()).is_err());
         // A client key is not the admin key.
-        assert!(check(&c, &headers("authorization", "Bearer client-key-123456")).is_err());
+        assert!(check(
+            &c,
+            true,
+            &headers("authorization", "Bearer client-key-123456")
+        )
+        .is_err());
         let wrong = base64::engine::general_purpose::STANDARD.encode("ops:client-key-123456");
-        assert!(check(&c, &headers("authorization", &format!("Basic {wrong}"))).is_err());
+        assert!(check(
+            &c,
+            true,
+            &headers("authorization", &format!("Basic {wrong}"))
+        )
+        .is_err());
     }
 
     #[test]
     fn closed_when_client_keys_are_required_without_an_admin_key() {
         let c = config("require_key = true\n");
-        let err = check(&c, &headers("authorization", "Bearer client-key-123456"));
+        let err = check(
+            &c,
+            true,
+            &headers("authorization", "Bearer client-key-123456"),
+        );
         assert!(err.is_err_and(|m| m.contains("admin_key_env")));
-        assert!(check(&config(""), &HeaderMap::new()).is_ok());
+        assert!(check(&config(""), false, &HeaderMap::new()).is_ok());
+        // Keys in use (e.g. created with `frugal keys create`) close it too.
+        assert!(check(&config(""), true, &HeaderMap::new()).is_err());
     }
 
     #[test]

@@ -169,7 +169,10 @@ mod tests {
         };
         let text = record(&r).join("\n");
         assert!(text.contains("rules stage scored 0.125"), "{text}");
-        assert!(text.contains("after 1 failed attempt(s): mock/m-tiny:503"), "{text}");
+        assert!(
+            text.contains("after 1 failed attempt(s): mock/m-tiny:503"),
+            "{text}"
+        );
         assert!(text.contains("saved $0.0004 (routing $0.0004"), "{text}");
         assert!(text.contains("frugal's own time 0.50 ms"), "{text}");
         assert!(!text.contains("Status"), "{text}");

@@ -7,6 +7,7 @@
 mod api;
 mod auth;
 mod explain;
+mod keys;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +56,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/api/requests", get(api::requests))
         .route("/api/requests/{id}", get(api::request))
         .route("/api/route", post(api::route))
+        .route("/api/keys", get(keys::keys))
         .layer(axum::middleware::from_fn_with_state(
             dash.clone(),
             auth::require_admin,
@@ -64,7 +66,10 @@ pub fn router(app: Arc<AppState>) -> Router {
 
 /// The page, and its script and style: fixed files, so the browser may keep them briefly.
 async fn page() -> impl IntoResponse {
-    asset("text/html; charset=utf-8", include_str!("assets/index.html"))
+    asset(
+        "text/html; charset=utf-8",
+        include_str!("assets/index.html"),
+    )
 }
 
 async fn script() -> impl IntoResponse {
