@@ -229,15 +229,17 @@ pub async fn requests(State(d): State<Arc<Dash>>, q: Params) -> Response {
 /// `GET /api/requests/{id}`: one request's row and the explanation of its decision. The
 /// prompt is shown only while `store_prompts` is on.
 pub async fn request(State(d): State<Arc<Dash>>, Path(id): Path<String>) -> Response {
-    if d.app.ledger.store().is_none() {
+    let Some(st) = d.app.ledger.store() else {
         return disabled();
-    }
-    let record = match d.app.ledger.lookup(&id).await {
+    };
+    // The store, not the ledger's cache of recent requests: that cache keeps only what
+    // implicit feedback needs, not the whole row.
+    let record = match st.lookup(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("no request with id `{id}` in the ledger"),
+                format!("no request with id `{id}` in the ledger (rows are written within a second of the answer)"),
             )
         }
         Err(e) => return internal(e),
