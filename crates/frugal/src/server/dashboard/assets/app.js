@@ -83,13 +83,14 @@ function legend(target, series) {
 
 const W = 640, H = 190, PAD = { l: 58, r: 8, t: 10, b: 22 };
 
-function frame(target, max, fmt) {
+function frame(target, min, max, fmt) {
   const root = $(target);
   root.setAttribute("viewBox", `0 0 ${W} ${H}`);
   root.replaceChildren();
-  const y = (v) => PAD.t + (H - PAD.t - PAD.b) * (1 - (max > 0 ? v / max : 0));
+  const span = max - min;
+  const y = (v) => PAD.t + (H - PAD.t - PAD.b) * (1 - (span > 0 ? (v - min) / span : 0));
   for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
+    const v = min + (span * i) / 4;
     root.append(svg("line", { class: "axis", x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v) }));
     root.append(svg("text", { x: PAD.l - 4, y: y(v) + 3, "text-anchor": "end" }, fmt(v)));
   }
@@ -103,25 +104,28 @@ function xTicks(root, buckets, x) {
   });
 }
 
-/** Stacked bars: one bar per bucket, one segment per series. */
+/** Stacked bars: one bar per bucket, one segment per series; negative values (a routed
+ * request dearer than the baseline) stack below zero. */
 function bars(target, buckets, series, fmt) {
-  const totals = buckets.map((_, i) => series.reduce((a, s) => a + Math.max(0, s.values[i] || 0), 0));
-  const max = Math.max(...totals, 0) * 1.1;
-  const { root, y } = frame(target, max, fmt);
+  const sum = (i, sign) => series.reduce((a, s) => a + (sign * (s.values[i] || 0) > 0 ? s.values[i] : 0), 0);
+  const max = Math.max(0, ...buckets.map((_, i) => sum(i, 1))) * 1.1;
+  const min = Math.min(0, ...buckets.map((_, i) => sum(i, -1))) * 1.1;
+  const { root, y } = frame(target, min, max, fmt);
   const step = (W - PAD.l - PAD.r) / Math.max(1, buckets.length);
   const x = (i) => PAD.l + step * (i + 0.5);
   buckets.forEach((t, i) => {
-    let base = 0;
+    let up = 0, down = 0;
     for (const s of series) {
-      const v = Math.max(0, s.values[i] || 0);
-      if (v <= 0) continue;
+      const v = s.values[i] || 0;
+      if (v === 0) continue;
+      const from = v > 0 ? up : down, to = from + v;
+      if (v > 0) up = to; else down = to;
       const r = svg("rect", {
         x: PAD.l + step * i + step * 0.12, width: Math.max(1, step * 0.76),
-        y: y(base + v), height: Math.max(0.5, y(base) - y(base + v)), fill: s.color,
+        y: y(Math.max(from, to)), height: Math.max(0.5, Math.abs(y(from) - y(to))), fill: s.color,
       });
       r.append(svg("title", {}, `${when(t)} ${s.name}: ${fmt(v)}`));
       root.append(r);
-      base += v;
     }
   });
   xTicks(root, buckets, x);
@@ -131,7 +135,8 @@ function bars(target, buckets, series, fmt) {
 function lines(target, buckets, series, fmt) {
   const all = series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined));
   const max = Math.max(...all, 0) * 1.1;
-  const { root, y } = frame(target, max, fmt);
+  const min = Math.min(...all, 0) * 1.1;
+  const { root, y } = frame(target, min, max, fmt);
   const step = (W - PAD.l - PAD.r) / Math.max(1, buckets.length - 1);
   const x = (i) => PAD.l + step * i;
   for (const s of series) {
@@ -338,7 +343,8 @@ async function loadKeys() {
   $("#projects-table tbody").replaceChildren(...k.projects.map((p) => el("tr", {},
     el("td", {}, p.name), el("td", {}, budgetCell(p.budgets)))));
   $("#keys-other").textContent = `Without a key: ${int(k.without_key.requests)} requests, ${usd(k.without_key.cost_usd)}. ` +
-    `Keys no longer known: ${int(k.unrecognised_keys.requests)} requests, ${usd(k.unrecognised_keys.cost_usd)}.`;
+    `Other keys: ${int(k.unrecognised_keys.requests)} requests, ${usd(k.unrecognised_keys.cost_usd)} ` +
+    "(keys neither configured nor created: accepted while keys are not required, or since removed).";;
 }
 
 // ---- refresh ------------------------------------------------------------------------
