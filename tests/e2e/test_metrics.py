@@ -81,3 +81,27 @@ def test_metrics_count_known_traffic_exactly(metered):
     assert total(s, "frugal_overhead_seconds_count") == sum(r["overhead_ms"] is not None for r in rows)
     assert total(s, "frugal_tier_boundary") > 0
     assert ("frugal_verify_threshold", ()) in s
+
+
+def test_the_grafana_example_reads_only_exported_metrics(metered):
+    """docs/grafana/frugal.json is valid JSON and every metric its queries name is in a scrape."""
+    import json
+    import re
+
+    from support import ROOT
+
+    gw, _ = metered
+    gw.openai().chat.completions.create(model="test-gpt-small", messages=PROMPT)
+    text = gw.http.get("/metrics").text
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    # A family declared with no sample yet (no verified request so far) is exported too.
+    exported |= {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "frugal.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 15
+    named = {m for e in exprs for m in re.findall(r"\bfrugal_[a-z0-9_]+\b", e)}
+    assert named, "no frugal metric in the dashboard's queries"
+    missing = sorted(named - exported)
+    assert missing == [], f"the Grafana dashboard queries metrics /metrics does not export: {missing}"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
