@@ -21,7 +21,7 @@ const MIGRATIONS: [&str; 6] = [
     include_str!("migrations/postgres_0003_verified.sql"),
     include_str!("migrations/postgres_0004_keys.sql"),
     include_str!("migrations/postgres_0005_dashboard.sql"),
-    include_str!("migrations/postgres_0006_dashboard_keys.sql"),
+    include_str!("migrations/postgres_0006_dashboard_rollup.sql"),
 ];
 /// Advisory lock key serialising migrations across replicas ("frugal" in ASCII, roughly).
 const MIGRATION_LOCK: i64 = 0x6672_7567_616c;

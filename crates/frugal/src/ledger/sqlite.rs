@@ -19,7 +19,7 @@ const MIGRATIONS: [&str; 6] = [
     include_str!("migrations/sqlite_0003_verified.sql"),
     include_str!("migrations/sqlite_0004_keys.sql"),
     include_str!("migrations/sqlite_0005_dashboard.sql"),
-    include_str!("migrations/sqlite_0006_dashboard_keys.sql"),
+    include_str!("migrations/sqlite_0006_dashboard_rollup.sql"),
 ];
 
 pub struct SqliteStore {

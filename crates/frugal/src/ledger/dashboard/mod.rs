@@ -1,10 +1,12 @@
-//! What the dashboard reads from the ledger. Aggregation happens in the database: one
-//! GROUP BY over `requests` per (hour, tier, model) — the rollup — from which the summary,
-//! the time series and the traffic mix are all derived (`views.rs`), so the first view
-//! costs one indexed scan however many panels it draws. Recent requests are a keyset page
-//! on `seq`; quality is a GROUP BY over `feedback`. Money is summed by the database as
-//! double precision (SQLite keeps decimals as TEXT and has no exact SUM): the dashboard's
-//! figures are for display, `frugal report` stays the exact-decimal account.
+//! What the dashboard reads from the ledger. Aggregation happens in the database, ahead of
+//! time: triggers (migration `*_0006_dashboard_rollup.sql`) keep sums per (hour, tier,
+//! model) and per (hour, key_hash) as rows are written and deleted, so the first view reads
+//! a few thousand rollup rows however large the ledger is — the summary, the time series
+//! and the traffic mix are all derived from the one rollup (`views.rs`). Recent requests
+//! are a keyset page on `seq`; quality is a GROUP BY over `feedback`. Money is summed as
+//! double precision on SQLite (decimals are TEXT there) and exactly on PostgreSQL, and
+//! handed over as doubles: the dashboard's figures are for display, `frugal report` stays
+//! the exact-decimal account.
 
 pub mod postgres;
 pub mod sqlite;
@@ -119,50 +121,28 @@ pub struct KeyRow {
     pub savings_usd: f64,
 }
 
-/// The per-key sums, shared by both backends (`Sum` rendered in each dialect).
-pub(crate) const KEY_SUMS: [Sum; 5] = [
-    Sum::Rows,
-    Sum::Count("status <> 200 OR error IS NOT NULL"),
-    Sum::Real("cost_usd"),
-    Sum::Real("baseline_cost_usd"),
-    Sum::Real("savings_routing_usd + savings_compression_usd + savings_caching_usd"),
+/// The columns of the `dashboard_rollup` table (migration 6) after its three keys, in
+/// `RollupRow` order, and whether each is a double (else an integer). Both backends read
+/// them in this order.
+pub(crate) const ROLLUP_COLUMNS: [(&str, bool); 15] = [
+    ("requests", false),
+    ("errors", false),
+    ("fallbacks", false),
+    ("verified", false),
+    ("cost_usd", true),
+    ("baseline_cost_usd", true),
+    ("savings_routing_usd", true),
+    ("savings_compression_usd", true),
+    ("savings_caching_usd", true),
+    ("verify_cost_usd", true),
+    ("latency_ms", true),
+    ("overhead_ms", true),
+    ("overhead_n", false),
+    ("input_tokens", false),
+    ("output_tokens", false),
 ];
 
-/// What one rollup column sums, so the backends (and their covering indexes) agree on the
-/// columns; each renders it in its own SQL.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Sum {
-    /// Rows in the group.
-    Rows,
-    /// Rows where the condition holds.
-    Count(&'static str),
-    /// A decimal or real column, as a double (NULL counts as 0).
-    Real(&'static str),
-    /// An integer column, or the rows where a nullable column is set (`Present`).
-    Int(&'static str),
-    Present(&'static str),
-}
-
-/// The rollup's sums, in `RollupRow` order after the three keys (hour, tier, model).
-pub(crate) const ROLLUP_SUMS: [Sum; 15] = [
-    Sum::Rows,
-    Sum::Count("status <> 200 OR error IS NOT NULL"),
-    Sum::Count("fallback_attempts > 0"),
-    Sum::Count("verify IN ('trusted', 'escalated', 'escalation_failed')"),
-    Sum::Real("cost_usd"),
-    Sum::Real("baseline_cost_usd"),
-    Sum::Real("savings_routing_usd"),
-    Sum::Real("savings_compression_usd"),
-    Sum::Real("savings_caching_usd"),
-    Sum::Real("verify_cost_usd"),
-    Sum::Real("latency_ms"),
-    Sum::Real("overhead_ms"),
-    Sum::Present("overhead_ms"),
-    Sum::Int("input_tokens"),
-    Sum::Int("output_tokens"),
-];
-
-/// A rollup row from its three keys and its sums in `ROLLUP_SUMS` order.
+/// A rollup row from its three keys and its sums in `ROLLUP_COLUMNS` order.
 pub(crate) fn rollup_row(
     hour: i64,
     tier: Option<String>,
@@ -192,20 +172,15 @@ pub(crate) fn rollup_row(
     }
 }
 
-/// Whether the sum at `i` of `ROLLUP_SUMS` is a double (else an integer).
-pub(crate) fn is_real(s: Sum) -> bool {
-    matches!(s, Sum::Real(_))
-}
-
-/// Split one row's sums (read in `ROLLUP_SUMS` order) into integers and doubles.
+/// Split one row's sums (read in `ROLLUP_COLUMNS` order) into integers and doubles.
 pub(crate) fn split_sums(
     mut get_int: impl FnMut(usize) -> Result<i64>,
     mut get_real: impl FnMut(usize) -> Result<f64>,
 ) -> Result<([i64; 7], [f64; 8])> {
     let (mut ints, mut reals) = ([0i64; 7], [0f64; 8]);
     let (mut i, mut r) = (0, 0);
-    for (k, s) in ROLLUP_SUMS.iter().enumerate() {
-        if is_real(*s) {
+    for (k, (_, real)) in ROLLUP_COLUMNS.iter().enumerate() {
+        if *real {
             reals[r] = get_real(k)?;
             r += 1;
         } else {

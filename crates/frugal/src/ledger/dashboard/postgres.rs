@@ -1,42 +1,29 @@
-//! The dashboard's queries on PostgreSQL: the rollup is a hash aggregate over the time
-//! range, read from the `requests_dashboard_ts` index (migration
-//! `postgres_0005_dashboard.sql`: `ts_ms` with every summed column INCLUDEd, so the scan
-//! is index-only once autovacuum has run). Money is NUMERIC, summed exactly and handed
+//! The dashboard's queries on PostgreSQL. The rollup and the spend per key read the tables
+//! the statement-level triggers of migration `postgres_0006_dashboard_rollup.sql` keep
+//! (primary keys lead with the hour); money is NUMERIC there, summed exactly and handed
 //! over as a double for display.
 
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{Answer, KeyRow, QualityRow, Query, RecentRow, Sum, KEY_SUMS, ROLLUP_SUMS};
-
-fn render(s: Sum) -> String {
-    match s {
-        Sum::Rows => "COUNT(*)".into(),
-        Sum::Count(cond) => format!("COUNT(*) FILTER (WHERE {cond})"),
-        Sum::Real(col) => format!("COALESCE(SUM({col}), 0)::float8"),
-        Sum::Int(col) => format!("COALESCE(SUM({col}), 0)::int8"),
-        Sum::Present(col) => format!("COUNT({col})"),
-    }
-}
+use super::{Answer, KeyRow, QualityRow, Query, RecentRow, ROLLUP_COLUMNS};
 
 pub(crate) fn rollup_sql() -> String {
-    let sums: Vec<String> = ROLLUP_SUMS.iter().map(|s| render(*s)).collect();
+    let cols: Vec<String> = ROLLUP_COLUMNS
+        .iter()
+        .map(|(c, real)| format!("{c}::{}", if *real { "float8" } else { "int8" }))
+        .collect();
     format!(
-        "SELECT ts_ms / 3600000, tier, model, {} FROM requests \
-         WHERE ts_ms >= $1 GROUP BY 1, 2, 3",
-        sums.join(", ")
+        "SELECT hour, NULLIF(tier, ''), NULLIF(model, ''), {} FROM dashboard_rollup \
+         WHERE hour >= $1",
+        cols.join(", ")
     )
 }
 
-/// Spend per key over the time range, from the same covering index as the rollup
-/// (`key_hash` is among its INCLUDEd columns since migration 0006).
-pub(crate) fn keys_sql() -> String {
-    let sums: Vec<String> = KEY_SUMS.iter().map(|s| render(*s)).collect();
-    format!(
-        "SELECT key_hash, {} FROM requests WHERE ts_ms >= $1 GROUP BY 1",
-        sums.join(", ")
-    )
-}
+/// Spend per key from the hour `$1` on.
+const KEYS_SQL: &str = "SELECT key_hash, SUM(requests)::int8, SUM(errors)::int8, \
+     SUM(cost_usd)::float8, SUM(baseline_cost_usd)::float8, SUM(savings_usd)::float8 \
+     FROM dashboard_key_rollup WHERE hour >= $1 GROUP BY key_hash";
 
 const RECENT_SQL: &str = "SELECT seq, request_id, ts_ms, format, decision, tier, stage, model, \
      cost_usd::text, baseline_cost_usd::text, latency_ms, overhead_ms, status, error, \
@@ -46,8 +33,7 @@ const RECENT_SQL: &str = "SELECT seq, request_id, ts_ms, format, decision, tier,
 pub async fn run(c: &Client, q: Query) -> Result<Answer> {
     match q {
         Query::Rollup { since_hour } => {
-            let since_ms = since_hour.saturating_mul(super::HOUR_MS);
-            let rows = c.query(&rollup_sql(), &[&since_ms]).await?;
+            let rows = c.query(&rollup_sql(), &[&since_hour]).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 let (ints, reals) = super::split_sums(
@@ -111,7 +97,8 @@ pub async fn run(c: &Client, q: Query) -> Result<Answer> {
             Ok(Answer::Quality(out))
         }
         Query::Keys { since_ms } => {
-            let rows = c.query(&keys_sql(), &[&since_ms]).await?;
+            let since_hour = since_ms.div_euclid(super::HOUR_MS);
+            let rows = c.query(KEYS_SQL, &[&since_hour]).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 out.push(KeyRow {

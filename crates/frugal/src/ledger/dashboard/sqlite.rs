@@ -1,44 +1,26 @@
-//! The dashboard's queries on SQLite. The rollup groups by `ts_ms / 3600000, tier, model`
-//! — exactly the leading expressions of the `requests_dashboard_hour` index (migration
-//! `sqlite_0005_dashboard.sql`), which also holds every summed column: SQLite walks that
-//! index alone, already in group order, with no table reads and no sort. The WHERE clause
-//! is written on the same expression so the range is an index seek too.
+//! The dashboard's queries on SQLite. The rollup and the spend per key read the tables the
+//! triggers of migration `sqlite_0006_dashboard_rollup.sql` keep (primary keys lead with
+//! the hour, so a range is one seek); tier and model are stored as '' when absent and read
+//! back as NULL.
 
 use anyhow::Result;
 use rusqlite::{params, Connection};
 
-use super::{Answer, KeyRow, QualityRow, Query, RecentRow, Sum, KEY_SUMS, ROLLUP_SUMS};
-
-/// One sum in SQLite's SQL: TOTAL is a double and 0 for no values (SUM would be NULL).
-fn render(s: Sum) -> String {
-    match s {
-        Sum::Rows => "COUNT(*)".into(),
-        Sum::Count(cond) => format!("SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)"),
-        Sum::Real(col) => format!("TOTAL({col})"),
-        Sum::Int(col) => format!("SUM({col})"),
-        Sum::Present(col) => format!("COUNT({col})"),
-    }
-}
+use super::{Answer, KeyRow, QualityRow, Query, RecentRow, ROLLUP_COLUMNS};
 
 pub(crate) fn rollup_sql() -> String {
-    let sums: Vec<String> = ROLLUP_SUMS.iter().map(|s| render(*s)).collect();
+    let cols: Vec<&str> = ROLLUP_COLUMNS.iter().map(|(c, _)| *c).collect();
     format!(
-        "SELECT ts_ms / 3600000, tier, model, {} FROM requests \
-         WHERE ts_ms / 3600000 >= ?1 GROUP BY ts_ms / 3600000, tier, model",
-        sums.join(", ")
+        "SELECT hour, NULLIF(tier, ''), NULLIF(model, ''), {} FROM dashboard_rollup \
+         WHERE hour >= ?1",
+        cols.join(", ")
     )
 }
 
-/// Spend per key: the `requests_dashboard_key` index (migration 0006) leads with
-/// `key_hash` and holds the summed columns, so this too reads the index alone, in group
-/// order.
-pub(crate) fn keys_sql() -> String {
-    let sums: Vec<String> = KEY_SUMS.iter().map(|s| render(*s)).collect();
-    format!(
-        "SELECT key_hash, {} FROM requests WHERE ts_ms >= ?1 GROUP BY key_hash",
-        sums.join(", ")
-    )
-}
+/// Spend per key from the hour `?1` on.
+pub(crate) const KEYS_SQL: &str = "SELECT key_hash, SUM(requests), SUM(errors), TOTAL(cost_usd), \
+     TOTAL(baseline_cost_usd), TOTAL(savings_usd) FROM dashboard_key_rollup WHERE hour >= ?1 \
+     GROUP BY key_hash";
 
 const RECENT_COLUMNS: &str = "seq, request_id, ts_ms, format, decision, tier, stage, model, \
      cost_usd, baseline_cost_usd, latency_ms, overhead_ms, status, error, fallback_attempts, \
@@ -111,8 +93,9 @@ pub fn run(c: &mut Connection, q: Query) -> Result<Answer> {
             Ok(Answer::Quality(rows.collect::<rusqlite::Result<_>>()?))
         }
         Query::Keys { since_ms } => {
-            let mut stmt = c.prepare_cached(&keys_sql())?;
-            let rows = stmt.query_map(params![since_ms], |r| {
+            let mut stmt = c.prepare_cached(KEYS_SQL)?;
+            let since_hour = since_ms.div_euclid(super::HOUR_MS);
+            let rows = stmt.query_map(params![since_hour], |r| {
                 Ok(KeyRow {
                     key_hash: r.get(0)?,
                     requests: r.get(1)?,

@@ -188,36 +188,6 @@ fn views_cut_windows_buckets_and_mix() {
     assert_eq!(m.buckets.len(), m.tiers[0].series.len());
 }
 
-/// The rollup must walk the covering index in group order: a plan that reads the table or
-/// sorts would make the first view slow on a large ledger (bench/dashboard_scale.py).
-#[tokio::test]
-async fn sqlite_rollup_reads_only_the_covering_index_without_sorting() {
-    let path = std::env::temp_dir().join(format!(
-        "frugal-dash-plan-{}.sqlite",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let path = path.display().to_string();
-    crate::ledger::sqlite::SqliteStore::open(&path)
-        .await
-        .expect("open and migrate");
-    let c = rusqlite::Connection::open(&path).expect("second connection");
-    let mut stmt = c
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", sqlite::rollup_sql()))
-        .expect("explain");
-    let plan: Vec<String> = stmt
-        .query_map([0i64], |r| r.get::<_, String>(3))
-        .expect("plan")
-        .collect::<rusqlite::Result<_>>()
-        .expect("rows");
-    let plan = plan.join(" | ");
-    assert!(
-        plan.contains("COVERING INDEX requests_dashboard_hour"),
-        "{plan}"
-    );
-    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-    let _ = std::fs::remove_file(&path);
-}
-
 #[tokio::test]
 async fn key_spend_groups_by_key_hash_on_both_backends() {
     let mut records = traffic();
@@ -230,7 +200,7 @@ async fn key_spend_groups_by_key_hash_on_both_backends() {
             ..Default::default()
         };
         store.insert(Arc::new(batch)).await.expect("insert");
-        let since = NOW - 24 * HOUR_MS;
+        let since = views::hour_of(NOW - 24 * HOUR_MS) * HOUR_MS;
         let rows = keys(store.as_ref(), since).await.expect("keys");
         let b = store.backend();
         assert_eq!(rows.len(), 3, "{b}");
@@ -258,11 +228,12 @@ async fn key_spend_groups_by_key_hash_on_both_backends() {
     }
 }
 
-/// Spend per key must read its covering index too, without sorting.
+/// The first view must not scan the ledger: the rollup and the spend per key read only
+/// their rollup tables, by primary key range.
 #[tokio::test]
-async fn sqlite_key_spend_reads_only_its_covering_index() {
+async fn sqlite_dashboard_queries_read_the_rollup_tables_not_the_ledger() {
     let path = std::env::temp_dir().join(format!(
-        "frugal-dash-keys-{}.sqlite",
+        "frugal-dash-plan-{}.sqlite",
         uuid::Uuid::new_v4().simple()
     ));
     let path = path.display().to_string();
@@ -270,19 +241,59 @@ async fn sqlite_key_spend_reads_only_its_covering_index() {
         .await
         .expect("open and migrate");
     let c = rusqlite::Connection::open(&path).expect("second connection");
-    let mut stmt = c
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", sqlite::keys_sql()))
-        .expect("explain");
-    let plan: Vec<String> = stmt
-        .query_map([0i64], |r| r.get::<_, String>(3))
-        .expect("plan")
-        .collect::<rusqlite::Result<_>>()
-        .expect("rows");
-    let plan = plan.join(" | ");
-    assert!(
-        plan.contains("COVERING INDEX requests_dashboard_key"),
-        "{plan}"
-    );
-    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    for (sql, table) in [
+        (sqlite::rollup_sql(), "dashboard_rollup"),
+        (sqlite::KEYS_SQL.to_string(), "dashboard_key_rollup"),
+    ] {
+        let mut stmt = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let plan: Vec<String> = stmt
+            .query_map([0i64], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let plan = plan.join(" | ");
+        assert!(
+            plan.contains(&format!("SEARCH {table} USING PRIMARY KEY")),
+            "{plan}"
+        );
+        assert!(!plan.contains("requests"), "{plan}");
+    }
     let _ = std::fs::remove_file(&path);
+}
+
+/// Retention deletes rows; the triggers take them off the rollups, so the dashboard keeps
+/// agreeing with the ledger.
+#[tokio::test]
+async fn the_rollups_follow_deleted_rows_on_both_backends() {
+    let mut records = traffic();
+    for (i, r) in records.iter_mut().enumerate() {
+        r.key_hash = ["k_one", ""][i % 2].into();
+    }
+    for store in stores().await {
+        let batch = Batch {
+            records: records.clone(),
+            ..Default::default()
+        };
+        store.insert(Arc::new(batch)).await.expect("insert");
+        // Delete the older half, in several statements as retention does.
+        let cut = NOW - 36 * HOUR_MS + 1;
+        while store.prune(cut, 50).await.expect("prune") == 50 {}
+        let b = store.backend();
+        let kept: Vec<&Record> = records.iter().filter(|r| r.ts_ms >= cut).collect();
+        let rows = rollup(store.as_ref(), 0).await.expect("rollup");
+        let mut t = views::Totals::default();
+        rows.iter().for_each(|r| t.add(r));
+        assert_eq!(t.requests, kept.len() as i64, "{b}");
+        let cost: Decimal = kept.iter().map(|r| r.cost_usd).sum();
+        assert!(close(t.cost_usd, f(cost)), "{b}: {} vs {cost}", t.cost_usd);
+        assert!(
+            rows.iter().all(|r| r.requests > 0),
+            "{b}: emptied groups are removed"
+        );
+        let per_key = keys(store.as_ref(), 0).await.expect("keys");
+        let n: i64 = per_key.iter().map(|k| k.requests).sum();
+        assert_eq!(n, kept.len() as i64, "{b}");
+    }
 }

@@ -77,7 +77,8 @@ pub async fn keys(State(d): State<Arc<Dash>>, q: Params) -> Response {
 
 async fn answer(d: &Dash, days: i64) -> anyhow::Result<Value> {
     let config = &d.app.config;
-    let since = now_ms() - days * 24 * HOUR_MS;
+    // Whole hours: the spend per key is kept per hour.
+    let since = (now_ms() - days * 24 * HOUR_MS).div_euclid(HOUR_MS) * HOUR_MS;
     let rows = match d.app.ledger.store() {
         Some(st) => store::keys(st.as_ref(), since).await?,
         None => vec![],
