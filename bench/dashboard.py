@@ -13,6 +13,7 @@ too. Target: <= 1 s.
     python3 bench/dashboard.py                       # 1,000,000 rows, both backends
     python3 bench/dashboard.py --rows 100000 --backends sqlite
     python3 bench/dashboard.py --pg-url postgres://postgres@127.0.0.1:5432/postgres
+    python3 bench/dashboard.py --write-cost --rows 200000   # what the rollup triggers cost writes
 
 PostgreSQL: --pg-url, else FRUGAL_TEST_PG_URL, else `bash scripts/start-postgres.sh`. A
 throwaway database is created (psql) and dropped at the end. The PostgreSQL figures are
@@ -218,6 +219,40 @@ def run_postgres(n: int, trials: int, tmp: Path, base_url: str) -> dict:
         psql(base_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
+def write_cost(n: int, tmp: Path, backends: list[str], pg_url: str | None) -> None:
+    """Rows/s of the same bulk insert into a migrated ledger with the rollup triggers, then
+    with them dropped: what keeping the rollups costs the database per written row."""
+    now = int(time.time() * 1000)
+    print(f"\nwriting {n:,} rows in one statement (rows/s)")
+    for backend in backends:
+        speeds = []
+        for triggers in (True, False):
+            if backend == "sqlite":
+                path = str(tmp / f"write-{triggers}.sqlite")
+                Gateway(path, tmp).stop()
+                if not triggers:
+                    con = sqlite3.connect(path)
+                    con.execute("DROP TRIGGER requests_rollup_insert")
+                    con.close()
+                t = time.perf_counter()
+                fill_sqlite(path, n, now)
+            else:
+                db = f"frugal_write_{os.getpid()}_{int(triggers)}"
+                psql(pg_url, f"CREATE DATABASE {db}")
+                url = re.sub(r"/[^/]*$", f"/{db}", pg_url)
+                try:
+                    Gateway(url, tmp).stop()
+                    if not triggers:
+                        psql(url, "DROP TRIGGER requests_rollup_insert ON requests")
+                    t = time.perf_counter()
+                    fill_postgres(url, n, now)
+                finally:
+                    psql(pg_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            speeds.append(n / (time.perf_counter() - t))
+        print(f"  {backend:<9} with triggers {speeds[0]:>9,.0f}   without {speeds[1]:>9,.0f}   "
+              f"({100 * (1 - speeds[0] / speeds[1]):.0f}% slower)")
+
+
 def report(results: dict, n: int, trials: int) -> None:
     names = list(results)
     width = max(len(p) for p in PANELS) + 2
@@ -238,19 +273,26 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--pg-url", default=os.environ.get("FRUGAL_TEST_PG_URL"))
+    ap.add_argument("--write-cost", action="store_true", help="measure what the rollup triggers cost writes instead")
     args = ap.parse_args()
     if not FRUGAL.exists():
         sys.exit(f"{FRUGAL} not found: cargo build --release (or set FRUGAL_BIN)")
     print(f"binary {FRUGAL}", file=sys.stderr)
     results: dict = {}
+    backends = args.backends.split(",")
+    if "postgres" in backends and not args.pg_url:
+        args.pg_url = subprocess.run(["bash", str(ROOT / "scripts" / "start-postgres.sh")],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+    if args.write_cost:
+        with tempfile.TemporaryDirectory(prefix="frugal-dash-bench-") as tmp:
+            write_cost(args.rows, Path(tmp), backends, args.pg_url)
+        return
     with tempfile.TemporaryDirectory(prefix="frugal-dash-bench-") as tmp:
-        backends = args.backends.split(",")
         if "sqlite" in backends:
             (Path(tmp) / "sqlite").mkdir()
             results.update(run_sqlite(args.rows, args.trials, Path(tmp) / "sqlite"))
         if "postgres" in backends:
-            url = args.pg_url or subprocess.run(["bash", str(ROOT / "scripts" / "start-postgres.sh")],
-                                                capture_output=True, text=True, check=True).stdout.strip()
+            url = args.pg_url
             if not shutil.which("psql"):
                 sys.exit("psql is needed to create the benchmark database")
             (Path(tmp) / "pg").mkdir()
