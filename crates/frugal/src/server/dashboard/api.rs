@@ -60,31 +60,40 @@ fn disabled() -> Response {
     )
 }
 
+/// A parameter that is out of range or malformed: a 400 naming it.
+pub(super) struct BadParam(String);
+
+impl IntoResponse for BadParam {
+    fn into_response(self) -> Response {
+        bad(self.0)
+    }
+}
+
 /// An integer parameter within bounds, or its default when absent.
-fn int(q: &Params, name: &str, default: i64, min: i64, max: i64) -> Result<i64, Response> {
+fn int(q: &Params, name: &str, default: i64, min: i64, max: i64) -> Result<i64, BadParam> {
     match q.get(name) {
         None => Ok(default),
         Some(s) => match s.trim().parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(bad(format!(
+            _ => Err(BadParam(format!(
                 "{name}: `{s}` is not a whole number from {min} to {max}"
             ))),
         },
     }
 }
 
-pub(super) fn days(q: &Params) -> Result<i64, Response> {
+pub(super) fn days(q: &Params) -> Result<i64, BadParam> {
     int(q, "days", 30, 1, MAX_DAYS)
 }
 
-fn bucket(q: &Params, days: i64) -> Result<views::Bucket, Response> {
+fn bucket(q: &Params, days: i64) -> Result<views::Bucket, BadParam> {
     let b = match q.get("bucket").map(String::as_str) {
         None => views::Bucket::Day,
         Some(s) => views::Bucket::parse(s)
-            .ok_or_else(|| bad(format!("bucket: `{s}` is not `day` or `hour`")))?,
+            .ok_or_else(|| BadParam(format!("bucket: `{s}` is not `day` or `hour`")))?,
     };
     if b == views::Bucket::Hour && days > MAX_HOURLY_DAYS {
-        return Err(bad(format!(
+        return Err(BadParam(format!(
             "bucket: hourly buckets cover at most {MAX_HOURLY_DAYS} days (days = {days})"
         )));
     }
@@ -95,7 +104,7 @@ fn bucket(q: &Params, days: i64) -> Result<views::Bucket, Response> {
 pub async fn summary(State(d): State<Arc<Dash>>, q: Params) -> Response {
     let days = match days(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let now = now_ms();
     match d.rollup(views::window_start(now, days)).await {
@@ -114,7 +123,7 @@ pub async fn summary(State(d): State<Arc<Dash>>, q: Params) -> Response {
 pub async fn timeseries(State(d): State<Arc<Dash>>, q: Params) -> Response {
     let (days, bucket) = match days(&q).and_then(|n| Ok((n, bucket(&q, n)?))) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let now = now_ms();
     let since = views::window_start(now, days);
@@ -133,7 +142,7 @@ pub async fn timeseries(State(d): State<Arc<Dash>>, q: Params) -> Response {
 pub async fn mix(State(d): State<Arc<Dash>>, q: Params) -> Response {
     let (days, bucket) = match days(&q).and_then(|n| Ok((n, bucket(&q, n)?))) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let now = now_ms();
     let since = views::window_start(now, days);
@@ -151,7 +160,7 @@ pub async fn mix(State(d): State<Arc<Dash>>, q: Params) -> Response {
 pub async fn quality(State(d): State<Arc<Dash>>, q: Params) -> Response {
     let days = match days(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(st) = d.app.ledger.store() else {
         return disabled();
@@ -205,13 +214,13 @@ pub async fn quality(State(d): State<Arc<Dash>>, q: Params) -> Response {
 pub async fn requests(State(d): State<Arc<Dash>>, q: Params) -> Response {
     let limit = match int(&q, "limit", 50, 1, store::MAX_RECENT as i64) {
         Ok(n) => n as usize,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let before = match q.get("before") {
         None => None,
         Some(_) => match int(&q, "before", 0, 1, i64::MAX) {
             Ok(n) => Some(n),
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         },
     };
     let Some(st) = d.app.ledger.store() else {

@@ -67,7 +67,7 @@ pub fn attribute(rows: &[KeyRow], names: &HashMap<String, String>) -> Attributed
 pub async fn keys(State(d): State<Arc<Dash>>, q: Params) -> Response {
     let days = match days(&q) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match answer(&d, days).await {
         Ok(v) => Json(v).into_response(),
