@@ -5,7 +5,7 @@ python3 fuzz/make_seeds.py. Seed names are content hashes, so reruns are idempot
 import glob, hashlib, json, os, re, struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GOLDEN = os.path.join(ROOT, "crates/frugal/tests/golden")
+GOLDEN = os.path.join(ROOT, "crates/wire/tests/golden")
 CORPUS = os.path.join(ROOT, "fuzz/corpus")
 
 

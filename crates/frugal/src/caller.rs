@@ -177,7 +177,10 @@ mod tests {
             Some("638af361-43f2-4dde-b33e-75cb5380b944")
         );
         h.insert("x-session-id", HeaderValue::from_static("mine"));
-        assert_eq!(Caller::identify(&h, &keys(&c)).session_id.as_deref(), Some("mine"));
+        assert_eq!(
+            Caller::identify(&h, &keys(&c)).session_id.as_deref(),
+            Some("mine")
+        );
     }
 
     #[test]

@@ -92,6 +92,17 @@ pub enum GatewayError {
     Internal(String),
 }
 
+impl From<frugal_wire::error::WireError> for GatewayError {
+    fn from(e: frugal_wire::error::WireError) -> Self {
+        use frugal_wire::error::WireError;
+        match e {
+            WireError::InvalidRequest(m) => GatewayError::InvalidRequest(m),
+            WireError::Untranslatable(m) => GatewayError::Untranslatable(m),
+            WireError::Internal(m) => GatewayError::Internal(m),
+        }
+    }
+}
+
 fn summarize(attempts: &[AttemptError]) -> String {
     attempts
         .iter()

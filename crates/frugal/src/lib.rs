@@ -15,8 +15,8 @@ pub mod error;
 pub mod eval;
 pub mod hashing;
 pub mod ledger;
-pub mod metrics;
 pub mod limits;
+pub mod metrics;
 pub mod pipeline;
 pub mod providers;
 pub mod quality;
@@ -24,6 +24,9 @@ pub mod secrets;
 pub mod server;
 pub mod tokens;
 pub mod train;
-pub mod types;
 pub mod verify;
-pub mod wire;
+
+// The wire formats and the internal model live in their own crate (crates/wire); these
+// names keep one path for them across the gateway.
+pub use frugal_wire as wire;
+pub use frugal_wire::types;

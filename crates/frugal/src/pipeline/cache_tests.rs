@@ -138,3 +138,27 @@ fn prompt_cache_key_is_per_session_and_never_overwrites() {
     assert_eq!(openai_cache_key(&mut set), None);
     assert_eq!(set["prompt_cache_key"], "mine");
 }
+
+/// A breakpoint placed on the late system turn while it is the newest message, and
+/// gone the next turn, changes nothing but the marker itself.
+#[test]
+fn a_late_system_message_keeps_its_bytes_under_a_moving_breakpoint() {
+    let messages = json!([
+        {"role": "user", "content": "task"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "system", "content": "<system-reminder>r</system-reminder>"}
+    ]);
+    let mut newest = json!({"model": "m", "max_tokens": 1, "messages": messages});
+    assert!(crate::wire::anthropic::place_system_messages(&mut newest));
+    let unmarked = newest["messages"][2].to_string();
+    crate::pipeline::cache::anthropic_breakpoints(&mut newest, 0);
+    let marked = &mut newest["messages"][2];
+    assert!(
+        marked["content"][0].get("cache_control").is_some(),
+        "{marked}"
+    );
+    if let Some(block) = marked["content"][0].as_object_mut() {
+        block.remove("cache_control");
+    }
+    assert_eq!(marked.to_string(), unmarked);
+}

@@ -6,9 +6,9 @@
 
 use serde_json::Value;
 
-use crate::error::{GatewayError, Result};
+use crate::check::{index, kind, Obj, Side};
+use crate::error::{Result, WireError};
 use crate::types::{ChatRequest, ImageSource, Message, Part, Role, TextBlock, ToolChoice, ToolDef};
-use crate::wire::check::{index, kind, Obj, Side};
 
 const SIDE: Side = Side::Client;
 
@@ -40,7 +40,7 @@ pub(crate) const SKIPPED_BLOCKS: [&str; 14] = [
 /// the forwarded body and `untranslatable_fields` names those OpenAI cannot express.
 pub fn parse_request(body: &Value) -> Result<ChatRequest> {
     if !body.is_object() {
-        return Err(GatewayError::InvalidRequest(
+        return Err(WireError::InvalidRequest(
             "the request body must be a JSON object".into(),
         ));
     }

@@ -1,14 +1,14 @@
 //! Complete (non-streamed) Responses answers: provider side `parse_response` and
 //! `parse_usage`, client side `render_response`, and the status mapping (the table lives
-//! in `wire/mod.rs`). The `response` object built here is also what the stream renderer
+//! in the wire crate's `lib.rs`). The `response` object built here is also what the stream renderer
 //! sends in `response.created` and `response.completed`.
 
 use serde_json::{json, Value};
 
+use crate::check::{count, index, Obj, Side};
 use crate::error::Result;
+use crate::shared::{arguments_string, parse_arguments};
 use crate::types::{ChatResponse, Part, StopReason, Usage};
-use crate::wire::check::{count, index, Obj, Side};
-use crate::wire::shared::{arguments_string, parse_arguments};
 
 const SIDE: Side = Side::Upstream("openai responses");
 
@@ -122,7 +122,7 @@ pub(crate) fn render_usage(u: &Usage) -> Value {
 /// A response id in the Responses style (`resp_…`): an answer from another wire keeps its
 /// own id after the prefix, so it can still be traced upstream.
 pub fn responses_id(id: &str) -> String {
-    format!("resp_{}", crate::wire::shared::bare_id(id))
+    format!("resp_{}", crate::shared::bare_id(id))
 }
 
 /// The id of output item `n` of response `id`: the stream and the final object agree.
@@ -241,7 +241,7 @@ pub(crate) fn response_object(e: Envelope<'_>) -> Value {
 
 /// Render a `response` object (`created_at` is now).
 pub fn render_response(resp: &ChatResponse) -> Value {
-    render_at(resp, crate::wire::shared::unix_now())
+    render_at(resp, crate::shared::unix_now())
 }
 
 /// [`render_response`] with a fixed `created_at` (tests).
@@ -263,7 +263,7 @@ pub(crate) fn render_at(resp: &ChatResponse, created_at: u64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::GatewayError;
+    use crate::error::WireError;
 
     fn parse(v: Value) -> ChatResponse {
         match parse_response(&v) {
@@ -410,7 +410,7 @@ mod tests {
         ];
         for (body, want) in cases {
             match parse_response(&body) {
-                Err(GatewayError::Internal(m)) => assert_eq!(m, want),
+                Err(WireError::Internal(m)) => assert_eq!(m, want),
                 other => panic!("{body}: {other:?}"),
             }
         }

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use super::response::{
     call_item, item_id, message_item, parse_usage, response_object, responses_id, status, Envelope,
 };
+use crate::check::{Obj, Side};
 use crate::error::Result;
+use crate::sse::{frame, SseEvent};
 use crate::types::{StopReason, StreamEvent, Usage};
-use crate::wire::check::{Obj, Side};
-use crate::wire::sse::{frame, SseEvent};
 
 const SIDE: Side = Side::Upstream("openai responses");
 
@@ -338,7 +338,7 @@ impl StreamRenderer {
             return;
         }
         if self.created_at.is_none() {
-            self.created_at = Some(crate::wire::shared::unix_now());
+            self.created_at = Some(crate::shared::unix_now());
         }
         let response = self.response("in_progress", Value::Null, false);
         self.emit(

@@ -4,10 +4,10 @@
 
 use serde_json::{json, Value};
 
-use crate::error::{GatewayError, Result};
+use crate::check::{index, kind, Obj, Side};
+use crate::error::{Result, WireError};
+use crate::shared::{image_from_url, parse_arguments};
 use crate::types::{ChatRequest, Message, Part, Role, TextBlock, ToolChoice, ToolDef};
-use crate::wire::check::{index, kind, Obj, Side};
-use crate::wire::shared::{image_from_url, parse_arguments};
 
 const SIDE: Side = Side::Client;
 
@@ -18,7 +18,7 @@ const SIDE: Side = Side::Client;
 /// user message (merged with the user message that follows them, as Anthropic requires).
 pub fn parse_request(body: &Value) -> Result<ChatRequest> {
     if !body.is_object() {
-        return Err(GatewayError::InvalidRequest(
+        return Err(WireError::InvalidRequest(
             "the request body must be a JSON object".into(),
         ));
     }

@@ -216,30 +216,6 @@ mod tests {
         );
     }
 
-    /// A breakpoint placed on the late system turn while it is the newest message, and
-    /// gone the next turn, changes nothing but the marker itself.
-    #[test]
-    fn a_late_system_message_keeps_its_bytes_under_a_moving_breakpoint() {
-        let messages = json!([
-            {"role": "user", "content": "task"},
-            {"role": "assistant", "content": "ok"},
-            {"role": "system", "content": "<system-reminder>r</system-reminder>"}
-        ]);
-        let mut newest = json!({"model": "m", "max_tokens": 1, "messages": messages});
-        assert!(place_system_messages(&mut newest));
-        let unmarked = newest["messages"][2].to_string();
-        crate::pipeline::cache::anthropic_breakpoints(&mut newest, 0);
-        let marked = &mut newest["messages"][2];
-        assert!(
-            marked["content"][0].get("cache_control").is_some(),
-            "{marked}"
-        );
-        if let Some(block) = marked["content"][0].as_object_mut() {
-            block.remove("cache_control");
-        }
-        assert_eq!(marked.to_string(), unmarked);
-    }
-
     #[test]
     fn empty_late_system_messages_vanish() {
         let mut body = json!({"model": "m", "max_tokens": 1, "messages": [

@@ -6,10 +6,10 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::response::{finish_reason, now, parse_usage, render_usage, stop_reason};
+use crate::check::{index, Obj, Side};
 use crate::error::Result;
+use crate::sse::{frame, SseEvent};
 use crate::types::{StopReason, StreamEvent, Usage};
-use crate::wire::check::{index, Obj, Side};
-use crate::wire::sse::{frame, SseEvent};
 
 const SIDE: Side = Side::Upstream("openai");
 
@@ -213,7 +213,7 @@ impl StreamRenderer {
         let mut out = Vec::new();
         match ev {
             StreamEvent::Start { id, model, usage } => {
-                self.id = crate::wire::shared::openai_id(id);
+                self.id = crate::shared::openai_id(id);
                 self.model.clone_from(model);
                 self.usage.merge_max(usage);
                 self.start(&mut out);

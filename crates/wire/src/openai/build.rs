@@ -3,11 +3,11 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::check::{index, untranslatable};
 use crate::error::Result;
+use crate::shared::{arguments_string, data_url};
 use crate::types::{ChatRequest, ImageSource, Message, Part, Role, TextBlock, ToolChoice};
-use crate::wire::check::{index, untranslatable};
-use crate::wire::shared::{arguments_string, data_url};
-use crate::wire::BuildOptions;
+use crate::BuildOptions;
 
 /// Build the upstream Chat Completions body for `model`.
 ///
@@ -237,7 +237,7 @@ fn text_content(texts: &[String]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::GatewayError;
+    use crate::error::WireError;
     use crate::types::ToolDef;
 
     const OPTS: BuildOptions = BuildOptions {
@@ -372,7 +372,7 @@ mod tests {
                 ..Default::default()
             };
             match build_request(&req, "m", &OPTS) {
-                Err(GatewayError::Untranslatable(e)) => {
+                Err(WireError::Untranslatable(e)) => {
                     assert!(e.starts_with(&format!("{path}: ")), "{e}")
                 }
                 other => panic!("{path}: {other:?}"),
@@ -383,7 +383,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            matches!(build_request(&req, "m", &OPTS), Err(GatewayError::Untranslatable(e)) if e.starts_with("stop_sequences:"))
+            matches!(build_request(&req, "m", &OPTS), Err(WireError::Untranslatable(e)) if e.starts_with("stop_sequences:"))
         );
     }
 

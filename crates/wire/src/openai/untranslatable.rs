@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::wire::check::index;
-use crate::wire::shared::{anthropic_image_problem, image_from_url, parse_arguments};
+use crate::check::index;
+use crate::shared::{anthropic_image_problem, image_from_url, parse_arguments};
 
 /// Top-level fields that have no Anthropic equivalent whenever they are set to anything
 /// but their "off" value (see [`is_off`]).

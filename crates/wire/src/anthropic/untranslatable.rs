@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::request::SKIPPED_BLOCKS;
-use crate::wire::check::index;
+use crate::check::index;
 
 /// Fields and features of an Anthropic request with no faithful Chat Completions
 /// equivalent, each named by its path (`messages[1].content[0] (thinking)`). Empty when

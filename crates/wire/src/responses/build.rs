@@ -4,12 +4,12 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::check::{index, untranslatable};
 use crate::error::Result;
+use crate::openai::TOOL_ERROR_MARKER;
+use crate::shared::{arguments_string, data_url};
 use crate::types::{ChatRequest, ImageSource, Message, Part, Role, ToolChoice};
-use crate::wire::check::{index, untranslatable};
-use crate::wire::openai::TOOL_ERROR_MARKER;
-use crate::wire::shared::{arguments_string, data_url};
-use crate::wire::BuildOptions;
+use crate::BuildOptions;
 
 /// Build the upstream Responses body for `model`.
 ///

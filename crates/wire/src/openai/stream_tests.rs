@@ -1,7 +1,7 @@
 //! Tests for the OpenAI stream decoder and renderer.
 
 use super::*;
-use crate::error::GatewayError;
+use crate::error::WireError;
 
 fn sse(data: &str) -> SseEvent {
     SseEvent {
@@ -147,12 +147,9 @@ fn decodes_refusal_error_and_skips_noise() {
     let mut d = StreamDecoder::new();
     assert_eq!(d.decode(&sse("")).unwrap(), vec![]);
     assert!(
-        matches!(d.decode(&sse("{nope")), Err(GatewayError::Internal(m)) if m.starts_with("malformed openai response: stream chunk: invalid JSON"))
+        matches!(d.decode(&sse("{nope")), Err(WireError::Internal(m)) if m.starts_with("malformed openai response: stream chunk: invalid JSON"))
     );
-    assert!(matches!(
-        d.decode(&sse("[1]")),
-        Err(GatewayError::Internal(_))
-    ));
+    assert!(matches!(d.decode(&sse("[1]")), Err(WireError::Internal(_))));
 }
 
 fn text(frames: &[Bytes]) -> String {

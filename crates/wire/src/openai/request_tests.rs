@@ -227,7 +227,7 @@ fn invalid_requests_name_the_field() {
     ];
     for (body, want) in cases {
         match parse_request(&body) {
-            Err(GatewayError::InvalidRequest(m)) => assert_eq!(m, want, "{body}"),
+            Err(WireError::InvalidRequest(m)) => assert_eq!(m, want, "{body}"),
             other => panic!("{body}: {other:?}"),
         }
     }
@@ -317,7 +317,7 @@ fn invalid_scalars_name_the_field() {
             body[k] = v.clone();
         }
         match parse_request(&body) {
-            Err(GatewayError::InvalidRequest(m)) => assert_eq!(m, want, "{extra}"),
+            Err(WireError::InvalidRequest(m)) => assert_eq!(m, want, "{extra}"),
             other => panic!("{extra}: {other:?}"),
         }
     }

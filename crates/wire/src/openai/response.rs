@@ -1,15 +1,15 @@
 //! Complete (non-streamed) Chat Completions responses: provider side `parse_response`
 //! and `parse_usage`, client side `render_response`, and the finish-reason mapping
-//! (the table lives in `wire/mod.rs`).
+//! (the table lives in the wire crate's `lib.rs`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use crate::check::{count, index, Obj, Side};
 use crate::error::Result;
+use crate::shared::{arguments_string, parse_arguments};
 use crate::types::{ChatResponse, Part, StopReason, Usage};
-use crate::wire::check::{count, index, Obj, Side};
-use crate::wire::shared::{arguments_string, parse_arguments};
 
 const SIDE: Side = Side::Upstream("openai");
 
@@ -174,7 +174,7 @@ pub fn render_response(resp: &ChatResponse) -> Value {
         None => Value::Null,
     };
     json!({
-        "id": crate::wire::shared::openai_id(&resp.id),
+        "id": crate::shared::openai_id(&resp.id),
         "object": "chat.completion",
         "created": now(),
         "model": resp.model,
@@ -187,7 +187,7 @@ pub fn render_response(resp: &ChatResponse) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::GatewayError;
+    use crate::error::WireError;
 
     #[test]
     fn usage_keeps_cached_inside_prompt() {
@@ -278,7 +278,7 @@ mod tests {
         ];
         for (body, want) in cases {
             match parse_response(&body) {
-                Err(GatewayError::Internal(m)) => assert_eq!(m, want),
+                Err(WireError::Internal(m)) => assert_eq!(m, want),
                 other => panic!("{body}: {other:?}"),
             }
         }

@@ -1,12 +1,12 @@
 //! Complete (non-streamed) Messages responses: provider side `parse_response` and
 //! `parse_usage`, client side `render_response`, and the stop-reason mapping (the table
-//! lives in `wire/mod.rs`).
+//! lives in the wire crate's `lib.rs`).
 
 use serde_json::{json, Value};
 
+use crate::check::{count, index, Obj, Side};
 use crate::error::Result;
 use crate::types::{ChatResponse, Part, StopReason, Usage};
-use crate::wire::check::{count, index, Obj, Side};
 
 const SIDE: Side = Side::Upstream("anthropic");
 
@@ -108,7 +108,7 @@ pub fn render_response(resp: &ChatResponse) -> Value {
         })
         .collect();
     json!({
-        "id": crate::wire::shared::anthropic_id(&resp.id),
+        "id": crate::shared::anthropic_id(&resp.id),
         "type": "message",
         "role": "assistant",
         "model": resp.model,
@@ -122,7 +122,7 @@ pub fn render_response(resp: &ChatResponse) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::GatewayError;
+    use crate::error::WireError;
 
     #[test]
     fn usage_adds_and_subtracts_cache() {
@@ -173,18 +173,18 @@ mod tests {
         assert_eq!(resp.content, vec![Part::text("hi")]);
         let bad = json!({"content": [{"type": "server_tool_use"}]});
         match parse_response(&bad) {
-            Err(GatewayError::Internal(m)) => {
+            Err(WireError::Internal(m)) => {
                 assert_eq!(m, "malformed anthropic response: content[0].type: unsupported content block type `server_tool_use`")
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             parse_response(&json!({"id": "x"})),
-            Err(GatewayError::Internal(_))
+            Err(WireError::Internal(_))
         ));
         assert!(matches!(
             parse_response(&json!({"content": [{"type": "tool_use", "name": "f"}]})),
-            Err(GatewayError::Internal(m)) if m.ends_with("content[0].id: is required")
+            Err(WireError::Internal(m)) if m.ends_with("content[0].id: is required")
         ));
     }
 }

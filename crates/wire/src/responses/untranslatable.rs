@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::wire::check::index;
-use crate::wire::shared::{anthropic_image_problem, image_from_url, parse_arguments};
+use crate::check::index;
+use crate::shared::{anthropic_image_problem, image_from_url, parse_arguments};
 
 /// Top-level fields with no equivalent on another wire whenever they are set to anything
 /// but their "off" value (see [`is_off`]).

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::response::{parse_usage, render_stop_reason, render_usage, stop_reason};
+use crate::check::{Obj, Side};
 use crate::error::Result;
+use crate::sse::{frame, SseEvent};
 use crate::types::{StopReason, StreamEvent, Usage};
-use crate::wire::check::{Obj, Side};
-use crate::wire::sse::{frame, SseEvent};
 
 const SIDE: Side = Side::Upstream("anthropic");
 
@@ -216,7 +216,7 @@ impl StreamRenderer {
         let mut out = Vec::new();
         match ev {
             StreamEvent::Start { id, model, usage } => {
-                self.id = crate::wire::shared::anthropic_id(id);
+                self.id = crate::shared::anthropic_id(id);
                 self.model.clone_from(model);
                 self.usage.merge_max(usage);
                 self.start(&mut out);

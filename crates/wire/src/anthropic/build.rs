@@ -3,11 +3,11 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::check::{index, untranslatable};
 use crate::error::Result;
+use crate::shared::anthropic_image_problem;
 use crate::types::{ChatRequest, ImageSource, Message, Part, Role, ToolChoice};
-use crate::wire::check::{index, untranslatable};
-use crate::wire::shared::anthropic_image_problem;
-use crate::wire::BuildOptions;
+use crate::BuildOptions;
 
 /// Build the upstream Messages body for `model`.
 ///
@@ -249,7 +249,7 @@ fn tool_result(tool_use_id: &str, content: &[Part], is_error: bool, path: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::GatewayError;
+    use crate::error::WireError;
     use crate::types::{TextBlock, ToolDef};
 
     const OPTS: BuildOptions = BuildOptions {
@@ -410,7 +410,7 @@ mod tests {
         ];
         for (req, want) in cases {
             match build_request(&req, "m", &OPTS) {
-                Err(GatewayError::Untranslatable(e)) => {
+                Err(WireError::Untranslatable(e)) => {
                     assert!(e.starts_with(want), "{e} !~ {want}")
                 }
                 other => panic!("{want}: {other:?}"),

@@ -22,7 +22,7 @@ fn decode_all(events: &[SseEvent]) -> Vec<StreamEvent> {
 
 /// Parsed `(event name, data)` pairs of rendered frames.
 fn frames(out: &[Bytes]) -> Vec<(String, Value)> {
-    let mut dec = crate::wire::sse::SseDecoder::new();
+    let mut dec = crate::sse::SseDecoder::new();
     out.iter()
         .flat_map(|b| dec.push(b))
         .map(|e| {

@@ -12,17 +12,17 @@
 //!   fixed to 1700000000; the
 //!   client's `include_usage` comes from `<client>_request.json` when there is one).
 //!
-//! `UPDATE_GOLDEN=1 cargo test -p frugal --test wire_golden` rewrites expected files;
+//! `UPDATE_GOLDEN=1 cargo test -p frugal-wire --test wire_golden` rewrites expected files;
 //! every expected file is hand-checked against the real APIs' documented shapes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use frugal::error::GatewayError;
-use frugal::types::{ChatRequest, ChatResponse, Format, StreamEvent};
-use frugal::wire::sse::SseDecoder;
-use frugal::wire::{self, BuildOptions};
+use frugal_wire::error::WireError;
+use frugal_wire::sse::SseDecoder;
+use frugal_wire::types::{ChatRequest, ChatResponse, Format, StreamEvent};
+use frugal_wire::{self as wire, BuildOptions};
 use serde_json::Value;
 
 const CREATED: u64 = 1_700_000_000;
@@ -34,7 +34,7 @@ fn name(f: Format) -> &'static str {
     f.as_str()
 }
 
-fn build_request(f: Format, req: &ChatRequest) -> Result<Value, GatewayError> {
+fn build_request(f: Format, req: &ChatRequest) -> Result<Value, WireError> {
     let model = match f {
         Format::OpenAi => "gpt-4o-2024-08-06",
         Format::Anthropic => "claude-sonnet-4-5-20250929",
@@ -53,12 +53,11 @@ fn render_response(f: Format, r: &ChatResponse) -> Value {
     v
 }
 
-fn variant(e: &GatewayError) -> String {
+fn variant(e: &WireError) -> String {
     let kind = match e {
-        GatewayError::InvalidRequest(_) => "InvalidRequest",
-        GatewayError::Untranslatable(_) => "Untranslatable",
-        GatewayError::Internal(m) => return format!("Internal: {m}"),
-        _ => "Other",
+        WireError::InvalidRequest(_) => "InvalidRequest",
+        WireError::Untranslatable(_) => "Untranslatable",
+        WireError::Internal(m) => return format!("Internal: {m}"),
     };
     format!("{kind}: {e}")
 }
@@ -69,7 +68,7 @@ fn convert_stream(
     provider: Format,
     sse: &str,
     include_usage: bool,
-) -> Result<String, GatewayError> {
+) -> Result<String, WireError> {
     let mut dec = wire::StreamDecoder::new(provider);
     let mut ren = wire::StreamRenderer::new(client, include_usage).with_created(CREATED);
     let mut sse_dec = SseDecoder::new();

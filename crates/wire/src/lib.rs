@@ -77,10 +77,12 @@
 
 pub mod anthropic;
 mod check;
+pub mod error;
 pub mod openai;
 pub mod responses;
 mod shared;
 pub mod sse;
+pub mod types;
 
 pub use sse::{SseDecoder, SseEvent};
 

@@ -1,7 +1,7 @@
 //! Tests for the Anthropic stream decoder and renderer.
 
 use super::*;
-use crate::error::GatewayError;
+use crate::error::WireError;
 
 fn sse(name: &str, data: Value) -> SseEvent {
     SseEvent {
@@ -154,14 +154,14 @@ fn decodes_errors_and_rejects_garbage() {
         data: "{".into(),
     };
     assert!(
-        matches!(d.decode(&bad), Err(GatewayError::Internal(m)) if m.starts_with("malformed anthropic response: stream event: invalid JSON"))
+        matches!(d.decode(&bad), Err(WireError::Internal(m)) if m.starts_with("malformed anthropic response: stream event: invalid JSON"))
     );
     let no_index = sse(
         "content_block_start",
         json!({"type": "content_block_start", "content_block": {"type": "text"}}),
     );
     assert!(
-        matches!(d.decode(&no_index), Err(GatewayError::Internal(m)) if m.ends_with("stream event.index: is required"))
+        matches!(d.decode(&no_index), Err(WireError::Internal(m)) if m.ends_with("stream event.index: is required"))
     );
 }
 
@@ -172,7 +172,7 @@ fn frames(r: &mut StreamRenderer, events: &[StreamEvent]) -> Vec<(String, Value)
         .flat_map(|e| r.render(e))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .collect();
-    let mut d = crate::wire::sse::SseDecoder::new();
+    let mut d = crate::sse::SseDecoder::new();
     d.push(text.as_bytes())
         .into_iter()
         .map(|e| {

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::error::GatewayError;
+use crate::error::WireError;
 use crate::types::ImageSource;
 
 fn parse(v: Value) -> ChatRequest {
@@ -15,7 +15,7 @@ fn error(v: Value) -> String {
     match parse_request(&v) {
         Ok(r) => panic!("{v} parsed: {r:?}"),
         Err(e) => {
-            assert!(matches!(e, GatewayError::InvalidRequest(_)), "{e:?}");
+            assert!(matches!(e, WireError::InvalidRequest(_)), "{e:?}");
             e.to_string()
         }
     }

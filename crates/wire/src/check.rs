@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 
 use serde_json::{Map, Value};
 
-use crate::error::{GatewayError, Result};
+use crate::error::{Result, WireError};
 
 /// Who sent the JSON being read, which decides the error variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,24 +18,22 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    pub(crate) fn err(self, path: &str, msg: impl Display) -> GatewayError {
+    pub(crate) fn err(self, path: &str, msg: impl Display) -> WireError {
         let at = if path.is_empty() {
             String::new()
         } else {
             format!("{path}: ")
         };
         match self {
-            Side::Client => GatewayError::InvalidRequest(format!("{at}{msg}")),
-            Side::Upstream(p) => {
-                GatewayError::Internal(format!("malformed {p} response: {at}{msg}"))
-            }
+            Side::Client => WireError::InvalidRequest(format!("{at}{msg}")),
+            Side::Upstream(p) => WireError::Internal(format!("malformed {p} response: {at}{msg}")),
         }
     }
 }
 
 /// `Untranslatable` naming a field.
-pub(crate) fn untranslatable(path: &str, msg: impl Display) -> GatewayError {
-    GatewayError::Untranslatable(format!("{path}: {msg}"))
+pub(crate) fn untranslatable(path: &str, msg: impl Display) -> WireError {
+    WireError::Untranslatable(format!("{path}: {msg}"))
 }
 
 /// `parent.key`, or `key` at the top level.
@@ -90,11 +88,11 @@ impl<'a> Obj<'a> {
         join(&self.path, key)
     }
 
-    pub(crate) fn err(&self, key: &str, msg: impl Display) -> GatewayError {
+    pub(crate) fn err(&self, key: &str, msg: impl Display) -> WireError {
         self.side.err(&self.path(key), msg)
     }
 
-    fn expected(&self, key: &str, what: &str, got: &Value) -> GatewayError {
+    fn expected(&self, key: &str, what: &str, got: &Value) -> WireError {
         self.err(key, format!("expected {what}, got {}", kind(got)))
     }
 
@@ -216,7 +214,7 @@ mod tests {
     fn upstream_errors_are_internal() {
         let e = Side::Upstream("openai").err("choices", "is required");
         assert!(
-            matches!(e, GatewayError::Internal(ref m) if m == "malformed openai response: choices: is required")
+            matches!(e, WireError::Internal(ref m) if m == "malformed openai response: choices: is required")
         );
     }
 }

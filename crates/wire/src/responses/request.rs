@@ -4,10 +4,10 @@
 
 use serde_json::{json, Value};
 
+use crate::check::{index, kind, Obj, Side};
 use crate::error::Result;
+use crate::shared::{image_from_url, parse_arguments};
 use crate::types::{ChatRequest, Message, Part, Role, TextBlock, ToolChoice, ToolDef};
-use crate::wire::check::{index, kind, Obj, Side};
-use crate::wire::shared::{image_from_url, parse_arguments};
 
 const SIDE: Side = Side::Client;
 

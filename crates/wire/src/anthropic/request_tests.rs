@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::wire::anthropic::place_system_messages;
+use crate::anthropic::place_system_messages;
 
 fn parse(body: Value) -> ChatRequest {
     match parse_request(&body) {
@@ -184,7 +184,7 @@ fn invalid_requests_name_the_field() {
     ];
     for (body, want) in cases {
         match parse_request(&body) {
-            Err(GatewayError::InvalidRequest(m)) => assert_eq!(m, want, "{body}"),
+            Err(WireError::InvalidRequest(m)) => assert_eq!(m, want, "{body}"),
             other => panic!("{body}: {other:?}"),
         }
     }
@@ -276,7 +276,7 @@ fn invalid_scalars_name_the_field() {
             body[k] = v.clone();
         }
         match parse_request(&body) {
-            Err(GatewayError::InvalidRequest(m)) => assert_eq!(m, want, "{extra}"),
+            Err(WireError::InvalidRequest(m)) => assert_eq!(m, want, "{extra}"),
             other => panic!("{extra}: {other:?}"),
         }
     }
