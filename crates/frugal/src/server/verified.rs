@@ -267,7 +267,7 @@ async fn grade(
     });
     let (format, raw) = match built {
         Some((format, Ok(raw))) => (format, raw),
-        Some((_, Err(e))) => return Err(CallFailed::Rejected(e)),
+        Some((_, Err(e))) => return Err(CallFailed::Rejected(e.into())),
         None => {
             return Err(CallFailed::Rejected(GatewayError::Internal(format!(
                 "verifier model {model} has no provider"
