@@ -10,9 +10,9 @@ use frugal_core::eval::{run_eval, run_route_batch, write_report, EvalArgs, Offli
 /// A file under the system temp dir, unique per test (tests run in parallel).
 fn temp_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("frugal-eval-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("temporary data directory");
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, text).expect("temporary data file");
     path
 }
 
