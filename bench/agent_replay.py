@@ -363,7 +363,7 @@ def start(argv: list[str], banner: str, env: dict[str, str], log) -> tuple[subpr
 
 def catalogue_off() -> str:
     import tomllib
-    with open(ROOT / "crates" / "frugal" / "src" / "catalog.toml", "rb") as f:
+    with open(ROOT / "crates" / "core" / "src" / "catalog.toml", "rb") as f:
         names = tomllib.load(f).get("models", {})
     return "".join(f'\n[models."{n}"]\nenabled = false\n' for n in names)
 

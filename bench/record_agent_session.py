@@ -60,10 +60,10 @@ def make_project(files: int) -> list[Path]:
     if PROJECT.exists():
         shutil.rmtree(PROJECT)
     PROJECT.mkdir(parents=True)
-    sources = sorted((ROOT / "crates" / "frugal" / "src").rglob("*.rs"))[:files]
+    sources = sorted((ROOT / "crates" / "core" / "src").rglob("*.rs"))[:files]
     out = []
     for src in sources:
-        dest = PROJECT / src.relative_to(ROOT / "crates" / "frugal" / "src").as_posix().replace("/", "_")
+        dest = PROJECT / src.relative_to(ROOT / "crates" / "core" / "src").as_posix().replace("/", "_")
         lines = src.read_text().splitlines()[:80]
         dest.write_text("\n".join(lines) + "\n")
         out.append(dest)

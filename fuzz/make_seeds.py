@@ -5,7 +5,7 @@ python3 fuzz/make_seeds.py. Seed names are content hashes, so reruns are idempot
 import glob, hashlib, json, os, re, struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GOLDEN = os.path.join(ROOT, "crates/frugal/tests/golden")
+GOLDEN = os.path.join(ROOT, "crates/wire/tests/golden")
 CORPUS = os.path.join(ROOT, "fuzz/corpus")
 
 
@@ -85,7 +85,7 @@ for p in sorted(glob.glob(os.path.join(GOLDEN, "*", "*", "*.sse"))):
 put("sse_decode", b"\x00\xef\xbb\xbfdata: a\r\n\r\n: ping\rdata:b\ndata: c\n\nevent: x\n\n")
 
 # config: the built-in catalogue, the docs' TOML examples, a few hand-written files.
-with open(os.path.join(ROOT, "crates/frugal/src/catalog.toml")) as f:
+with open(os.path.join(ROOT, "crates/core/src/catalog.toml")) as f:
     put("config", f.read())
 for doc in ["README.md", "docs/agents.md", "docs/ledger.md"]:
     with open(os.path.join(ROOT, doc)) as f:

@@ -42,9 +42,21 @@ echo "==> MiniLM test model: $FRUGAL_TEST_MINILM_DIR"
 
 # The habits the code keeps, checked before anything is built: formatted, and clippy
 # clean with warnings as errors.
-echo "==> cargo fmt --check, cargo clippy -D warnings"
+echo "==> cargo fmt --check, cargo clippy -D warnings, unused dependencies"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Unused dependencies slow every build; cargo-machete reads the sources (.ci/run installs it).
+if command -v cargo-machete >/dev/null 2>&1; then
+    cargo machete
+elif [[ "${CI:-}" == "true" ]]; then
+    echo "FAILED: cargo-machete is not installed" >&2
+    exit 1
+else
+    echo "(cargo-machete not installed: unused-dependency check skipped; cargo install cargo-machete)"
+fi
+# The fuzz targets are their own workspace (fuzz/), built only by scripts/fuzz.sh on
+# nightly; checking that they still compile keeps them from rotting as the code moves.
+cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 
 echo "==> cargo build --workspace --all-targets"
 cargo build --workspace --all-targets

@@ -1,6 +1,6 @@
 //! Arbitrary bytes → JSON → an Anthropic Messages request (see `check_client_request`).
 #![no_main]
-use frugal::types::Format;
+use frugal_core::types::Format;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

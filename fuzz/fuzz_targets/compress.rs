@@ -11,8 +11,8 @@
 //! - the compressed body parses (`wire::parse_request`) exactly when the original does, and
 //!   without dedup to the same request up to whitespace inside strings.
 #![no_main]
-use frugal::pipeline::compress::{check, compress_body, CompressConfig};
-use frugal::wire;
+use frugal_core::pipeline::compress::{check, compress_body, CompressConfig};
+use frugal_core::wire;
 use frugal_fuzz::FORMATS;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

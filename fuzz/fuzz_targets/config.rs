@@ -3,7 +3,7 @@
 //! keys in the environment; a configuration it accepts answers its lookups without
 //! panicking either.
 #![no_main]
-use frugal::config::{Config, Env};
+use frugal_core::config::{Config, Env};
 use libfuzzer_sys::fuzz_target;
 
 struct NoEnv;

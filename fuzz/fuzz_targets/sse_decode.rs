@@ -9,8 +9,8 @@
 //!   decode, both clients' `StreamRenderer`s render without panicking into frames whose
 //!   `data` is JSON (or OpenAI's `[DONE]`).
 #![no_main]
-use frugal::types::StreamEvent;
-use frugal::wire::{anthropic, openai, SseDecoder, SseEvent};
+use frugal_core::types::StreamEvent;
+use frugal_core::wire::{anthropic, openai, SseDecoder, SseEvent};
 use libfuzzer_sys::fuzz_target;
 
 fn decode(pieces: &[&[u8]]) -> Vec<SseEvent> {

@@ -6,8 +6,8 @@
 //!   parts are dropped by design), stop reason, stop sequence, usage and model (the id may
 //!   be restyled).
 #![no_main]
-use frugal::types::Part;
-use frugal::wire;
+use frugal_core::types::Part;
+use frugal_core::wire;
 use frugal_fuzz::{json, other, FORMATS};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -3,16 +3,17 @@
 //! Every target takes arbitrary bytes from libFuzzer; the functions here state the
 //! invariants a target asserts, so a panic is either a frugal panic or a broken invariant.
 
-use frugal::types::{ChatRequest, Format, Message, Part};
-use frugal::wire::{self, BuildOptions};
+use frugal_core::types::{ChatRequest, Format, Message, Part};
+use frugal_core::wire::{self, BuildOptions};
 use serde_json::Value;
 
-/// The two wire formats, and each one's counterpart.
-pub const FORMATS: [Format; 2] = [Format::OpenAi, Format::Anthropic];
+/// The three wire formats, and each one's counterpart (for both OpenAI wires, Anthropic:
+/// the strictest target, as `untranslatable_fields` is written against it).
+pub const FORMATS: [Format; 3] = [Format::OpenAi, Format::Anthropic, Format::Responses];
 
 pub fn other(format: Format) -> Format {
     match format {
-        Format::OpenAi => Format::Anthropic,
+        Format::OpenAi | Format::Responses => Format::Anthropic,
         Format::Anthropic => Format::OpenAi,
     }
 }

@@ -1,4 +1,4 @@
-"""numpy replica of frugal's built-in static embedding (crates/frugal/src/embed/static_table.rs,
+"""numpy replica of frugal's built-in static embedding (crates/core/src/embed/static_table.rs,
 pipeline/classify/wordpiece.rs, pipeline/classify/embedder.rs):
 
 text -> first 4,000 chars -> BERT normalisation (drop \\0, U+FFFD and control chars that are not
@@ -17,7 +17,7 @@ import unicodedata
 import numpy as np
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TABLE = os.path.join(ROOT, "crates/frugal/assets/minilm-static-128.bin")
+TABLE = os.path.join(ROOT, "crates/core/assets/minilm-static-128.bin")
 MAX_EMBEDDED_CHARS = 4000
 MAX_CHARS_PER_WORD = 100
 
@@ -131,7 +131,7 @@ class StaticEmbedder:
 
 if __name__ == "__main__":
     e = StaticEmbedder()
-    cases = json.load(open(os.path.join(ROOT, "crates/frugal/tests/fixtures/wordpiece_minilm.json")))
+    cases = json.load(open(os.path.join(ROOT, "crates/core/tests/fixtures/wordpiece_minilm.json")))
     bad = 0
     for c in cases:
         got = e.wp.tokenize(c["text"])

@@ -31,7 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FRUGAL_BIN = Path(os.environ.get("FRUGAL_BIN", ROOT / "target" / "debug" / "frugal"))
 MOCK_BIN = Path(os.environ.get("MOCK_BIN", ROOT / "target" / "debug" / "mock-upstream"))
-CATALOG = ROOT / "crates" / "frugal" / "src" / "catalog.toml"
+CATALOG = ROOT / "crates" / "core" / "src" / "catalog.toml"
 
 # Fake provider keys given to frugal; they must never come back out of it.
 OPENAI_KEY = "sk-test-openai-SECRET"

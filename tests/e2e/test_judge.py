@@ -15,7 +15,7 @@ PROMPT = [{"role": "user", "content": "Summarise the plot of Hamlet in three sen
 @pytest.fixture(scope="module")
 def stage1_router(log_dir):
     """The shipped router without its stage-2 head, so stage 1's doubt reaches the judge."""
-    m = json.loads((ROOT / "crates/frugal/assets/router.json").read_text())
+    m = json.loads((ROOT / "crates/core/assets/router.json").read_text())
     m["stage2"], m["embedding_id"] = None, None
     path = log_dir / "router-stage1-only.json"
     path.write_text(json.dumps(m))

@@ -123,7 +123,7 @@ def wait_for_router(url: str, fingerprint: str, timeout: float = 10.0) -> dict:
 def test_sighup_swaps_in_a_retrained_router_and_keeps_it_on_a_bad_file(trained, mock, log_dir, tmp_path):
     out, cfg = trained
     live = tmp_path / "live-router.json"
-    shutil.copy(ROOT / "crates" / "frugal" / "assets" / "router.json", live)
+    shutil.copy(ROOT / "crates" / "core" / "assets" / "router.json", live)
     config = tmp_path / "reload.toml"
     config.write_text(cfg.read_text().replace("[routing]\n", f'[routing]\nrouter_model = "{live}"\n', 1)
                       .replace("traffic.sqlite", "reload.sqlite"))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, ProcessEnv};
+use crate::config::{Config, ConfigArg};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,27 +20,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct ConfigArg {
-    /// A frugal.toml extending the built-in catalogue (default: ./frugal.toml if present).
-    #[arg(long, short = 'c', env = "FRUGAL_CONFIG", global = true)]
-    pub config: Option<PathBuf>,
-}
-
-impl ConfigArg {
-    /// Load the configuration this argument names (or the default places).
-    pub fn load(&self) -> anyhow::Result<Config> {
-        let path = match &self.config {
-            Some(p) => Some(p.clone()),
-            None => Some(PathBuf::from("frugal.toml")).filter(|p| p.exists()),
-        };
-        if let Some(p) = &path {
-            tracing::info!(path = %p.display(), "loading configuration");
-        }
-        Config::load(path.as_deref(), &ProcessEnv)
-    }
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start the gateway.
@@ -48,7 +27,7 @@ pub enum Command {
     /// Explain how one prompt would be routed (no upstream call).
     Route(RouteArgs),
     /// Score the router on routing data: RouteLLM's APGR/CPT, or cost–quality over N models.
-    Eval(crate::eval::EvalArgs),
+    Eval(frugal_core::eval::EvalArgs),
     /// Summarise the ledger: requests, cost, baseline, savings by source, quality.
     Report(crate::ledger::report::ReportArgs),
     /// Gateway keys in the ledger's database: create, list, show, disable, rotate.
@@ -58,13 +37,13 @@ pub enum Command {
     /// Replay a routing data set through the router and the feedback loop.
     Simulate(crate::ledger::simulate::SimulateArgs),
     /// Compress a request or conversation losslessly; report tokens per pass; `--check` it.
-    Compress(crate::compress_cli::CompressArgs),
+    Compress(frugal_core::compress_cli::CompressArgs),
     /// Learn the router model (stage-1 and stage-2 heads) from routing data.
-    Train(crate::train::TrainArgs),
+    Train(frugal_core::train::TrainArgs),
     /// Measure a freshly trained router on task groups it never saw (APGR per fold).
-    Crossval(crate::train::crossval::CrossvalArgs),
+    Crossval(frugal_core::train::crossval::CrossvalArgs),
     /// Distil a sentence-transformers model into a static embedding table.
-    Distill(crate::embed::distill::DistillArgs),
+    Distill(frugal_core::embed::distill::DistillArgs),
     /// Replay the verified cascade (cheap answer, checker, escalation) on recorded answers.
     Verify(crate::verify::VerifyArgs),
     /// Configuration tools.
@@ -122,15 +101,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Route(args) => route(args),
-        Command::Eval(args) => crate::eval::eval_command(&args),
+        Command::Eval(args) => frugal_core::eval::eval_command(&args),
         Command::Report(args) => crate::ledger::report::report_command(&args),
         Command::Export(args) => crate::ledger::report::export_command(&args),
         Command::Keys(args) => crate::limits::cli::keys_command(&args),
         Command::Simulate(args) => crate::ledger::simulate::simulate_command(&args),
-        Command::Compress(args) => crate::compress_cli::run(&args),
-        Command::Train(args) => crate::train::run(&args),
-        Command::Crossval(args) => crate::train::crossval::run(&args),
-        Command::Distill(args) => crate::embed::distill::distill_command(&args),
+        Command::Compress(args) => frugal_core::compress_cli::run(&args),
+        Command::Train(args) => frugal_core::train::run(&args),
+        Command::Crossval(args) => frugal_core::train::crossval::run(&args),
+        Command::Distill(args) => frugal_core::embed::distill::distill_command(&args),
         Command::Verify(args) => crate::verify::verify_command(&args),
         Command::Config {
             command: ConfigCommand::Check(args),
@@ -203,7 +182,7 @@ fn route(args: RouteArgs) -> anyhow::Result<()> {
         if args.predict {
             return predict(batch, &cfg);
         }
-        return crate::eval::route_batch_command(batch, &args.model, cfg);
+        return frugal_core::eval::route_batch_command(batch, &args.model, cfg);
     }
     if !cfg.providers.values().any(|p| p.usable()) {
         // Explaining a decision needs no upstream: plan as if every provider had a key.
@@ -301,7 +280,7 @@ fn predict(batch: &std::path::Path, cfg: &Config) -> anyhow::Result<()> {
     })?;
     let embedder = crate::quality::embedder_for(&store, cfg.routing.embedding_model.as_deref())?;
     let predictor = crate::quality::Predictor::new(&store, &embedder)?;
-    crate::eval::write_batch(batch, &|row| predictor.predict(row), "predicted")
+    frugal_core::eval::write_batch(batch, &|row| predictor.predict(row), "predicted")
 }
 
 fn config_check(args: ConfigArg) -> anyhow::Result<()> {

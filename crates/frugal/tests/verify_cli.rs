@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify_rows.jsonl")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/verify_rows.jsonl")
 }
 
 fn frugal(args: &[&str]) -> String {

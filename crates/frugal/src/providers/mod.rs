@@ -186,10 +186,7 @@ impl Upstreams {
     ) -> Result<(Value, ChatResponse), Failure> {
         let response = wire::parse_response(provider_format, &json).map_err(|e| {
             // `Internal` hides its detail from clients; the attempt log needs it.
-            let detail = match e {
-                GatewayError::Internal(m) => m,
-                other => other.to_string(),
-            };
+            let detail = e.to_string();
             Failure::retryable(Some(200), format!("unexpected response shape: {detail}"))
         })?;
         let body = if provider_format == client_format {

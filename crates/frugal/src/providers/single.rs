@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::body::UpstreamRequest;
 use super::{body, ClientRequest, Failure, Upstreams};
+use crate::catalog::ModelInfo;
+use crate::config::ProviderConfig;
 use crate::error::{AttemptError, GatewayError};
 use crate::types::ChatResponse;
 
@@ -39,36 +42,20 @@ impl Upstreams {
         client: &ClientRequest<'_>,
         logprobs: bool,
     ) -> Result<Called, CallFailed> {
-        let internal = |m: String| CallFailed::Rejected(GatewayError::Internal(m));
-        let info = self
-            .config
-            .model(model)
-            .ok_or_else(|| internal(format!("planned model {model} vanished")))?;
-        let provider = self
-            .config
-            .provider_of(info)
-            .ok_or_else(|| internal(format!("model {model} has no provider")))?;
-        let failed = |status: Option<u16>, reason: String, wait: Option<Duration>| {
-            CallFailed::Failed(AttemptError::new(
-                &provider.name,
-                &info.name,
-                status,
-                reason,
-                wait,
-            ))
-        };
-        if let Some(left) = self.cooldowns.remaining(&info.name) {
+        let target = self.target(model)?;
+        if let Some(left) = self.cooldowns.remaining(&target.info.name) {
             let why = format!("cooling down for {} ms after retry-after", left.as_millis());
-            return Err(failed(Some(429), why, Some(left)));
+            return Err(target.failed(Some(429), why, Some(left)));
         }
-        let mut up = match body::build(client, provider, info, &self.config.compression) {
+        let mut up = match body::build(
+            client,
+            target.provider,
+            target.info,
+            &self.config.compression,
+        ) {
             Ok(up) => up,
             Err(e @ GatewayError::Untranslatable(_)) => {
-                return Err(failed(
-                    None,
-                    format!("cannot carry this request: {e}"),
-                    None,
-                ))
+                return Err(target.failed(None, format!("cannot carry this request: {e}"), None))
             }
             Err(e) => return Err(CallFailed::Rejected(e)),
         };
@@ -80,11 +67,52 @@ impl Upstreams {
             }
         }
         let started = Instant::now();
-        let mut json = match self.post_json(&up, provider).await {
-            Ok(json) => json,
+        let mut json = self.post(&target, &up).await?;
+        let elapsed = started.elapsed();
+        let token_probability = ask_logprobs
+            .then(|| crate::verify::live::token_probability(&json))
+            .flatten();
+        let client_asked = client.raw.get("logprobs").and_then(Value::as_bool) == Some(true);
+        if ask_logprobs && !client_asked {
+            strip_logprobs(&mut json);
+        }
+        let (body, response) = self
+            .whole_answer(json, up.format, client.format)
+            .map_err(|f| match f {
+                Failure::Retryable { status, reason, .. } => target.failed(status, reason, None),
+                Failure::Rejected { message, .. } => target.failed(Some(200), message, None),
+            })?;
+        Ok(Called {
+            model: target.info.name.clone(),
+            body,
+            response,
+            elapsed,
+            token_probability,
+        })
+    }
+
+    /// The model and its provider, as configured.
+    fn target(&self, model: &str) -> Result<Target<'_>, CallFailed> {
+        let internal = |m: String| CallFailed::Rejected(GatewayError::Internal(m));
+        let info = self
+            .config
+            .model(model)
+            .ok_or_else(|| internal(format!("planned model {model} vanished")))?;
+        let provider = self
+            .config
+            .provider_of(info)
+            .ok_or_else(|| internal(format!("model {model} has no provider")))?;
+        Ok(Target { info, provider })
+    }
+
+    /// Sends the request; a rejection is the client's, anything retryable is this
+    /// model's failure (and a `retry-after` cools the model down).
+    async fn post(&self, target: &Target<'_>, up: &UpstreamRequest) -> Result<Value, CallFailed> {
+        match self.post_json(up, target.provider).await {
+            Ok(json) => Ok(json),
             Err(Failure::Rejected { status, message }) => {
-                return Err(CallFailed::Rejected(GatewayError::UpstreamRejected {
-                    provider: provider.name.clone(),
+                Err(CallFailed::Rejected(GatewayError::UpstreamRejected {
+                    provider: target.provider.name.clone(),
                     status,
                     message,
                 }))
@@ -95,34 +123,30 @@ impl Upstreams {
                 retry_after,
             }) => {
                 if let Some(wait) = retry_after {
-                    self.cooldowns.set(&info.name, wait);
+                    self.cooldowns.set(&target.info.name, wait);
                 }
-                return Err(failed(status, reason, retry_after));
+                Err(target.failed(status, reason, retry_after))
             }
-        };
-        let elapsed = started.elapsed();
-        let token_probability = if ask_logprobs {
-            crate::verify::live::token_probability(&json)
-        } else {
-            None
-        };
-        let client_asked = client.raw.get("logprobs").and_then(Value::as_bool) == Some(true);
-        if ask_logprobs && !client_asked {
-            strip_logprobs(&mut json);
         }
-        let (body, response) = self
-            .whole_answer(json, up.format, client.format)
-            .map_err(|f| match f {
-                Failure::Retryable { status, reason, .. } => failed(status, reason, None),
-                Failure::Rejected { message, .. } => failed(Some(200), message, None),
-            })?;
-        Ok(Called {
-            model: info.name.clone(),
-            body,
-            response,
-            elapsed,
-            token_probability,
-        })
+    }
+}
+
+/// The model one call goes to, and its provider.
+struct Target<'a> {
+    info: &'a ModelInfo,
+    provider: &'a ProviderConfig,
+}
+
+impl Target<'_> {
+    /// This model's attempt failed (the caller may try another).
+    fn failed(&self, status: Option<u16>, reason: String, wait: Option<Duration>) -> CallFailed {
+        CallFailed::Failed(AttemptError::new(
+            &self.provider.name,
+            &self.info.name,
+            status,
+            reason,
+            wait,
+        ))
     }
 }
 

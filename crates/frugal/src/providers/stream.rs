@@ -15,25 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::body::{ClientRequest, UpstreamRequest};
 use super::outcome::{self, Failure};
 use crate::config::ProviderConfig;
+pub use crate::ledger::StreamOutcome;
 use crate::secrets::Redactor;
-use crate::types::{Format, StopReason, StreamEvent, Usage};
+use crate::types::{Format, StreamEvent};
 use crate::wire::{self, sse::SseDecoder, sse::SseEvent};
 
 /// Frames buffered between the upstream reader and a slow client.
 const CHANNEL_FRAMES: usize = 64;
-
-/// How a stream ended, reported once the relay finishes (for metering).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StreamOutcome {
-    pub usage: Usage,
-    pub stop_reason: Option<StopReason>,
-    /// True when the upstream ended the stream normally.
-    pub completed: bool,
-    /// What went wrong, when it did (secret-free).
-    pub error: Option<String>,
-    /// Time from sending the request to the first upstream event.
-    pub time_to_first_event: Duration,
-}
 
 /// A stream that has started: client frames to forward, and its outcome when it ends.
 pub struct StreamReply {

@@ -27,7 +27,7 @@ use crate::pipeline::compress::{compress_body_deferred, CompressConfig, Pending}
 use crate::pipeline::session::{continues_session, session_key, WarmCache};
 use crate::pipeline::{Decision, Plan};
 use crate::providers::{ClientRequest, Reply, Served, StreamReply};
-use crate::types::{ChatRequest, Format};
+use crate::types::{ChatRequest, ChatResponse, Format};
 use crate::verify::live::Expect;
 use crate::wire;
 
@@ -154,30 +154,26 @@ async fn handle(
     let (raw, req, compressed) = parse(incoming.format, body, &app.config.compression)?;
     // Token accounting of the compression runs beside the upstream call, off the request path.
     let compressed = tokio::task::spawn_blocking(move || compressed.finish());
-    metered
-        .draft()
-        .request(&req, app.ledger.config().store_prompts);
+    let store_prompts = app.ledger.config().store_prompts;
+    metered.draft().request(&req, store_prompts);
     let mut decided = decide(app, &incoming.headers, caller, &req).await?;
-    let mut grant = app
-        .limits
-        .reserve(&app.config, caller, &req, &mut decided.plan)
-        .await?;
-    let budget_warning = grant.warning.take();
-    metered.on_finish(Box::new(grant));
+    let budget_warning = reserve(app, caller, &req, &mut decided.plan, metered).await?;
     metered.draft().plan(&decided.plan);
     let sent = send_or_verify(app, incoming, (&raw, &req), &decided.plan, metered.draft()).await?;
-    let served = sent.served;
+    let Sent {
+        served,
+        verification,
+    } = sent;
     let overhead = incoming
         .started
         .elapsed()
         .saturating_sub(served.upstream_time);
-    metered
-        .draft()
-        .served(&served.model, &served.failed_attempts);
-    metered.draft().overhead(overhead);
     // The upstream call has given the background token count time to finish.
     let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
-    metered.draft().compression(saved_tokens);
+    let draft = metered.draft();
+    draft.served(&served.model, &served.failed_attempts);
+    draft.overhead(overhead);
+    draft.compression(saved_tokens);
     remember(app, &incoming.request_id, &decided, &served.model);
     let done = Done {
         incoming,
@@ -185,11 +181,26 @@ async fn handle(
         req: &req,
         overhead,
         saved_tokens,
-        verification: sent.verification.as_ref(),
+        verification: verification.as_ref(),
     };
     let mut answer = respond(app, &done, served, metered);
     headers::write_budget_warning(answer.headers_mut(), budget_warning.as_deref());
     Ok(answer)
+}
+
+/// Reserves the request's budget (keys and projects with one), settled when its record
+/// is finished; the soft-limit warning, when one applies.
+async fn reserve(
+    app: &AppState,
+    caller: &Caller,
+    req: &ChatRequest,
+    plan: &mut Plan,
+    metered: &mut Metered,
+) -> Result<Option<String>> {
+    let mut grant = app.limits.reserve(&app.config, caller, req, plan).await?;
+    let warning = grant.warning.take();
+    metered.on_finish(Box::new(grant));
+    Ok(warning)
 }
 
 /// What answered, and what verifying it did (verified requests).
@@ -356,34 +367,7 @@ fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut M
     let request_id = done.incoming.request_id.as_str();
     let (mut resp, meter, streamed) = match reply {
         Reply::Complete { body, response } => {
-            metered.draft().usage(&app.config, &response.usage);
-            if let Some(v) = done.verification {
-                metered.draft().verification(&app.config, v);
-            }
-            let answered = super::grade::Answered {
-                request_id,
-                model: &model,
-                req: done.req,
-                response: &response,
-            };
-            super::grade::maybe_grade(app, done.plan, &answered);
-            super::calibrate::observe(app, &model, done.req, &response.usage);
-            tracing::info!(%request_id, %model, tier = %done.plan.tier,
-                input_tokens = response.usage.input_tokens,
-                output_tokens = response.usage.output_tokens, "answered");
-            // A verified stream: the checked answer, rendered as the client's stream.
-            let resp = if done.req.stream {
-                let frames = wire::render_as_stream(
-                    done.incoming.format,
-                    &response,
-                    done.req.stream_include_usage,
-                );
-                sse_response(Body::from_stream(futures::stream::iter(
-                    frames.into_iter().map(Ok::<_, Infallible>),
-                )))
-            } else {
-                super::reply::json(&body)
-            };
+            let resp = complete(app, done, (&model, &body, &response), metered);
             (resp, metered.draft().meter(), false)
         }
         Reply::Stream(stream) => {
@@ -423,6 +407,43 @@ fn respond(app: &Arc<AppState>, done: &Done<'_>, served: Served, metered: &mut M
     } else {
         Answer::Complete(resp)
     }
+}
+
+/// A whole answer: priced, graded when sampled, fed to the token calibration, and sent as
+/// JSON (or, for a verified stream, the checked answer rendered as the client's stream).
+fn complete(
+    app: &Arc<AppState>,
+    done: &Done<'_>,
+    (model, body, response): (&str, &Value, &ChatResponse),
+    metered: &mut Metered,
+) -> Response {
+    metered.draft().usage(&app.config, &response.usage);
+    if let Some(v) = done.verification {
+        metered.draft().verification(&app.config, v);
+    }
+    let request_id = done.incoming.request_id.as_str();
+    let answered = super::grade::Answered {
+        request_id,
+        model,
+        req: done.req,
+        response,
+    };
+    super::grade::maybe_grade(app, done.plan, &answered);
+    super::calibrate::observe(app, model, done.req, &response.usage);
+    tracing::info!(%request_id, %model, tier = %done.plan.tier,
+        input_tokens = response.usage.input_tokens,
+        output_tokens = response.usage.output_tokens, "answered");
+    if !done.req.stream {
+        return super::reply::json(body);
+    }
+    let frames = wire::render_as_stream(
+        done.incoming.format,
+        response,
+        done.req.stream_include_usage,
+    );
+    sse_response(Body::from_stream(futures::stream::iter(
+        frames.into_iter().map(Ok::<_, Infallible>),
+    )))
 }
 
 /// A stream's headers precede its usage: the plan's estimates, on the same definition of

@@ -115,7 +115,7 @@ fn parse(body: &Value) -> Result<ChatRequest> {
     if let Some(obj) = probe.as_object_mut() {
         obj.entry("max_tokens").or_insert(json!(1));
     }
-    crate::wire::anthropic::parse_request(&probe)
+    Ok(crate::wire::anthropic::parse_request(&probe)?)
 }
 
 /// The request's input tokens by `family`'s tokenizer: system text, every message part,

@@ -4,7 +4,7 @@
 //! instead. The client gets one whole answer, as if from one model; every call is metered.
 //! What is trusted is decided by `verify::live`; who is called, by `verify::ladder`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{AttemptError, GatewayError, Result};
 use crate::ledger::{Verification, VerifyCall};
@@ -137,6 +137,44 @@ impl Walk<'_> {
         self.calls[call].confidence = Some(c);
         c
     }
+
+    /// Answer `i` served, with what verifying it did; `total` is the time since the
+    /// first call went out.
+    fn into_answer(
+        self,
+        i: usize,
+        outcome: &'static str,
+        first_confidence: Option<f64>,
+        total: Duration,
+    ) -> VerifiedAnswer {
+        let Walk {
+            mut calls,
+            failed,
+            mut answers,
+            ..
+        } = self;
+        let (call_index, called, _) = answers.swap_remove(i);
+        calls[call_index].served = true;
+        let verification = Verification {
+            outcome,
+            confidence: first_confidence,
+            delay: total.saturating_sub(called.elapsed),
+            calls,
+        };
+        let served = Served {
+            model: called.model,
+            reply: Reply::Complete {
+                body: called.body,
+                response: Box::new(called.response),
+            },
+            failed_attempts: failed,
+            upstream_time: total,
+        };
+        VerifiedAnswer {
+            served,
+            verification,
+        }
+    }
 }
 
 /// Answer `client` (a non-streaming request) up `ladder`, trusting an answer whose
@@ -149,14 +187,44 @@ pub async fn answer(
     expect: &Expect,
 ) -> Result<VerifiedAnswer> {
     let started = Instant::now();
-    let cfg = &app.config.routing.verify;
     let threshold = app.verify_threshold.get();
+    let mut walk = Walk {
+        expect,
+        calls: vec![],
+        failed: vec![],
+        answers: vec![],
+    };
+    let first = first_round(app, client, ladder, &mut walk).await?;
+    let first_confidence = first.map(|i| walk.confidence_of(i));
+    let chosen = match (first, first_confidence) {
+        (Some(i), Some(c)) if c >= threshold => Some((i, "trusted")),
+        _ => escalate(app, client, ladder, &mut walk, threshold).await?,
+    };
+    // Every stronger model failed: the doubtful answer beats no answer.
+    let Some((i, outcome)) = chosen.or_else(|| first.map(|i| (i, "escalation_failed"))) else {
+        return Err(GatewayError::AllAttemptsFailed(walk.failed));
+    };
+    if outcome == "trusted" {
+        app.verify_threshold.remember_trusted(request_id);
+    }
+    Ok(walk.into_answer(i, outcome, first_confidence, started.elapsed()))
+}
+
+/// The first answer, its check beside it (and its grading, when an LLM verifier is
+/// configured): a trusted answer costs the slower of the two. The first answer's index
+/// among the walk's answers, when it came.
+async fn first_round(
+    app: &AppState,
+    client: &ClientRequest<'_>,
+    ladder: &Ladder,
+    walk: &mut Walk<'_>,
+) -> Result<Option<usize>> {
+    let cfg = &app.config.routing.verify;
     let checker = match &ladder.check {
         Check::Model(m) => m.as_str(),
         Check::SelfSample => ladder.start.as_str(),
     };
-    // The check runs beside the answer (and its grading, when an LLM verifier is
-    // configured): a trusted answer costs the slower of the two.
+    let expect = walk.expect;
     let answer_and_grade = async {
         let first = app
             .upstreams
@@ -176,75 +244,35 @@ pub async fn answer(
     };
     let ((first, graded), check) =
         tokio::join!(answer_and_grade, app.upstreams.call(checker, client, false),);
-    let mut walk = Walk {
-        expect,
-        calls: vec![],
-        failed: vec![],
-        answers: vec![],
-    };
     let first = walk.record("answer", &ladder.start, first)?;
     walk.record("check", checker, check)?;
     if let (Some(i), Some((model, result))) = (first, graded) {
         walk.record_grade(i, model, result);
     }
-    let first_confidence = first.map(|i| walk.confidence_of(i));
-    let mut chosen = match (first, first_confidence) {
-        (Some(i), Some(c)) if c >= threshold => Some((i, "trusted")),
-        _ => None,
-    };
-    if chosen.is_none() {
-        for (n, rung) in ladder.rungs.iter().enumerate() {
-            let result = app.upstreams.call(rung, client, cfg.logprobs).await;
-            let Some(i) = walk.record("escalation", rung, result)? else {
-                continue;
-            };
-            let last = n + 1 == ladder.rungs.len();
-            if last || walk.confidence_of(i) >= threshold {
-                chosen = Some((i, "escalated"));
-                break;
-            }
+    Ok(first)
+}
+
+/// Up the ladder, one stronger model at a time, until an answer reaches the threshold
+/// (the last rung's answer is taken as it is).
+async fn escalate(
+    app: &AppState,
+    client: &ClientRequest<'_>,
+    ladder: &Ladder,
+    walk: &mut Walk<'_>,
+    threshold: f64,
+) -> Result<Option<(usize, &'static str)>> {
+    let logprobs = app.config.routing.verify.logprobs;
+    for (n, rung) in ladder.rungs.iter().enumerate() {
+        let result = app.upstreams.call(rung, client, logprobs).await;
+        let Some(i) = walk.record("escalation", rung, result)? else {
+            continue;
+        };
+        let last = n + 1 == ladder.rungs.len();
+        if last || walk.confidence_of(i) >= threshold {
+            return Ok(Some((i, "escalated")));
         }
     }
-    // Every stronger model failed: the doubtful answer beats no answer.
-    let (i, outcome) = match chosen.or_else(|| first.map(|i| (i, "escalation_failed"))) {
-        Some(c) => c,
-        None => {
-            return Err(GatewayError::AllAttemptsFailed(std::mem::take(
-                &mut walk.failed,
-            )))
-        }
-    };
-    if outcome == "trusted" {
-        app.verify_threshold.remember_trusted(request_id);
-    }
-    let Walk {
-        mut calls,
-        failed,
-        mut answers,
-        ..
-    } = walk;
-    let (call_index, called, _) = answers.swap_remove(i);
-    calls[call_index].served = true;
-    let total = started.elapsed();
-    let verification = Verification {
-        outcome,
-        confidence: first_confidence,
-        delay: total.saturating_sub(called.elapsed),
-        calls,
-    };
-    let served = Served {
-        model: called.model,
-        reply: Reply::Complete {
-            body: called.body,
-            response: Box::new(called.response),
-        },
-        failed_attempts: failed,
-        upstream_time: total,
-    };
-    Ok(VerifiedAnswer {
-        served,
-        verification,
-    })
+    Ok(None)
 }
 
 /// The LLM verifier grades `answer` to `prompt` (a non-streaming call to `model`).
@@ -267,7 +295,7 @@ async fn grade(
     });
     let (format, raw) = match built {
         Some((format, Ok(raw))) => (format, raw),
-        Some((_, Err(e))) => return Err(CallFailed::Rejected(e)),
+        Some((_, Err(e))) => return Err(CallFailed::Rejected(e.into())),
         None => {
             return Err(CallFailed::Rejected(GatewayError::Internal(format!(
                 "verifier model {model} has no provider"
