@@ -28,30 +28,6 @@ pub struct RawCompression {
     pub prune_keep: Option<usize>,
 }
 
-macro_rules! overlay {
-    ($base:expr, $over:expr, $($f:ident),+) => {
-        { $( if $over.$f.is_some() { $base.$f = $over.$f; } )+ }
-    };
-}
-
-pub fn merge_compression(base: &mut Option<RawCompression>, user: &Option<RawCompression>) {
-    let Some(over) = user else { return };
-    let b = base.get_or_insert_with(RawCompression::default);
-    overlay!(
-        b,
-        over,
-        enabled,
-        json_minify,
-        whitespace,
-        dedup,
-        count_tokens,
-        cache_breakpoints,
-        prompt_cache_key,
-        prune_tools,
-        prune_keep
-    );
-}
-
 pub fn validate_compression(raw: Option<RawCompression>) -> Result<CompressConfig, String> {
     let r = raw.unwrap_or_default();
     let d = CompressConfig::default();
@@ -79,14 +55,9 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         assert_eq!(validate_compression(None), Ok(CompressConfig::default()));
-        let mut base = Some(RawCompression {
-            dedup: Some(true),
-            ..Default::default()
-        });
-        let user: Option<RawCompression> = toml::from_str("whitespace = false")
+        let base: Option<RawCompression> = toml::from_str("dedup = true\nwhitespace = false")
             .map(Some)
             .expect("toml");
-        merge_compression(&mut base, &user);
         let c = validate_compression(base).expect("valid");
         assert!(c.dedup && !c.whitespace && c.json_minify);
         assert!(toml::from_str::<RawCompression>("jsonminify = true").is_err());

@@ -45,53 +45,6 @@ pub struct RawFeedback {
     pub grade_daily_budget_usd: Option<f64>,
 }
 
-macro_rules! overlay {
-    ($base:expr, $over:expr, $($f:ident),+) => {
-        { $( if $over.$f.is_some() { $base.$f = $over.$f.clone(); } )+ }
-    };
-}
-
-pub fn merge_ledger(base: &mut Option<RawLedger>, over: &Option<RawLedger>) {
-    if let Some(o) = over {
-        let b = base.get_or_insert_with(RawLedger::default);
-        overlay!(
-            b,
-            o,
-            path,
-            url,
-            enabled,
-            store_prompts,
-            retention_days,
-            batch_size,
-            channel_capacity,
-            retry_window_secs
-        );
-    }
-}
-
-pub fn merge_feedback(base: &mut Option<RawFeedback>, over: &Option<RawFeedback>) {
-    if let Some(o) = over {
-        let b = base.get_or_insert_with(RawFeedback::default);
-        overlay!(
-            b,
-            o,
-            enabled,
-            dry_run,
-            floor,
-            ceiling,
-            min_samples,
-            max_step,
-            window_secs,
-            interval_secs,
-            cooldown_secs,
-            controller,
-            grade_model,
-            grade_rate,
-            grade_daily_budget_usd
-        );
-    }
-}
-
 pub fn validate_ledger(raw: Option<RawLedger>) -> Result<LedgerConfig, String> {
     let raw = raw.unwrap_or_default();
     let d = LedgerConfig::default();

@@ -35,35 +35,6 @@ pub struct RawProject {
     pub budget_total_usd: Option<RawDecimal>,
 }
 
-macro_rules! overlay {
-    ($base:expr, $over:expr, $($f:ident),+) => {
-        { $( if $over.$f.is_some() { $base.$f = $over.$f.clone(); } )+ }
-    };
-}
-
-pub fn merge_limits(
-    base: &mut Option<RawLimits>,
-    over: &Option<RawLimits>,
-    base_projects: &mut BTreeMap<String, RawProject>,
-    over_projects: &BTreeMap<String, RawProject>,
-) {
-    if let Some(o) = over {
-        let b = base.get_or_insert_with(RawLimits::default);
-        overlay!(
-            b,
-            o,
-            max_concurrent_requests,
-            key_refresh_secs,
-            rate_sync_ms,
-            budget_warn_share
-        );
-    }
-    for (name, o) in over_projects {
-        let b = base_projects.entry(name.clone()).or_default();
-        overlay!(b, o, budget_day_usd, budget_month_usd, budget_total_usd);
-    }
-}
-
 fn usd(field: &str, v: &Option<RawDecimal>) -> Result<Option<Decimal>, String> {
     let Some(RawDecimal(text)) = v else {
         return Ok(None);

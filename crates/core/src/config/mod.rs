@@ -205,17 +205,15 @@ impl Env for ProcessEnv {
 impl Config {
     /// The catalogue alone, or overlaid with the TOML file at `path`.
     pub fn load(path: Option<&Path>, env: &dyn Env) -> anyhow::Result<Config> {
-        let catalog: RawConfig = toml::from_str(crate::catalog::EMBEDDED)
-            .map_err(|e| anyhow::anyhow!("built-in catalogue: {e}"))?;
         let (merged, source) = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", p.display()))?;
-                let user: RawConfig = toml::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.to_string().trim()))?;
-                (catalog.merge(&user), Some(p.to_path_buf()))
+                let merged = Self::layered(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.trim()))?;
+                (merged, Some(p.to_path_buf()))
             }
-            None => (catalog, None),
+            None => (Self::layered("").map_err(anyhow::Error::msg)?, None),
         };
         let label = source
             .as_ref()
@@ -226,9 +224,15 @@ impl Config {
 
     /// Parse a TOML string as the user file (for tests and `config check --stdin`).
     pub fn from_toml_str(text: &str, env: &dyn Env) -> anyhow::Result<Config> {
-        let catalog: RawConfig = toml::from_str(crate::catalog::EMBEDDED)?;
-        let user: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        validate::validate(catalog.merge(&user), env, None).map_err(|e| anyhow::anyhow!("{e}"))
+        let merged = Self::layered(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        validate::validate(merged, env, None).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The user's TOML, checked on its own (so errors point into it), then laid over the
+    /// built-in catalogue.
+    fn layered(user: &str) -> Result<RawConfig, String> {
+        toml::from_str::<RawConfig>(user).map_err(|e| e.to_string())?;
+        RawConfig::layered(crate::catalog::EMBEDDED, user)
     }
 
     pub fn model(&self, name: &str) -> Option<&ModelInfo> {

@@ -209,124 +209,103 @@ pub struct RawProfile {
     pub verify: Option<bool>,
 }
 
-/// Overwrite `base`'s fields with those `over` sets: `over` wins field by field.
-macro_rules! overlay {
-    ($base:expr, $over:expr, $($f:ident),+) => {
-        {
-            $( if $over.$f.is_some() { $base.$f = $over.$f.clone(); } )+
-        }
-    };
+impl RawConfig {
+    /// The catalogue with `user` laid over it. The merge happens on the TOML tables, so no
+    /// field can be forgotten: tables merge key by key at every depth ([models.*],
+    /// [routing.profiles.*], [ledger]...), and any other value the user sets (a string, a
+    /// number, an array) replaces the catalogue's. `user` has been parsed as a `RawConfig`
+    /// on its own first, so its mistakes are reported against its own file.
+    pub fn layered(catalogue: &str, user: &str) -> Result<RawConfig, String> {
+        let mut merged: toml::Table =
+            toml::from_str(catalogue).map_err(|e| format!("built-in catalogue: {e}"))?;
+        let over: toml::Table = toml::from_str(user).map_err(|e| e.to_string())?;
+        overlay(&mut merged, over);
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())
+    }
 }
 
-impl RawConfig {
-    /// Lay `user` over `self` (the catalogue): tables merge key by key, fields one by one.
-    pub fn merge(mut self, user: &RawConfig) -> RawConfig {
-        match (&mut self.server, &user.server) {
-            (Some(base), Some(over)) => {
-                overlay!(
-                    base,
-                    over,
-                    listen,
-                    max_body_bytes,
-                    body_budget_bytes,
-                    header_timeout_secs,
-                    body_timeout_secs,
-                    max_connections
-                )
+/// Lays `over` onto `base`: tables merge key by key, recursively; other values replace.
+fn overlay(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => overlay(b, o),
+            (_, value) => {
+                base.insert(key, value);
             }
-            (None, Some(over)) => self.server = Some(over.clone()),
-            _ => {}
         }
-        for (name, over) in &user.providers {
-            let base = self.providers.entry(name.clone()).or_default();
-            overlay!(
-                base,
-                over,
-                kind,
-                base_url,
-                api_key_env,
-                no_api_key,
-                connect_timeout_ms,
-                timeout_ms,
-                stream_idle_timeout_ms
-            );
-        }
-        for (name, over) in &user.models {
-            let base = self.models.entry(name.clone()).or_default();
-            overlay!(
-                base,
-                over,
-                provider,
-                upstream_name,
-                tier,
-                input,
-                output,
-                cached_input,
-                cache_write,
-                context_window,
-                max_output,
-                tools,
-                vision,
-                enabled,
-                min_cache_tokens,
-                api
-            );
-        }
-        for (name, over) in &user.keys {
-            let base = self.keys.entry(name.clone()).or_default();
-            overlay!(
-                base,
-                over,
-                key_env,
-                never_route_down,
-                min_tier,
-                lambda,
-                project,
-                models,
-                tiers,
-                budget_day_usd,
-                budget_month_usd,
-                budget_total_usd,
-                requests_per_min,
-                tokens_per_min
-            );
-        }
-        if let Some(over) = &user.auth {
-            let base = self.auth.get_or_insert_with(RawAuth::default);
-            overlay!(base, over, require_key, admin_key_env);
-        }
-        if let Some(over) = &user.routing {
-            let base = self.routing.get_or_insert_with(RawRouting::default);
-            overlay!(
-                base,
-                over,
-                boundaries,
-                baseline,
-                session_ttl_secs,
-                router_model,
-                judge,
-                embedding_model,
-                lambda,
-                quality
-            );
-            for (tier, list) in &over.tiers {
-                base.tiers.insert(tier.clone(), list.clone());
-            }
-            for (name, p) in &over.profiles {
-                let bp = base.profiles.entry(name.clone()).or_default();
-                overlay!(bp, p, boundary_shift, min_tier, lambda, verify);
-            }
-            super::verify::merge_verify(&mut base.verify, &over.verify);
-        }
-        super::ledger::merge_ledger(&mut self.ledger, &user.ledger);
-        super::ledger::merge_feedback(&mut self.feedback, &user.feedback);
-        super::compression::merge_compression(&mut self.compression, &user.compression);
-        super::limits::merge_limits(
-            &mut self.limits,
-            &user.limits,
-            &mut self.projects,
-            &user.projects,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_merge_at_every_depth_and_other_values_replace() {
+        let catalogue = "[a]\nx = 1\ny = [1, 2]\n[a.inner]\np = \"c\"\nq = \"c\"\n[b]\nz = 3\n";
+        let mut base: toml::Table = toml::from_str(catalogue).expect("toml");
+        let over: toml::Table =
+            toml::from_str("[a]\ny = [9]\n[a.inner]\nq = \"u\"\n[c]\nw = 4\n").expect("toml");
+        overlay(&mut base, over);
+        let want: toml::Table = toml::from_str(
+            "[a]\nx = 1\ny = [9]\n[a.inner]\np = \"c\"\nq = \"u\"\n[b]\nz = 3\n[c]\nw = 4\n",
+        )
+        .expect("toml");
+        assert_eq!(base, want);
+    }
+
+    /// Every field a user sets reaches the merged configuration, in every section: the
+    /// merge has no list of fields to forget one from.
+    #[test]
+    fn a_user_setting_is_never_dropped() {
+        let user = "[server]\nmax_connections = 7\n\
+                    [models.\"gpt-4o\"]\nmin_cache_tokens = 99\n\
+                    [routing]\nsession_ttl_secs = 5\n\
+                    [routing.profiles.eco]\nverify = true\n\
+                    [routing.verify]\ngrader = \"gpt-4.1\"\n\
+                    [ledger]\nretry_window_secs = 11\n\
+                    [feedback]\ngrade_daily_budget_usd = 2.5\n\
+                    [compression]\nprune_keep = 3\n\
+                    [limits]\nbudget_warn_share = 0.5\n";
+        let merged = RawConfig::layered(crate::catalog::EMBEDDED, user).expect("valid");
+        let model = &merged.models["gpt-4o"];
+        assert_eq!(model.min_cache_tokens, Some(99));
+        assert!(model.input.is_some(), "the catalogue's price stays");
+        let routing = merged.routing.as_ref().expect("routing");
+        assert_eq!(routing.session_ttl_secs, Some(5));
+        assert_eq!(routing.profiles["eco"].verify, Some(true));
+        assert!(
+            routing.profiles["eco"].lambda.is_some(),
+            "the catalogue's lambda stays"
         );
-        self
+        assert_eq!(
+            routing.verify.as_ref().and_then(|v| v.grader.as_deref()),
+            Some("gpt-4.1")
+        );
+        assert_eq!(
+            merged.server.as_ref().and_then(|s| s.max_connections),
+            Some(7)
+        );
+        assert_eq!(
+            merged.ledger.as_ref().and_then(|l| l.retry_window_secs),
+            Some(11)
+        );
+        assert_eq!(
+            merged
+                .feedback
+                .as_ref()
+                .and_then(|f| f.grade_daily_budget_usd),
+            Some(2.5)
+        );
+        assert_eq!(
+            merged.compression.as_ref().and_then(|c| c.prune_keep),
+            Some(3)
+        );
+        assert_eq!(
+            merged.limits.as_ref().and_then(|l| l.budget_warn_share),
+            Some(0.5)
+        );
     }
 }

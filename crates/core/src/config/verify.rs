@@ -82,25 +82,6 @@ impl Default for VerifyConfig {
     }
 }
 
-pub fn merge_verify(base: &mut Option<RawVerify>, user: &Option<RawVerify>) {
-    let Some(over) = user else { return };
-    let b = base.get_or_insert_with(RawVerify::default);
-    macro_rules! take {
-        ($($f:ident),+) => { $( if over.$f.is_some() { b.$f = over.$f.clone(); } )+ };
-    }
-    take!(
-        aliases,
-        threshold,
-        max_escalations,
-        checker,
-        streams,
-        logprobs,
-        learn,
-        target_bad_rate,
-        grader
-    );
-}
-
 pub fn validate_verify(raw: Option<RawVerify>) -> Result<VerifyConfig, String> {
     let r = raw.unwrap_or_default();
     let d = VerifyConfig::default();

@@ -10,6 +10,7 @@ pub mod grader;
 pub mod judge;
 mod outcome;
 mod single;
+use single::Target;
 mod stream;
 
 use std::sync::Arc;
@@ -49,6 +50,15 @@ pub enum Reply {
     Stream(StreamReply),
 }
 
+/// How one candidate's attempt went.
+enum Attempt {
+    Answered(Reply),
+    /// The upstream refused the request itself: no other candidate would do better.
+    Rejected(GatewayError),
+    /// This candidate failed (and, when it could not carry the request, why).
+    Failed(AttemptError, Option<GatewayError>),
+}
+
 /// The provider adapters: one HTTP client, shared connection pools, per-model cool-downs.
 pub struct Upstreams {
     http: reqwest::Client,
@@ -84,72 +94,23 @@ impl Upstreams {
         // Code's `thinking` on a GPT model, say) is passed over for one that can; only when
         // none can is the client told which fields cannot cross.
         let mut cannot_carry: Option<GatewayError> = None;
+        let alternatives = plan.candidates.len() > 1;
         for cand in &plan.candidates {
-            let model = self.config.model(&cand.model).ok_or_else(|| {
-                GatewayError::Internal(format!("planned model {} vanished", cand.model))
-            })?;
-            let provider = self.config.provider_of(model).ok_or_else(|| {
-                GatewayError::Internal(format!("model {} has no provider", model.name))
-            })?;
-            let attempt = |status: Option<u16>, reason: String, wait: Option<Duration>| {
-                AttemptError::new(&provider.name, &model.name, status, reason, wait)
-            };
-            if let Some(left) = self.cooldowns.remaining(&model.name) {
-                failed.push(attempt(
-                    Some(429),
-                    format!("cooling down for {} ms after retry-after", left.as_millis()),
-                    Some(left),
-                ));
-                continue;
-            }
-            let up = match body::build(client, provider, model, &self.config.compression) {
-                Ok(up) => up,
-                Err(e @ GatewayError::Untranslatable(_)) if plan.candidates.len() > 1 => {
-                    failed.push(attempt(
-                        None,
-                        format!("cannot carry this request: {e}"),
-                        None,
-                    ));
-                    cannot_carry.get_or_insert(e);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let started = Instant::now();
-            let result = if client.req.stream {
-                stream::open(&self.http, &up, provider, client)
-                    .await
-                    .map(Reply::Stream)
-            } else {
-                self.complete(&up, provider, client.format).await
-            };
-            upstream_time += started.elapsed();
-            match result {
-                Ok(reply) => {
+            let target = self.target(&cand.model)?;
+            let attempt = self.attempt(&target, client, alternatives, &mut upstream_time);
+            match attempt.await {
+                Attempt::Answered(reply) => {
                     return Ok(Served {
-                        model: model.name.clone(),
+                        model: target.info.name.clone(),
                         reply,
                         failed_attempts: failed,
                         upstream_time,
                     })
                 }
-                Err(Failure::Rejected { status, message }) => {
-                    return Err(GatewayError::UpstreamRejected {
-                        provider: provider.name.clone(),
-                        status,
-                        message,
-                    })
-                }
-                Err(Failure::Retryable {
-                    status,
-                    reason,
-                    retry_after,
-                }) => {
-                    let failure = attempt(status, reason, retry_after);
-                    tracing::warn!(provider = %provider.name, model = %model.name, ?status,
-                        reason = %failure.reason, "upstream attempt failed; trying next candidate");
-                    if let Some(wait) = retry_after {
-                        self.cooldowns.set(&model.name, wait);
+                Attempt::Rejected(e) => return Err(e),
+                Attempt::Failed(failure, untranslatable) => {
+                    if let Some(e) = untranslatable {
+                        cannot_carry.get_or_insert(e);
                     }
                     failed.push(failure);
                 }
@@ -159,6 +120,62 @@ impl Upstreams {
         match cannot_carry {
             Some(e) if all_untranslatable => Err(e),
             _ => Err(GatewayError::AllAttemptsFailed(failed)),
+        }
+    }
+
+    /// One candidate: skipped while it cools down, passed over when it cannot carry the
+    /// request and another may, else called (a stream or a whole answer).
+    async fn attempt(
+        &self,
+        target: &Target<'_>,
+        client: &ClientRequest<'_>,
+        alternatives: bool,
+        upstream_time: &mut Duration,
+    ) -> Attempt {
+        let (model, provider) = (target.info, target.provider);
+        if let Some(left) = self.cooldowns.remaining(&model.name) {
+            let why = format!("cooling down for {} ms after retry-after", left.as_millis());
+            return Attempt::Failed(target.attempt(Some(429), why, Some(left)), None);
+        }
+        let up = match body::build(client, provider, model, &self.config.compression) {
+            Ok(up) => up,
+            Err(e @ GatewayError::Untranslatable(_)) if alternatives => {
+                let why = format!("cannot carry this request: {e}");
+                return Attempt::Failed(target.attempt(None, why, None), Some(e));
+            }
+            Err(e) => return Attempt::Rejected(e),
+        };
+        let started = Instant::now();
+        let result = if client.req.stream {
+            stream::open(&self.http, &up, provider, client)
+                .await
+                .map(Reply::Stream)
+        } else {
+            self.complete(&up, provider, client.format).await
+        };
+        *upstream_time += started.elapsed();
+        match result {
+            Ok(reply) => Attempt::Answered(reply),
+            Err(Failure::Rejected { status, message }) => {
+                Attempt::Rejected(GatewayError::UpstreamRejected {
+                    provider: provider.name.clone(),
+                    status,
+                    message,
+                })
+            }
+            Err(Failure::Retryable {
+                status,
+                reason,
+                retry_after,
+            }) => {
+                let failure = target.attempt(status, reason, retry_after);
+                tracing::warn!(provider = %provider.name, model = %model.name, ?status,
+                    reason = %failure.reason, "upstream attempt failed; trying next candidate");
+                if let Some(wait) = retry_after {
+                    self.cooldowns.set(&model.name, wait);
+                }
+                Attempt::Failed(failure, None)
+            }
         }
     }
 

@@ -42,7 +42,7 @@ impl Upstreams {
         client: &ClientRequest<'_>,
         logprobs: bool,
     ) -> Result<Called, CallFailed> {
-        let target = self.target(model)?;
+        let target = self.target(model).map_err(CallFailed::Rejected)?;
         if let Some(left) = self.cooldowns.remaining(&target.info.name) {
             let why = format!("cooling down for {} ms after retry-after", left.as_millis());
             return Err(target.failed(Some(429), why, Some(left)));
@@ -92,16 +92,15 @@ impl Upstreams {
     }
 
     /// The model and its provider, as configured.
-    fn target(&self, model: &str) -> Result<Target<'_>, CallFailed> {
-        let internal = |m: String| CallFailed::Rejected(GatewayError::Internal(m));
+    pub(super) fn target(&self, model: &str) -> Result<Target<'_>, GatewayError> {
         let info = self
             .config
             .model(model)
-            .ok_or_else(|| internal(format!("planned model {model} vanished")))?;
+            .ok_or_else(|| GatewayError::Internal(format!("planned model {model} vanished")))?;
         let provider = self
             .config
             .provider_of(info)
-            .ok_or_else(|| internal(format!("model {model} has no provider")))?;
+            .ok_or_else(|| GatewayError::Internal(format!("model {model} has no provider")))?;
         Ok(Target { info, provider })
     }
 
@@ -132,21 +131,24 @@ impl Upstreams {
 }
 
 /// The model one call goes to, and its provider.
-struct Target<'a> {
-    info: &'a ModelInfo,
-    provider: &'a ProviderConfig,
+pub(super) struct Target<'a> {
+    pub info: &'a ModelInfo,
+    pub provider: &'a ProviderConfig,
 }
 
 impl Target<'_> {
     /// This model's attempt failed (the caller may try another).
+    pub fn attempt(
+        &self,
+        status: Option<u16>,
+        reason: String,
+        wait: Option<Duration>,
+    ) -> AttemptError {
+        AttemptError::new(&self.provider.name, &self.info.name, status, reason, wait)
+    }
+
     fn failed(&self, status: Option<u16>, reason: String, wait: Option<Duration>) -> CallFailed {
-        CallFailed::Failed(AttemptError::new(
-            &self.provider.name,
-            &self.info.name,
-            status,
-            reason,
-            wait,
-        ))
+        CallFailed::Failed(self.attempt(status, reason, wait))
     }
 }
 

@@ -29,7 +29,7 @@ use crate::types::{ChatRequest, Tier};
 use embedder::Embedder;
 use features::HandRule;
 use model::RouterModel;
-use text::{request_texts, ScoredPart, Signals};
+use text::{request_texts, RequestTexts, Scored, ScoredPart, Signals};
 
 /// Stage 1's reading of one text.
 pub struct Stage1 {
@@ -37,6 +37,26 @@ pub struct Stage1 {
     pub contributions: Vec<f64>,
     pub rule: Option<HandRule>,
     pub features: features::Features,
+}
+
+/// Stage 1's reading of a request, before a tier is chosen.
+struct FirstPass {
+    score: f64,
+    /// What the earlier user turns alone would score (a floor for stage 2's score).
+    inherited: f64,
+    rule: Option<HandRule>,
+    signals: Vec<(&'static str, f64)>,
+    features: features::Features,
+}
+
+/// Where a score lands among the boundaries.
+struct Placed {
+    score: f64,
+    tier: Tier,
+    by_score: Tier,
+    confidence: f64,
+    stage: &'static str,
+    abstained: bool,
 }
 
 /// What the LLM judge (stage 3) said about an abstained request, when one was asked.
@@ -180,11 +200,57 @@ impl Classifier {
         // A transformation of pasted material is scored on its instruction alone, a question
         // about supplied reference material on its question alone.
         let scored = texts.scored();
+        let first = self.first_pass(&texts, &scored);
+        if first.rule == Some(HandRule::Greeting) && texts.earlier_user.is_empty() {
+            return Classification {
+                score: first.score.min(b[0] / 2.0),
+                tier: Tier::Simple,
+                confidence: 1.0,
+                stage: "rules",
+                abstained: false,
+                signals: vec![("greeting", -1.0)],
+                judge_basis: None,
+                text: scored.text.to_string(),
+            };
+        }
+        let floor = if first.rule == Some(HandRule::Code) {
+            Tier::Medium
+        } else {
+            Tier::Simple
+        };
+        let placed = self.place(&first, scored.text, b, floor);
+        let mut signals = first.signals;
+        if first.rule == Some(HandRule::Code) {
+            signals.insert(0, ("code_request", 0.0));
+        }
+        let c = Classification {
+            score: placed.score,
+            tier: placed.tier,
+            confidence: placed.confidence,
+            stage: placed.stage,
+            abstained: placed.abstained,
+            signals,
+            judge_basis: Some(JudgeBasis {
+                boundaries: b,
+                by_score: placed.by_score,
+                floor,
+            }),
+            text: scored.text.to_string(),
+        };
+        match judge {
+            Some(outcome) => c.judged(outcome),
+            None => c,
+        }
+    }
+
+    /// Stage 1 on the scored text, raised to what the earlier conversation implies, with
+    /// the signals that moved the score most (and which part of the message was scored).
+    fn first_pass(&self, texts: &RequestTexts, scored: &Scored<'_>) -> FirstPass {
         let Stage1 {
             mut score,
             contributions,
             mut rule,
-            features: x,
+            features,
         } = self.stage1(scored.text);
         if scored.part != ScoredPart::Whole && texts.last_user.contains("```") {
             // Code in the material still needs a model that handles code.
@@ -209,28 +275,18 @@ impl Classifier {
         if let Some(name) = scored.part.signal() {
             signals.insert(0, (name, 0.0));
         }
-
-        match rule {
-            Some(HandRule::Greeting) if texts.earlier_user.is_empty() => {
-                return Classification {
-                    score: score.min(b[0] / 2.0),
-                    tier: Tier::Simple,
-                    confidence: 1.0,
-                    stage: "rules",
-                    abstained: false,
-                    signals: vec![("greeting", -1.0)],
-                    judge_basis: None,
-                    text: scored.text.to_string(),
-                };
-            }
-            Some(HandRule::Code) => signals.insert(0, ("code_request", 0.0)),
-            _ => {}
+        FirstPass {
+            score,
+            inherited,
+            rule,
+            signals,
+            features,
         }
-        let floor = if rule == Some(HandRule::Code) {
-            Tier::Medium
-        } else {
-            Tier::Simple
-        };
+    }
+
+    /// The tier the score falls in, above `floor`; near a boundary, stage 2 (the
+    /// embedding) rescores, and a score still close below one goes up a tier.
+    fn place(&self, first: &FirstPass, text: &str, b: [f64; 3], floor: Tier) -> Placed {
         let margin = self.model.abstain_margin;
         // A boundary at 0 or 1 is a closed tier, not a decision to be unsure about.
         let live = |x: &&f64| **x > 0.0 && **x < 1.0;
@@ -240,13 +296,14 @@ impl Classifier {
                 .map(|x| (s - x).abs())
                 .fold(f64::INFINITY, f64::min)
         };
+        let mut score = first.score;
         let mut nearest = near(score);
         let mut abstained = nearest < margin;
         let mut local_stage = "rules";
         // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
         if abstained {
-            if let Some(s2) = self.stage2(&x, scored.text) {
-                score = self.model.resolve(score, s2).max(inherited);
+            if let Some(s2) = self.stage2(&first.features, text) {
+                score = self.model.resolve(score, s2).max(first.inherited);
                 nearest = near(score);
                 abstained = nearest < margin;
                 local_stage = "embedding";
@@ -272,23 +329,13 @@ impl Classifier {
             }
             true => (by_score, "unsure"),
         };
-        let c = Classification {
+        Placed {
             score,
             tier,
+            by_score,
             confidence,
             stage,
             abstained,
-            signals,
-            judge_basis: Some(JudgeBasis {
-                boundaries: b,
-                by_score,
-                floor,
-            }),
-            text: scored.text.to_string(),
-        };
-        match judge {
-            Some(outcome) => c.judged(outcome),
-            None => c,
         }
     }
 }
