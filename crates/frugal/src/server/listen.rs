@@ -20,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::head_errors::JsonErrors;
+
 /// Connection limits (from `[server]`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -74,7 +76,7 @@ pub async fn serve(
                 .map_request(|r: axum::http::Request<Incoming>| r.map(Body::new)),
         );
         let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .serve_connection_with_upgrades(TokioIo::new(JsonErrors::new(tcp)), service)
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -1,0 +1,777 @@
+//! Errors hyper answers by itself, in the route's JSON format.
+//!
+//! A request head hyper cannot parse (a header block beyond its limit, a malformed header
+//! line, `content-length: abc`, a request target too long) never reaches axum: hyper writes
+//! `400` / `414` / `431` with an empty body and closes. A client of an API route must still
+//! get an error it can read, in that route's format (OpenAI's on `/v1/chat/completions`,
+//! `/v1/responses`, `/v1/embeddings`…, Anthropic's on `/v1/messages…`, frugal's own —
+//! OpenAI-shaped, with a `code` — on the rest).
+//!
+//! Why an IO adapter, and not a parser in front of hyper: hyper stays the one HTTP parser
+//! (no second opinion on what is valid to drift from it), and the adapter only has to
+//! *follow* the byte stream, not judge it. [`JsonErrors`] wraps the accepted socket:
+//!
+//! - reading, it follows the request framing (heads line by line, bodies by
+//!   `content-length` or chunk sizes — skipped, never copied) and notes each request's
+//!   route shape and method as its request line arrives, in order, so pipelined requests
+//!   and every request of a kept-alive connection are covered;
+//! - writing, it holds each response head (a few hundred bytes) until it is complete, then
+//!   pairs it with the oldest unanswered request. A head hyper generated itself — an error
+//!   status, `content-length: 0`, no `content-type` — becomes the same status with a JSON
+//!   body in that request's format, `connection: close`. Bodies pass straight through
+//!   (vectored writes stay vectored); every handler of ours sends a body with a
+//!   `content-type`, so none is ever rewritten.
+//! - dropped while a request head is half received (hyper's header timeout fired, or the
+//!   client went away mid-head), it leaves a `408` in JSON on the socket when the socket
+//!   takes it at once (best effort; the connection closes either way).
+//!
+//! Anything it cannot follow (HTTP/2, an upgrade, a length it cannot read) turns it into a
+//! plain pass-through for the rest of the connection; it never fails a connection itself.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Bytes of a request line or header line kept to classify it (the route's prefix, a
+/// `content-length` value); the rest of a longer line is counted, not stored.
+const LINE_CAP: usize = 512;
+/// A response head longer than this is not hyper's (its own heads are ~80 bytes): it is
+/// passed on and the connection is no longer followed.
+const HEAD_CAP: usize = 16 * 1024;
+/// Requests read ahead of their answers that are remembered (hyper's read buffer bounds
+/// how many there can be; this only guards the memory).
+const QUEUE_CAP: usize = 4096;
+
+/// The error format of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// `{"error": {"message", "type", "param", "code"}}`: OpenAI's routes and frugal's own.
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}`: `/v1/messages` and below.
+    Anthropic,
+}
+
+/// The format of the route a request target names (origin or absolute form).
+pub(super) fn shape_of(target: &[u8]) -> Shape {
+    let mut path = target;
+    for scheme in [&b"http://"[..], b"https://"] {
+        if path.len() >= scheme.len() && path[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &path[scheme.len()..];
+            path = rest
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(&b""[..], |i| &rest[i..]);
+        }
+    }
+    let prefix = b"/v1/messages";
+    if path.starts_with(prefix) && matches!(path.get(prefix.len()), None | Some(b'/' | b'?')) {
+        Shape::Anthropic
+    } else {
+        Shape::OpenAi
+    }
+}
+
+/// The complete HTTP/1.1 response that replaces hyper's empty one: same status, a JSON
+/// body in `shape`, and the connection closed after it (hyper closes it anyway).
+pub(super) fn render(status: u16, shape: Shape) -> Vec<u8> {
+    let (reason, message, openai_type, anthropic_type, code) = match status {
+        431 => (
+            "Request Header Fields Too Large",
+            "the request's headers are larger than the gateway accepts",
+            "invalid_request_error",
+            "request_too_large",
+            "request_header_fields_too_large",
+        ),
+        414 => (
+            "URI Too Long",
+            "the request target is longer than the gateway accepts",
+            "invalid_request_error",
+            "request_too_large",
+            "uri_too_long",
+        ),
+        408 => (
+            "Request Timeout",
+            "the request's headers did not arrive in time (server.header_timeout_secs)",
+            "invalid_request_error",
+            "timeout_error",
+            "request_timeout",
+        ),
+        413 => (
+            "Payload Too Large",
+            "the request is larger than the gateway accepts",
+            "invalid_request_error",
+            "request_too_large",
+            "request_too_large",
+        ),
+        _ => (
+            "Bad Request",
+            "the request's head could not be parsed: a malformed request line or header \
+             line, or an invalid content-length or transfer-encoding",
+            "invalid_request_error",
+            "invalid_request_error",
+            "malformed_request",
+        ),
+    };
+    let body = match shape {
+        Shape::OpenAi => serde_json::json!({ "error": {
+            "message": message, "type": openai_type, "param": null, "code": code } }),
+        Shape::Anthropic => serde_json::json!({ "type": "error", "error": {
+            "type": anthropic_type, "message": message } }),
+    }
+    .to_string();
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A request whose request line has been read and whose response head has not been
+/// written yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    shape: Shape,
+    /// A `HEAD` request: its response has no body whatever its `content-length` says.
+    head_method: bool,
+}
+
+/// Following chunked framing (`size[;ext]\r\n data \r\n` … `0\r\n trailers \r\n`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunks {
+    Size { n: u64, digits: u8, ext: bool },
+    Data(u64),
+    DataEnd,
+    Trailer { line_start: bool },
+}
+
+impl Chunks {
+    const START: Chunks = Chunks::Size {
+        n: 0,
+        digits: 0,
+        ext: false,
+    };
+
+    /// Follow `bytes`: how many belong to the chunked body, and whether it ended there.
+    /// `Err` when the framing is not valid (the peer of hyper will reject it anyway).
+    fn step(&mut self, bytes: &[u8]) -> Result<(usize, bool), ()> {
+        let mut i = 0;
+        while i < bytes.len() {
+            match self {
+                Chunks::Data(n) => {
+                    let take = (*n).min((bytes.len() - i) as u64);
+                    // `take` is at most the remaining slice length: it fits a usize.
+                    i += usize::try_from(take).map_err(|_| ())?;
+                    *n -= take;
+                    if *n == 0 {
+                        *self = Chunks::DataEnd;
+                    }
+                    continue;
+                }
+                Chunks::Size { n, digits, ext } => match bytes[i] {
+                    b'\n' => {
+                        if *digits == 0 {
+                            return Err(());
+                        }
+                        *self = if *n == 0 {
+                            Chunks::Trailer { line_start: true }
+                        } else {
+                            Chunks::Data(*n)
+                        };
+                    }
+                    b'\r' => {}
+                    _ if *ext => {}
+                    b';' | b' ' | b'\t' => *ext = true,
+                    b => {
+                        let d = (b as char).to_digit(16).ok_or(())?;
+                        if *digits >= 15 {
+                            return Err(());
+                        }
+                        *n = *n * 16 + u64::from(d);
+                        *digits += 1;
+                    }
+                },
+                Chunks::DataEnd => match bytes[i] {
+                    b'\r' => {}
+                    b'\n' => *self = Chunks::START,
+                    _ => return Err(()),
+                },
+                Chunks::Trailer { line_start } => match bytes[i] {
+                    b'\n' if *line_start => return Ok((i + 1, true)),
+                    b'\n' => *line_start = true,
+                    b'\r' => {}
+                    _ => *line_start = false,
+                },
+            }
+            i += 1;
+        }
+        Ok((i, false))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadState {
+    /// In a request head (or before one): `line` is the line number within it.
+    Head { line: u32 },
+    Body(u64),
+    Chunked(Chunks),
+    /// Not HTTP/1 any more (HTTP/2, an upgrade) or framing it cannot follow.
+    Opaque,
+}
+
+/// What the bytes read so far say about the requests on the connection.
+#[derive(Debug)]
+struct Incoming {
+    state: ReadState,
+    /// The current line's first `LINE_CAP` bytes, and its full length.
+    line: Vec<u8>,
+    line_len: usize,
+    /// The head being read: its request's shape, its framing.
+    shape: Option<Shape>,
+    length: Option<u64>,
+    chunked: bool,
+    unknown_framing: bool,
+}
+
+impl Incoming {
+    fn new() -> Incoming {
+        Incoming {
+            state: ReadState::Head { line: 0 },
+            line: Vec::with_capacity(LINE_CAP),
+            line_len: 0,
+            shape: None,
+            length: None,
+            chunked: false,
+            unknown_framing: false,
+        }
+    }
+
+    /// A head has started arriving and is not complete (blank lines before it excluded).
+    fn mid_head(&self) -> bool {
+        match self.state {
+            ReadState::Head { line: 0 } => self.line_len > 0 && self.line.iter().any(|b| *b != b'\r'),
+            ReadState::Head { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The shape of the request whose head is being read, from what arrived of it.
+    fn current_shape(&self) -> Shape {
+        match (self.state, self.shape) {
+            (_, Some(s)) => s,
+            (ReadState::Head { line: 0 }, None) => {
+                let target = self.line.split(|b| *b == b' ').nth(1).unwrap_or(&[]);
+                shape_of(target)
+            }
+            _ => Shape::OpenAi,
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], queue: &mut VecDeque<Pending>) {
+        while !bytes.is_empty() {
+            match &mut self.state {
+                ReadState::Opaque => return,
+                ReadState::Body(n) => {
+                    let take = (*n).min(bytes.len() as u64);
+                    let Ok(k) = usize::try_from(take) else {
+                        self.state = ReadState::Opaque;
+                        return;
+                    };
+                    *n -= take;
+                    bytes = &bytes[k..];
+                    if *n == 0 {
+                        self.state = ReadState::Head { line: 0 };
+                    }
+                }
+                ReadState::Chunked(c) => match c.step(bytes) {
+                    Ok((k, done)) => {
+                        bytes = &bytes[k..];
+                        if done {
+                            self.state = ReadState::Head { line: 0 };
+                        }
+                    }
+                    Err(()) => self.state = ReadState::Opaque,
+                },
+                ReadState::Head { .. } => {
+                    let end = bytes.iter().position(|b| *b == b'\n');
+                    let part = &bytes[..end.unwrap_or(bytes.len())];
+                    let room = LINE_CAP.saturating_sub(self.line.len());
+                    self.line.extend_from_slice(&part[..part.len().min(room)]);
+                    self.line_len = self.line_len.saturating_add(part.len());
+                    match end {
+                        None => return,
+                        Some(i) => {
+                            bytes = &bytes[i + 1..];
+                            self.end_of_line(queue);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_of_line(&mut self, queue: &mut VecDeque<Pending>) {
+        let ReadState::Head { line } = self.state else {
+            return;
+        };
+        // Taken out while it is read (and given back, its capacity kept).
+        let taken = std::mem::take(&mut self.line);
+        let mut text = taken.as_slice();
+        if text.last() == Some(&b'\r') {
+            text = &text[..text.len() - 1];
+        }
+        let complete = self.line_len <= LINE_CAP;
+        if line == 0 {
+            // hyper skips blank lines before a request.
+            if !text.is_empty() {
+                self.request_line(text, queue);
+            }
+        } else if text.is_empty() {
+            self.end_of_head();
+        } else {
+            self.header_line(text, complete);
+            self.state = ReadState::Head {
+                line: line.saturating_add(1),
+            };
+        }
+        self.line = taken;
+        self.line.clear();
+        self.line_len = 0;
+    }
+
+    fn request_line(&mut self, text: &[u8], queue: &mut VecDeque<Pending>) {
+        let mut parts = text.split(|b| *b == b' ').filter(|p| !p.is_empty());
+        let method = parts.next().unwrap_or(&[]);
+        let target = parts.next().unwrap_or(&[]);
+        let version = parts.next().unwrap_or(&[]);
+        if version.starts_with(b"HTTP/2") {
+            // The HTTP/2 preface: frames from here on.
+            self.state = ReadState::Opaque;
+            return;
+        }
+        let shape = shape_of(target);
+        self.shape = Some(shape);
+        if queue.len() >= QUEUE_CAP {
+            self.state = ReadState::Opaque;
+            return;
+        }
+        queue.push_back(Pending {
+            shape,
+            head_method: method == b"HEAD",
+        });
+        self.state = ReadState::Head { line: 1 };
+    }
+
+    fn header_line(&mut self, text: &[u8], complete: bool) {
+        let Some(colon) = text.iter().position(|b| *b == b':') else {
+            return;
+        };
+        let name = &text[..colon];
+        let value = text[colon + 1..].trim_ascii();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let parsed = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| complete && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
+            match (parsed, self.length) {
+                (Some(n), None) => self.length = Some(n),
+                (Some(n), Some(m)) if n == m => {}
+                _ => self.unknown_framing = true,
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let last = value.rsplit(|b| *b == b',').next().unwrap_or(&[]).trim_ascii();
+            if complete && last.eq_ignore_ascii_case(b"chunked") {
+                self.chunked = true;
+            } else {
+                self.unknown_framing = true;
+            }
+        }
+    }
+
+    fn end_of_head(&mut self) {
+        self.state = if self.unknown_framing {
+            // hyper rejects such a head; nothing after it is read as HTTP.
+            ReadState::Opaque
+        } else if self.chunked {
+            ReadState::Chunked(Chunks::START)
+        } else {
+            match self.length {
+                Some(n) if n > 0 => ReadState::Body(n),
+                _ => ReadState::Head { line: 0 },
+            }
+        };
+        self.shape = None;
+        self.length = None;
+        self.chunked = false;
+        self.unknown_framing = false;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteState {
+    /// Collecting a response head in `held`.
+    Head,
+    Body(u64),
+    Chunked(Chunks),
+    /// Passing everything on unexamined.
+    Opaque,
+}
+
+impl WriteState {
+    /// How many of `bytes` can go out as they are before a response head starts.
+    fn passes(&mut self, bytes: &[u8]) -> usize {
+        match self {
+            WriteState::Head => 0,
+            WriteState::Opaque => bytes.len(),
+            WriteState::Body(n) => {
+                let take = (*n).min(bytes.len() as u64);
+                *n -= take;
+                if *n == 0 {
+                    *self = WriteState::Head;
+                }
+                usize::try_from(take).unwrap_or(bytes.len())
+            }
+            WriteState::Chunked(c) => match c.step(bytes) {
+                Ok((k, done)) => {
+                    if done {
+                        *self = WriteState::Head;
+                    }
+                    k
+                }
+                Err(()) => {
+                    *self = WriteState::Opaque;
+                    bytes.len()
+                }
+            },
+        }
+    }
+
+    /// Follow `bufs` from this state: the number of leading bytes that pass unexamined.
+    fn passes_all(&mut self, bufs: &[IoSlice<'_>]) -> usize {
+        let mut total = 0;
+        for b in bufs {
+            let k = self.passes(b);
+            total += k;
+            if k < b.len() {
+                break;
+            }
+        }
+        total
+    }
+}
+
+/// What is known about the response head in `held` once it is complete.
+struct ResponseHead {
+    status: u16,
+    length: Option<u64>,
+    chunked: bool,
+    typed: bool,
+}
+
+fn parse_response_head(bytes: &[u8]) -> Option<ResponseHead> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    if !matches!(resp.parse(bytes), Ok(httparse::Status::Complete(_))) {
+        return None;
+    }
+    let status = resp.code?;
+    let mut head = ResponseHead {
+        status,
+        length: None,
+        chunked: false,
+        typed: false,
+    };
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            head.length = std::str::from_utf8(h.value).ok()?.trim().parse().ok();
+            head.length?;
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            head.chunked = true;
+        } else if h.name.eq_ignore_ascii_case("content-type") {
+            head.typed = true;
+        }
+    }
+    Some(head)
+}
+
+/// The last thing said on a connection being dropped: a write that never waits.
+pub(super) trait WriteNow {
+    /// Write what the socket takes at once (`WouldBlock` when nothing).
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize>;
+}
+
+impl WriteNow for tokio::net::TcpStream {
+    fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.try_write(bytes)
+    }
+}
+
+/// The accepted socket as hyper sees it: hyper's own error answers rewritten as JSON in
+/// the route's format (see the module docs).
+pub(super) struct JsonErrors<T: WriteNow> {
+    io: T,
+    incoming: Incoming,
+    queue: VecDeque<Pending>,
+    state: WriteState,
+    /// A response head being collected, or a complete one (`held_ready`) being sent.
+    held: Vec<u8>,
+    held_ready: bool,
+    held_sent: usize,
+}
+
+impl<T: WriteNow> JsonErrors<T> {
+    pub(super) fn new(io: T) -> JsonErrors<T> {
+        JsonErrors {
+            io,
+            incoming: Incoming::new(),
+            queue: VecDeque::new(),
+            state: WriteState::Head,
+            held: Vec::new(),
+            held_ready: false,
+            held_sent: 0,
+        }
+    }
+
+    /// Take head bytes from `bufs` into `held`; decide once the head is complete. Returns
+    /// how many bytes were taken.
+    fn collect_head(&mut self, bufs: &[IoSlice<'_>]) -> usize {
+        let mut taken = 0;
+        for b in bufs {
+            for (i, byte) in b.iter().enumerate() {
+                self.held.push(*byte);
+                if self.held.len() <= 5 && !b"HTTP/".starts_with(&self.held) {
+                    // Not an HTTP/1 response (HTTP/2 frames): stop following.
+                    self.give_up();
+                    return taken + i + 1;
+                }
+                if self.held.ends_with(b"\r\n\r\n") {
+                    self.head_complete();
+                    return taken + i + 1;
+                }
+                if self.held.len() >= HEAD_CAP {
+                    self.give_up();
+                    return taken + i + 1;
+                }
+            }
+            taken += b.len();
+        }
+        taken
+    }
+
+    /// Send what is held as it is and stop following the connection.
+    fn give_up(&mut self) {
+        self.state = WriteState::Opaque;
+        self.incoming.state = ReadState::Opaque;
+        self.held_ready = true;
+    }
+
+    fn head_complete(&mut self) {
+        self.held_ready = true;
+        let Some(head) = parse_response_head(&self.held) else {
+            self.give_up();
+            return;
+        };
+        if head.status == 101 {
+            // Switching protocols: not HTTP/1 any more.
+            self.give_up();
+            return;
+        }
+        if head.status < 200 {
+            // `100 Continue`: the final answer to the same request follows.
+            self.state = WriteState::Head;
+            return;
+        }
+        let request = self.queue.pop_front();
+        let generated = head.status >= 400
+            && head.length == Some(0)
+            && !head.chunked
+            && !head.typed;
+        if generated {
+            let shape = request.map_or_else(|| self.incoming.current_shape(), |r| r.shape);
+            self.held = render(head.status, shape);
+            // hyper closes the connection after its own error answer.
+            self.state = WriteState::Opaque;
+            self.incoming.state = ReadState::Opaque;
+            return;
+        }
+        let bodiless = request.is_some_and(|r| r.head_method)
+            || head.status == 204
+            || head.status == 304;
+        self.state = if bodiless {
+            WriteState::Head
+        } else if head.chunked {
+            WriteState::Chunked(Chunks::START)
+        } else {
+            match head.length {
+                Some(0) => WriteState::Head,
+                Some(n) => WriteState::Body(n),
+                // Delimited by the connection's end.
+                None => WriteState::Opaque,
+            }
+        };
+    }
+
+    fn held_done(&mut self) {
+        self.held.clear();
+        self.held_ready = false;
+        self.held_sent = 0;
+    }
+
+    /// Send the rest of a complete held head (before flushing or closing).
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>
+    where
+        T: AsyncWrite + Unpin,
+    {
+        if !self.held_ready && !self.held.is_empty() {
+            // A head still incomplete when hyper flushes: not one hyper made in one go.
+            self.give_up();
+        }
+        while self.held_ready {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.held[self.held_sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.held_sent += n;
+            if self.held_sent >= self.held.len() {
+                self.held_done();
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: WriteNow> Drop for JsonErrors<T> {
+    fn drop(&mut self) {
+        // A head half received and nothing written for it: hyper's header timeout (or the
+        // client left mid-head). Say so in the route's format if the socket takes it now.
+        if self.incoming.mid_head() && self.state == WriteState::Head && self.held.is_empty() {
+            let _ = self
+                .io
+                .write_now(&render(408, self.incoming.current_shape()));
+        }
+    }
+}
+
+impl<T: AsyncRead + WriteNow + Unpin> AsyncRead for JsonErrors<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        if this.incoming.state != ReadState::Opaque {
+            this.incoming
+                .feed(&buf.filled()[before..], &mut this.queue);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + WriteNow + Unpin> AsyncWrite for JsonErrors<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            if this.held_ready {
+                // The held head goes out with as much of `bufs` as passes after it, in
+                // one write.
+                let pass = { let mut s = this.state; s.passes_all(bufs) };
+                let mut slices = Vec::with_capacity(bufs.len() + 1);
+                slices.push(IoSlice::new(&this.held[this.held_sent..]));
+                push_prefix(&mut slices, bufs, pass);
+                let n = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, &slices))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                let from_held = n.min(this.held.len() - this.held_sent);
+                this.held_sent += from_held;
+                if this.held_sent >= this.held.len() {
+                    this.held_done();
+                }
+                let rest = n - from_held;
+                if rest > 0 {
+                    this.advance(bufs, rest);
+                    return Poll::Ready(Ok(rest));
+                }
+                continue;
+            }
+            if this.state == WriteState::Head {
+                return Poll::Ready(Ok(this.collect_head(bufs)));
+            }
+            let pass = { let mut s = this.state; s.passes_all(bufs) };
+            if pass == total {
+                let n = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, bufs))?;
+                this.advance(bufs, n);
+                return Poll::Ready(Ok(n));
+            }
+            let mut slices = Vec::with_capacity(bufs.len());
+            push_prefix(&mut slices, bufs, pass);
+            let n = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, &slices))?;
+            this.advance(bufs, n);
+            return Poll::Ready(Ok(n));
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+impl<T: WriteNow> JsonErrors<T> {
+    /// `n` leading bytes of `bufs` went out: follow them.
+    fn advance(&mut self, bufs: &[IoSlice<'_>], mut n: usize) {
+        for b in bufs {
+            if n == 0 {
+                return;
+            }
+            let part = &b[..n.min(b.len())];
+            n -= part.len();
+            let passed = self.state.passes(part);
+            debug_assert_eq!(passed, part.len(), "only passing bytes are written");
+        }
+    }
+}
+
+/// The first `n` bytes of `bufs`, as slices appended to `out`.
+fn push_prefix<'a>(out: &mut Vec<IoSlice<'a>>, bufs: &'a [IoSlice<'_>], mut n: usize) {
+    for b in bufs {
+        if n == 0 {
+            return;
+        }
+        let k = n.min(b.len());
+        out.push(IoSlice::new(&b[..k]));
+        n -= k;
+    }
+}
