@@ -186,10 +186,7 @@ async fn create(config: &Config, store: &dyn LimitStore, c: &CreateArgs) -> Resu
 }
 
 /// Every key: the configuration's, then the database's.
-pub async fn all_keys(
-    config: &Config,
-    store: &dyn LimitStore,
-) -> Result<Vec<(StoredKey, Rules)>> {
+pub async fn all_keys(config: &Config, store: &dyn LimitStore) -> Result<Vec<(StoredKey, Rules)>> {
     let mut out = vec![];
     let registry = keys::KeyRegistry::from_config(config);
     for k in &config.keys {

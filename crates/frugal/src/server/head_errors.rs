@@ -215,7 +215,9 @@ impl Chunks {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadState {
     /// In a request head (or before one): `line` is the line number within it.
-    Head { line: u32 },
+    Head {
+        line: u32,
+    },
     Body(u64),
     Chunked(Chunks),
     /// Not HTTP/1 any more (HTTP/2, an upgrade) or framing it cannot follow.
@@ -252,7 +254,9 @@ impl Incoming {
     /// A head has started arriving and is not complete (blank lines before it excluded).
     fn mid_head(&self) -> bool {
         match self.state {
-            ReadState::Head { line: 0 } => self.line_len > 0 && self.line.iter().any(|b| *b != b'\r'),
+            ReadState::Head { line: 0 } => {
+                self.line_len > 0 && self.line.iter().any(|b| *b != b'\r')
+            }
             ReadState::Head { .. } => true,
             _ => false,
         }
@@ -382,7 +386,11 @@ impl Incoming {
                 _ => self.unknown_framing = true,
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let last = value.rsplit(|b| *b == b',').next().unwrap_or(&[]).trim_ascii();
+            let last = value
+                .rsplit(|b| *b == b',')
+                .next()
+                .unwrap_or(&[])
+                .trim_ascii();
             if complete && last.eq_ignore_ascii_case(b"chunked") {
                 self.chunked = true;
             } else {
@@ -585,10 +593,8 @@ impl<T: WriteNow> JsonErrors<T> {
             return;
         }
         let request = self.queue.pop_front();
-        let generated = head.status >= 400
-            && head.length == Some(0)
-            && !head.chunked
-            && !head.typed;
+        let generated =
+            head.status >= 400 && head.length == Some(0) && !head.chunked && !head.typed;
         if generated {
             let shape = request.map_or_else(|| self.incoming.current_shape(), |r| r.shape);
             self.held = render(head.status, shape);
@@ -597,9 +603,8 @@ impl<T: WriteNow> JsonErrors<T> {
             self.incoming.state = ReadState::Opaque;
             return;
         }
-        let bodiless = request.is_some_and(|r| r.head_method)
-            || head.status == 204
-            || head.status == 304;
+        let bodiless =
+            request.is_some_and(|r| r.head_method) || head.status == 204 || head.status == 304;
         self.state = if bodiless {
             WriteState::Head
         } else if head.chunked {
@@ -665,8 +670,7 @@ impl<T: AsyncRead + WriteNow + Unpin> AsyncRead for JsonErrors<T> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
         if this.incoming.state != ReadState::Opaque {
-            this.incoming
-                .feed(&buf.filled()[before..], &mut this.queue);
+            this.incoming.feed(&buf.filled()[before..], &mut this.queue);
         }
         Poll::Ready(Ok(()))
     }
@@ -695,7 +699,10 @@ impl<T: AsyncWrite + WriteNow + Unpin> AsyncWrite for JsonErrors<T> {
             if this.held_ready {
                 // The held head goes out with as much of `bufs` as passes after it, in
                 // one write.
-                let pass = { let mut s = this.state; s.passes_all(bufs) };
+                let pass = {
+                    let mut s = this.state;
+                    s.passes_all(bufs)
+                };
                 let mut slices = Vec::with_capacity(bufs.len() + 1);
                 slices.push(IoSlice::new(&this.held[this.held_sent..]));
                 push_prefix(&mut slices, bufs, pass);
@@ -718,7 +725,10 @@ impl<T: AsyncWrite + WriteNow + Unpin> AsyncWrite for JsonErrors<T> {
             if this.state == WriteState::Head {
                 return Poll::Ready(Ok(this.collect_head(bufs)));
             }
-            let pass = { let mut s = this.state; s.passes_all(bufs) };
+            let pass = {
+                let mut s = this.state;
+                s.passes_all(bufs)
+            };
             if pass == total {
                 let n = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, bufs))?;
                 this.advance(bufs, n);
@@ -773,5 +783,362 @@ fn push_prefix<'a>(out: &mut Vec<IoSlice<'a>>, bufs: &'a [IoSlice<'_>], mut n: u
         let k = n.min(b.len());
         out.push(IoSlice::new(&b[..k]));
         n -= k;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use proptest::prelude::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A socket double: reads come in `read_chunk`-byte pieces, writes are taken at most
+    /// `write_max` bytes at a time; everything written (and the last word) is recorded.
+    struct Sock {
+        input: Vec<u8>,
+        pos: usize,
+        read_chunk: usize,
+        write_max: usize,
+        out: Arc<Mutex<Vec<u8>>>,
+    }
+
+    fn sock(input: &[u8], read_chunk: usize, write_max: usize) -> (Sock, Arc<Mutex<Vec<u8>>>) {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let s = Sock {
+            input: input.to_vec(),
+            pos: 0,
+            read_chunk,
+            write_max,
+            out: out.clone(),
+        };
+        (s, out)
+    }
+
+    impl AsyncRead for Sock {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = self
+                .read_chunk
+                .min(self.input.len() - self.pos)
+                .min(buf.remaining());
+            let from = self.pos;
+            buf.put_slice(&self.input[from..from + n]);
+            self.pos += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Sock {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = b.len().min(self.write_max);
+            self.out.lock().unwrap().extend_from_slice(&b[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let mut left = self.write_max;
+            let mut out = self.out.lock().unwrap();
+            let mut n = 0;
+            for b in bufs {
+                let k = b.len().min(left);
+                out.extend_from_slice(&b[..k]);
+                n += k;
+                left -= k;
+                if left == 0 {
+                    break;
+                }
+            }
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl WriteNow for Sock {
+        fn write_now(&self, bytes: &[u8]) -> io::Result<usize> {
+            self.out.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    impl WriteNow for tokio::io::DuplexStream {
+        fn write_now(&self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    const HYPER_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Tue, 08 Dec 2026 01:23:21 GMT\r\n\r\n";
+
+    /// Read everything `input` holds through the adapter, then write `pieces` one by one
+    /// (each with `write_all`) and flush: what reached the socket.
+    async fn run(input: &[u8], read_chunk: usize, write_max: usize, pieces: &[&[u8]]) -> Vec<u8> {
+        run_followed(input, read_chunk, write_max, pieces).await.0
+    }
+
+    /// `run`, and whether the adapter still followed both directions at the end.
+    async fn run_followed(
+        input: &[u8],
+        read_chunk: usize,
+        write_max: usize,
+        pieces: &[&[u8]],
+    ) -> (Vec<u8>, bool) {
+        let (s, out) = sock(input, read_chunk, write_max);
+        let mut io = JsonErrors::new(s);
+        let mut sink = Vec::new();
+        io.read_to_end(&mut sink).await.unwrap();
+        assert_eq!(sink, input, "reads are passed on untouched");
+        for p in pieces {
+            io.write_all(p).await.unwrap();
+        }
+        io.flush().await.unwrap();
+        let followed =
+            io.state == WriteState::Head && io.incoming.state == (ReadState::Head { line: 0 });
+        drop(io);
+        let got = out.lock().unwrap().clone();
+        (got, followed)
+    }
+
+    fn body_of(response: &[u8]) -> serde_json::Value {
+        let at = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        serde_json::from_slice(&response[at + 4..]).unwrap()
+    }
+
+    #[test]
+    fn routes_map_to_their_formats() {
+        assert_eq!(shape_of(b"/v1/messages"), Shape::Anthropic);
+        assert_eq!(shape_of(b"/v1/messages/count_tokens"), Shape::Anthropic);
+        assert_eq!(shape_of(b"/v1/messages?beta=true"), Shape::Anthropic);
+        assert_eq!(shape_of(b"http://gw:8080/v1/messages"), Shape::Anthropic);
+        assert_eq!(shape_of(b"/v1/messagesx"), Shape::OpenAi);
+        assert_eq!(shape_of(b"/v1/chat/completions"), Shape::OpenAi);
+        assert_eq!(shape_of(b"/v1/feedback"), Shape::OpenAi);
+        assert_eq!(shape_of(b""), Shape::OpenAi);
+        let a = body_of(&render(431, Shape::Anthropic));
+        assert_eq!(a["type"], "error");
+        assert_eq!(a["error"]["type"], "request_too_large");
+        let o = body_of(&render(400, Shape::OpenAi));
+        assert_eq!(o["error"]["type"], "invalid_request_error");
+        assert_eq!(o["error"]["code"], "malformed_request");
+        assert!(o["error"].get("param").is_some());
+    }
+
+    #[tokio::test]
+    async fn hypers_error_arriving_in_pieces_is_rewritten_in_the_requests_format() {
+        let input = b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nno header here\r\n\r\n";
+        let pieces: Vec<&[u8]> = HYPER_400.chunks(7).collect();
+        for (read_chunk, write_max) in [(1, 1), (5, 3), (4096, 4096)] {
+            let out = run(input, read_chunk, write_max, &pieces).await;
+            assert_eq!(out, render(400, Shape::Anthropic));
+        }
+        let input = b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: abc\r\n\r\n";
+        let out = run(input, 4096, 4096, &[HYPER_400]).await;
+        assert_eq!(out, render(400, Shape::OpenAi));
+    }
+
+    #[tokio::test]
+    async fn a_request_line_too_long_to_finish_still_names_its_route() {
+        let mut input = b"GET /v1/messages/".to_vec();
+        input.extend(std::iter::repeat_n(b'a', 100_000));
+        let hyper_414 = b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n\r\n";
+        let out = run(&input, 8192, 4096, &[hyper_414]).await;
+        assert_eq!(out, render(414, Shape::Anthropic));
+    }
+
+    #[tokio::test]
+    async fn the_handlers_answers_pass_unchanged() {
+        let input = b"POST /v1/messages HTTP/1.1\r\ncontent-length: 3\r\n\r\n{x}\
+                      POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}\
+                      GET /health HTTP/1.1\r\n\r\n";
+        let own_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+                               content-length: 2\r\n\r\n{}";
+        // A stream whose text quotes an empty error head, chunk by chunk.
+        let sse: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                           transfer-encoding: chunked\r\n\r\n\
+                           2f\r\nHTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n\r\n\
+                           0\r\n\r\n";
+        let empty_ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        for (read_chunk, write_max) in [(1, 1), (3, 5), (4096, 4096)] {
+            let (out, followed) =
+                run_followed(input, read_chunk, write_max, &[own_400, sse, empty_ok]).await;
+            assert_eq!(out, [own_400, sse, empty_ok].concat());
+            assert!(followed, "every head and body was followed to its end");
+            // The same bytes written in one buffer.
+            let all = [own_400, sse, empty_ok].concat();
+            let out = run(input, read_chunk, write_max, &[&all]).await;
+            assert_eq!(out, all);
+        }
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_are_paired_with_their_answers() {
+        // A body that looks like a head, a chunked body, a HEAD whose answer has no body,
+        // then a malformed head: hyper's 400 is for the last one.
+        let input = b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 29\r\n\r\n\
+                      GET /v1/messages HTTP/1.1\r\n\r\n\
+                      POST /v1/chat/completions HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n\
+                      1b\r\nPOST /v1/chat/completions x\r\n0\r\nx-trailer: 1\r\n\r\n\
+                      HEAD /v1/models HTTP/1.1\r\n\r\n\
+                      \r\nPOST /v1/messages/count_tokens HTTP/1.1\r\nbad\r\n\r\n";
+        let ok: &[u8] =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let head_ok: &[u8] =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 99\r\n\r\n";
+        for read_chunk in [1, 2, 7, 4096] {
+            let out = run(input, read_chunk, 4096, &[ok, ok, head_ok, HYPER_400]).await;
+            let expected = [ok, ok, head_ok, &render(400, Shape::Anthropic)].concat();
+            assert_eq!(out, expected, "read in {read_chunk}-byte pieces");
+            let (_, followed) = run_followed(input, read_chunk, 4096, &[ok, ok, head_ok]).await;
+            assert!(followed, "the framing was followed to the last head");
+        }
+        // The same with the malformed request on an OpenAI route after an Anthropic one.
+        let input = b"POST /v1/messages HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}\
+                      POST /v1/responses HTTP/1.1\r\ncontent-length: -1\r\n\r\n";
+        let out = run(input, 3, 4096, &[ok, HYPER_400]).await;
+        assert_eq!(out, [ok, &render(400, Shape::OpenAi)].concat());
+    }
+
+    #[tokio::test]
+    async fn an_interim_continue_does_not_take_the_requests_place() {
+        let input =
+            b"POST /v1/messages HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 2\r\n\r\n{}\
+                      POST /v1/messages HTTP/1.1\r\nbad\r\n\r\n";
+        let cont: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let ok: &[u8] =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let out = run(input, 4096, 4096, &[cont, ok, HYPER_400]).await;
+        assert_eq!(out, [cont, ok, &render(400, Shape::Anthropic)].concat());
+    }
+
+    #[tokio::test]
+    async fn http2_passes_through() {
+        let input = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+        let frames: &[u8] =
+            b"\x00\x00\x00\x04\x00\x00\x00\x00\x00HTTP/1.1 400 x\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(run(input, 5, 3, &[frames]).await, frames);
+    }
+
+    #[tokio::test]
+    async fn a_head_left_half_sent_gets_a_408_when_dropped() {
+        let (s, out) = sock(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\n", 4096, 4096);
+        let mut io = JsonErrors::new(s);
+        let mut sink = Vec::new();
+        io.read_to_end(&mut sink).await.unwrap();
+        drop(io);
+        assert_eq!(*out.lock().unwrap(), render(408, Shape::Anthropic));
+        // An idle connection, or one whose request was whole, is closed without a word.
+        for input in [&b""[..], b"\r\n", b"GET /health HTTP/1.1\r\n\r\n"] {
+            let (s, out) = sock(input, 4096, 4096);
+            let mut io = JsonErrors::new(s);
+            io.read_to_end(&mut Vec::new()).await.unwrap();
+            drop(io);
+            assert!(out.lock().unwrap().is_empty(), "{input:?}");
+        }
+    }
+
+    /// Against hyper itself: its empty answer to a malformed head becomes JSON, a good
+    /// request on the same kind of connection is answered as usual.
+    #[tokio::test]
+    async fn hyper_serving_through_the_adapter() {
+        use http_body_util::Full;
+        use hyper::service::service_fn;
+
+        async fn serve(request: &[u8]) -> Vec<u8> {
+            let (client, server) = tokio::io::duplex(1 << 20);
+            let service = service_fn(|_req| async {
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                    bytes::Bytes::from_static(b"hello"),
+                )))
+            });
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(
+                hyper_util::rt::TokioIo::new(JsonErrors::new(server)),
+                service,
+            );
+            let task = tokio::spawn(conn);
+            let (mut rd, mut wr) = tokio::io::split(client);
+            wr.write_all(request).await.unwrap();
+            wr.shutdown().await.unwrap();
+            let mut out = Vec::new();
+            rd.read_to_end(&mut out).await.unwrap();
+            let _ = task.await;
+            out
+        }
+
+        let out =
+            serve(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n").await;
+        assert_eq!(out, render(400, Shape::Anthropic));
+        let mut big = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n".to_vec();
+        for i in 0..200 {
+            big.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+        }
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(serve(&big).await, render(431, Shape::OpenAi));
+        let out = serve(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/messages HTTP/1.1\r\nhost: x\r\nbad\r\n\r\n").await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("\r\n\r\nhello"),
+            "{text}"
+        );
+        assert!(out.ends_with(&render(400, Shape::Anthropic)), "{text}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any bytes either way, in any pieces: no panic, and what goes out is what was
+        /// written unless it became one of the JSON answers.
+        #[test]
+        fn any_bytes_in_any_pieces(
+            input in proptest::collection::vec(any::<u8>(), 0..400),
+            written in proptest::collection::vec(any::<u8>(), 0..400),
+            read_chunk in 1usize..64,
+            write_max in 1usize..64,
+            piece in 1usize..64,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let pieces: Vec<&[u8]> = written.chunks(piece).collect();
+            let out = rt.block_on(run(&input, read_chunk, write_max, &pieces));
+            if out != written {
+                prop_assert!(out.starts_with(b"HTTP/1.1 "), "{:?}", String::from_utf8_lossy(&out));
+                prop_assert!(out.windows(8).any(|w| w == b"\"error\":"));
+            }
+        }
+
+        #[test]
+        fn http_looking_bytes_in_any_pieces(
+            parts in proptest::collection::vec(prop_oneof![
+                Just(&b"POST /v1/messages HTTP/1.1\r\n"[..]),
+                Just(&b"content-length: 3\r\n"[..]),
+                Just(&b"transfer-encoding: chunked\r\n"[..]),
+                Just(&b"\r\n"[..]),
+                Just(&b"3\r\nabc\r\n0\r\n\r\n"[..]),
+                Just(&b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"[..]),
+                Just(&b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc"[..]),
+            ], 0..30),
+            read_chunk in 1usize..16,
+            write_max in 1usize..16,
+        ) {
+            let bytes = parts.concat();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let _ = rt.block_on(run(&bytes, read_chunk, write_max, &[&bytes]));
+        }
     }
 }
