@@ -2,7 +2,9 @@
 disconnected (408 / closed) within the configured timeout while others are served; idle
 kept-alive connections are closed; connections beyond the cap get a clear 503; bodies
 beyond the memory budget get 503 + retry-after; wrong methods and oversized feedback get
-JSON errors in the route's format."""
+JSON errors in the route's format, and so do the request heads hyper rejects before any
+handler runs (431 huge headers, 400 malformed header line or content-length, 408 stalled
+head), on the first request, a kept-alive second one and pipelined ones."""
 from __future__ import annotations
 
 import json
