@@ -17,10 +17,10 @@
 //!   and every request of a kept-alive connection are covered;
 //! - writing, it holds each response head (a few hundred bytes) until it is complete, then
 //!   pairs it with the oldest unanswered request. A head hyper generated itself — an error
-//!   status, `content-length: 0`, no `content-type` — becomes the same status with a JSON
-//!   body in that request's format, `connection: close`. Bodies pass straight through
+//!   status, `content-length: 0`, no header but `connection` and `date` — becomes the
+//!   same status with a JSON body in that request's format, `connection: close`. Bodies pass straight through
 //!   (vectored writes stay vectored); every handler of ours sends a body with a
-//!   `content-type`, so none is ever rewritten.
+//!   `content-type` (and the `x-frugal-*` headers), so none is ever rewritten.
 //! - dropped while a request head is half received (hyper's header timeout fired, or the
 //!   client went away mid-head), it leaves a `408` in JSON on the socket when the socket
 //!   takes it at once (best effort; the connection closes either way).
@@ -476,7 +476,9 @@ struct ResponseHead {
     status: u16,
     length: Option<u64>,
     chunked: bool,
-    typed: bool,
+    /// A header beyond the three hyper puts on its own answers (`connection`,
+    /// `content-length`, `date`): `content-type`, `x-frugal-*`…
+    other: bool,
 }
 
 fn parse_response_head(bytes: &[u8]) -> Option<ResponseHead> {
@@ -490,7 +492,7 @@ fn parse_response_head(bytes: &[u8]) -> Option<ResponseHead> {
         status,
         length: None,
         chunked: false,
-        typed: false,
+        other: false,
     };
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -498,8 +500,9 @@ fn parse_response_head(bytes: &[u8]) -> Option<ResponseHead> {
             head.length?;
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             head.chunked = true;
-        } else if h.name.eq_ignore_ascii_case("content-type") {
-            head.typed = true;
+        } else if !h.name.eq_ignore_ascii_case("connection") && !h.name.eq_ignore_ascii_case("date")
+        {
+            head.other = true;
         }
     }
     Some(head)
@@ -594,7 +597,7 @@ impl<T: WriteNow> JsonErrors<T> {
         }
         let request = self.queue.pop_front();
         let generated =
-            head.status >= 400 && head.length == Some(0) && !head.chunked && !head.typed;
+            head.status >= 400 && head.length == Some(0) && !head.chunked && !head.other;
         if generated {
             let shape = request.map_or_else(|| self.incoming.current_shape(), |r| r.shape);
             self.held = render(head.status, shape);
@@ -968,7 +971,7 @@ mod tests {
     async fn the_handlers_answers_pass_unchanged() {
         let input = b"POST /v1/messages HTTP/1.1\r\ncontent-length: 3\r\n\r\n{x}\
                       POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}\
-                      GET /health HTTP/1.1\r\n\r\n";
+                      GET /health HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\n\r\n";
         let own_400: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
                                content-length: 2\r\n\r\n{}";
         // A stream whose text quotes an empty error head, chunk by chunk.
@@ -977,13 +980,21 @@ mod tests {
                            2f\r\nHTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n\r\n\
                            0\r\n\r\n";
         let empty_ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        // An empty error of a handler: it carries headers of its own.
+        let empty_429: &[u8] =
+            b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n";
         for (read_chunk, write_max) in [(1, 1), (3, 5), (4096, 4096)] {
-            let (out, followed) =
-                run_followed(input, read_chunk, write_max, &[own_400, sse, empty_ok]).await;
-            assert_eq!(out, [own_400, sse, empty_ok].concat());
+            let (out, followed) = run_followed(
+                input,
+                read_chunk,
+                write_max,
+                &[own_400, sse, empty_ok, empty_429],
+            )
+            .await;
+            assert_eq!(out, [own_400, sse, empty_ok, empty_429].concat());
             assert!(followed, "every head and body was followed to its end");
             // The same bytes written in one buffer.
-            let all = [own_400, sse, empty_ok].concat();
+            let all = [own_400, sse, empty_ok, empty_429].concat();
             let out = run(input, read_chunk, write_max, &[&all]).await;
             assert_eq!(out, all);
         }
