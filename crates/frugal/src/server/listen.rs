@@ -3,7 +3,9 @@
 //! timeout (a client that never finishes its headers is disconnected), an idle timeout
 //! between requests on a kept-alive connection, a cap on open connections (one more is
 //! answered `503` with a JSON body and closed, not left waiting), and graceful shutdown
-//! (in-flight requests and streams finish; new connections stop).
+//! (in-flight requests and streams finish; new connections stop). Every socket is wrapped
+//! in `head_errors::JsonErrors` before hyper sees it, so the errors hyper answers itself
+//! (a head it cannot parse, one left half-sent) are JSON in the route's format too.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+use super::head_errors::JsonErrors;
 
 /// Connection limits (from `[server]`).
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +78,7 @@ pub async fn serve(
                 .map_request(|r: axum::http::Request<Incoming>| r.map(Body::new)),
         );
         let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .serve_connection_with_upgrades(TokioIo::new(JsonErrors::new(tcp)), service)
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

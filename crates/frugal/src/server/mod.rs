@@ -9,6 +9,7 @@ mod dashboard;
 mod embeddings;
 mod feedback;
 mod grade;
+mod head_errors;
 mod headers;
 mod info;
 mod listen;
