@@ -160,14 +160,9 @@ async fn handle(
     let budget_warning = reserve(app, caller, &req, &mut decided.plan, metered).await?;
     metered.draft().plan(&decided.plan);
     let sent = send_or_verify(app, incoming, (&raw, &req), &decided.plan, metered.draft()).await?;
-    let Sent {
-        served,
-        verification,
-    } = sent;
-    let overhead = incoming
-        .started
-        .elapsed()
-        .saturating_sub(served.upstream_time);
+    let (served, verification) = (sent.served, sent.verification);
+    let elapsed = incoming.started.elapsed();
+    let overhead = elapsed.saturating_sub(served.upstream_time);
     // The upstream call has given the background token count time to finish.
     let saved_tokens = compressed.await.unwrap_or_default().tokens_saved();
     let draft = metered.draft();
