@@ -264,3 +264,31 @@ def test_responses_api_clients_get_verified_answers_too(disagreeing):
         final = stream.get_final_response()
     assert final.output_text == "B"
     assert row_of(ledger, raw.headers["x-frugal-request-id"])["format"] == "responses"
+
+
+def test_a_keys_verify_setting_applies_to_its_routed_requests(frugal_instance, mock, tmp_path_factory):
+    """`[keys.*] verify = true` checks that key's routed answers; other keys' are not checked,
+    and the request's own header still wins over the key."""
+    models = {
+        "quiz-small-acc-100": model("openai", "simple", 0.10, 0.40),
+        "quiz-check-acc-100": model("anthropic", "simple", 0.20, 0.80),
+        LARGE: model("openai", "frontier", 10.0, 40.0),
+    }
+    cheap = ["quiz-small-acc-100", "quiz-check-acc-100"]
+    tiers = {"simple": cheap, "medium": cheap, "complex": cheap, "frontier": [LARGE]}
+    text = render_config(mock.url, models, tiers, baseline=LARGE)
+    text += ('\n[ledger]\nenabled = false\n'
+             '[keys.checked]\nkey_env = "FRUGAL_TEST_CHECKED_KEY"\nverify = true\n'
+             '[keys.plain]\nkey_env = "FRUGAL_TEST_PLAIN_KEY"\n')
+    gw = frugal_instance("verified-per-key", text, FRUGAL_TEST_CHECKED_KEY="fk-checked",
+                         FRUGAL_TEST_PLAIN_KEY="fk-plain")
+
+    def ask(key: str, **headers: str):
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0, timeout=30)
+        return client.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": QUIZ}], extra_headers=headers)
+
+    assert ask("fk-checked").headers["x-frugal-verify"] == "trusted"
+    assert "x-frugal-verify" not in ask("fk-plain").headers
+    assert "x-frugal-verify" not in ask("fk-checked", **{"x-frugal-verify": "off"}).headers
+    assert ask("fk-plain", **{"x-frugal-verify": "on"}).headers["x-frugal-verify"] == "trusted"

@@ -32,6 +32,8 @@ pub struct Caller {
     pub key_min_tier: Option<Tier>,
     /// The key's price of quality (model-aware choice), when it sets one.
     pub key_lambda: Option<f64>,
+    /// Whether the key turns verified answers on or off, when it says.
+    pub key_verify: Option<bool>,
     /// The recognised key: its name, allowed models and tiers, budgets, limits.
     pub key: Option<Arc<KeyPolicy>>,
     /// The recognised key's project (budgets are counted there, so a header cannot move
@@ -58,6 +60,7 @@ impl Caller {
             recognised: key.is_some(),
             key_min_tier: key.as_ref().and_then(|k| k.rules.min_tier),
             key_lambda: key.as_ref().and_then(|k| k.rules.lambda),
+            key_verify: key.as_ref().and_then(|k| k.rules.verify),
             key,
             project,
             session_id: header(h, "x-session-id")

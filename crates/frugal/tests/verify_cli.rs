@@ -109,3 +109,24 @@ fn report_counts_every_call() {
     assert!((p["calls_per_request"].as_f64().expect("calls") - 18.0 / 7.0).abs() < 1e-9);
     assert!(r["apgr_eq"].as_f64().is_some());
 }
+
+/// `frugal eval --cascade` is the verify report under the evaluation command's name.
+#[test]
+fn eval_cascade_prints_the_verify_report() {
+    let path = fixture();
+    let path = path.to_str().expect("path");
+    let by_eval = frugal(&["eval", "--data", path, "--cascade", "weak,strong", "--json"]);
+    let by_verify = frugal(&[
+        "verify",
+        "--batch",
+        path,
+        "--ladder",
+        "weak,strong",
+        "--report",
+        "--json",
+    ]);
+    let a: serde_json::Value = serde_json::from_str(&by_eval).expect("report JSON");
+    let b: serde_json::Value = serde_json::from_str(&by_verify).expect("report JSON");
+    assert_eq!(a, b);
+    assert_eq!(a["rows"], 7);
+}

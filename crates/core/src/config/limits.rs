@@ -126,6 +126,7 @@ pub fn key_rules(name: &str, k: &RawKey) -> Result<Rules, String> {
         tiers,
         min_tier: None,
         lambda: None,
+        verify: k.verify,
         budget: budgets(
             &prefix,
             &k.budget_day_usd,

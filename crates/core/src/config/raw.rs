@@ -67,6 +67,9 @@ pub struct RawKey {
     pub min_tier: Option<String>,
     /// The price of quality for this key's routed requests (overrides the alias's).
     pub lambda: Option<f64>,
+    /// Verify this key's routed answers (true) or never (false), whatever the alias says;
+    /// the request's `x-frugal-verify` header still wins.
+    pub verify: Option<bool>,
     /// The project the key's requests are counted (and budgeted) under; default: its name.
     pub project: Option<String>,
     /// Model names and aliases the key may ask for (default: all).

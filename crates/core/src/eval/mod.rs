@@ -89,6 +89,13 @@ pub struct EvalArgs {
     /// by row (tasks seen in training) or by task (each task held out).
     #[arg(long, value_enum, default_value = "row")]
     pub cv: crate::quality::Folds,
+    /// Verified answers on recorded answers (rows with `responses`): the ladder, cheapest
+    /// first, comma-separated. Prints what `frugal verify --batch DATA --ladder LADDER
+    /// --report` prints (quality against cost share over the thresholds, APGR-equivalent,
+    /// escalation share, calls per request, beside random routing and the oracle); `--router`
+    /// chooses where each row starts on the ladder, `--json` as elsewhere. docs/verify.md.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["strong", "models", "tiers", "scores"])]
+    pub cascade: Vec<String>,
 }
 
 impl EvalArgs {
@@ -112,6 +119,7 @@ impl EvalArgs {
             plot: None,
             router: None,
             cv: crate::quality::Folds::Row,
+            cascade: Vec::new(),
         }
     }
 }
@@ -276,6 +284,15 @@ pub(crate) fn progress_bar(len: Option<usize>, what: &str) -> ProgressBar {
 /// `frugal eval` as the CLI runs it: the real pipeline as the router (unless `--scores`),
 /// catalogue prices from the configuration, report on stdout.
 pub fn eval_command(args: &EvalArgs) -> Result<()> {
+    if !args.cascade.is_empty() {
+        return crate::verify::verify_command(&crate::verify::VerifyArgs::report(
+            args.config.clone(),
+            args.data.clone(),
+            args.cascade.clone(),
+            args.router.as_ref().map(|p| p.display().to_string()),
+            args.json,
+        ));
+    }
     let mut config = args.config.load()?;
     if let Some(r) = &args.router {
         config.routing.router_model = Some(r.clone());

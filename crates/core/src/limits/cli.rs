@@ -69,6 +69,10 @@ pub struct CreateArgs {
     /// Its price of quality for routed requests.
     #[arg(long)]
     pub lambda: Option<f64>,
+    /// Verified answers for its routed requests (`true`) or never (`false`), whatever the
+    /// alias says.
+    #[arg(long)]
+    pub verify: Option<bool>,
     /// USD per UTC day.
     #[arg(long)]
     pub budget_day: Option<Decimal>,
@@ -108,6 +112,7 @@ impl CreateArgs {
             tiers: self.tiers.iter().map(|t| tier(t)).collect::<Result<_>>()?,
             min_tier: self.min_tier.as_deref().map(tier).transpose()?,
             lambda: self.lambda,
+            verify: self.verify,
             budget: Budgets {
                 day_usd: non_negative("budget-day", self.budget_day)?,
                 month_usd: non_negative("budget-month", self.budget_month)?,

@@ -50,6 +50,9 @@ pub struct Rules {
     pub min_tier: Option<Tier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f64>,
+    /// Verified answers for the key's routed requests, on or off, whatever the alias says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
     #[serde(default)]
     pub budget: Budgets,
     #[serde(default, skip_serializing_if = "Option::is_none")]

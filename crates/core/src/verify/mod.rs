@@ -98,6 +98,32 @@ pub struct VerifyArgs {
     pub folds: usize,
 }
 
+impl VerifyArgs {
+    /// The evaluation report for `ladder` on `batch`, every other setting at its default
+    /// (`frugal eval --cascade`).
+    pub fn report(
+        config: crate::config::ConfigArg,
+        batch: PathBuf,
+        ladder: Vec<String>,
+        router: Option<String>,
+        json: bool,
+    ) -> VerifyArgs {
+        VerifyArgs {
+            config,
+            batch,
+            ladder,
+            router,
+            threshold: vec![],
+            checker: None,
+            report: true,
+            json,
+            reference: None,
+            budget: 0.30,
+            folds: 5,
+        }
+    }
+}
+
 /// One line of the per-row output, fields in the contract's order.
 #[derive(Debug, Serialize)]
 struct Line<'a> {

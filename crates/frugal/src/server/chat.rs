@@ -317,6 +317,8 @@ async fn decide(
     let mut ctx = headers::route_context(h)?;
     ctx.min_tier = ctx.min_tier.max(caller.key_min_tier);
     ctx.lambda = caller.key_lambda;
+    // The request's header wins over the key's setting.
+    ctx.verify = ctx.verify.or(caller.key_verify);
     ctx.may_explore = true;
     let session_id = caller.session_id.as_deref();
     let session = session_key(session_id, req);
