@@ -201,7 +201,10 @@ fn the_judge_is_applied_without_classifying_again() {
         )
         .expect("replan");
     let c = judged.classification.expect("routed");
-    assert_eq!((c.stage, judged.tier), ("judge", Tier::Simple));
+    assert_eq!(
+        (c.stage, judged.tier),
+        (classify::Stage::Judge, Tier::Simple)
+    );
     assert_eq!(
         p.classifier().runs() - before,
         1,

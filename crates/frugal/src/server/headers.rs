@@ -171,7 +171,7 @@ pub fn write_classification(h: &mut HeaderMap, c: &crate::pipeline::Classificati
     }
     h.insert(
         HeaderName::from_static("x-frugal-stage"),
-        HeaderValue::from_static(c.stage),
+        HeaderValue::from_static(c.stage.as_str()),
     );
 }
 

@@ -55,7 +55,7 @@ struct Placed {
     tier: Tier,
     by_score: Tier,
     confidence: f64,
-    stage: &'static str,
+    stage: Stage,
     abstained: bool,
 }
 
@@ -78,8 +78,8 @@ pub struct Classification {
     pub tier: Tier,
     /// 0..1: how far the score is from the nearest boundary, relative to the abstain margin.
     pub confidence: f64,
-    /// Which stage decided: "rules", "embedding", "judge", or "unsure" (routed up).
-    pub stage: &'static str,
+    /// Which stage decided.
+    pub stage: Stage,
     /// True when no local stage was confident: a judge may decide; without one the tier
     /// was already raised one step.
     pub abstained: bool,
@@ -93,6 +93,41 @@ pub struct Classification {
     /// same text, without extracting it again.
     #[serde(skip)]
     pub text: String,
+}
+
+/// Which stage decided a request's tier; its name is what the `x-frugal-stage` header,
+/// the ledger's `stage` column and `/metrics` carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Stage 1 (the learned linear score) or a hand rule.
+    Rules,
+    /// Stage 2 (features plus a local sentence embedding).
+    Embedding,
+    /// No local stage was sure: routed up one tier.
+    Unsure,
+    /// The LLM judge (stage 3).
+    Judge,
+    /// The judge was asked and failed: routed up one tier.
+    JudgeFailed,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Rules => "rules",
+            Stage::Embedding => "embedding",
+            Stage::Unsure => "unsure",
+            Stage::Judge => "judge",
+            Stage::JudgeFailed => "judge_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The local decision an abstained request's judge verdict replaces.
@@ -113,9 +148,9 @@ impl Classification {
         let (tier, stage) = match outcome {
             JudgeOutcome::Rating(r) => (
                 judge::judged_tier(Some(r), basis.boundaries, basis.by_score).max(basis.floor),
-                "judge",
+                Stage::Judge,
             ),
-            JudgeOutcome::Failed => (basis.by_score.up(), "judge_failed"),
+            JudgeOutcome::Failed => (basis.by_score.up(), Stage::JudgeFailed),
         };
         self.tier = tier;
         self.stage = stage;
@@ -206,7 +241,7 @@ impl Classifier {
                 score: first.score.min(b[0] / 2.0),
                 tier: Tier::Simple,
                 confidence: 1.0,
-                stage: "rules",
+                stage: Stage::Rules,
                 abstained: false,
                 signals: vec![("greeting", -1.0)],
                 judge_basis: None,
@@ -299,14 +334,14 @@ impl Classifier {
         let mut score = first.score;
         let mut nearest = near(score);
         let mut abstained = nearest < margin;
-        let mut local_stage = "rules";
+        let mut local_stage = Stage::Rules;
         // Stage 2 only for what stage 1 was unsure of: it costs more than stage 1.
         if abstained {
             if let Some(s2) = self.stage2(&first.features, text) {
                 score = self.model.resolve(score, s2).max(first.inherited);
                 nearest = near(score);
                 abstained = nearest < margin;
-                local_stage = "embedding";
+                local_stage = Stage::Embedding;
             }
         }
         let idx = b.iter().filter(|x| score >= **x).count();
@@ -325,9 +360,9 @@ impl Classifier {
                 .filter(live)
                 .is_some_and(|up| up - score < margin) =>
             {
-                (by_score.up(), "unsure")
+                (by_score.up(), Stage::Unsure)
             }
-            true => (by_score, "unsure"),
+            true => (by_score, Stage::Unsure),
         };
         Placed {
             score,
@@ -363,7 +398,7 @@ mod tests {
         let c = classifier().classify(&req(&["hi!"]), B, 0.0, None);
         assert_eq!(
             (c.tier, c.stage, c.abstained),
-            (Tier::Simple, "rules", false)
+            (Tier::Simple, Stage::Rules, false)
         );
     }
 
