@@ -64,6 +64,27 @@ pub fn build(
         };
         wire::build_request(provider_format, client.req, &model.upstream_name, &opts)?
     };
+    let headers = upstream_headers(client, provider);
+    let url = match provider_format {
+        Format::OpenAi => format!("{}/chat/completions", provider.base_url),
+        Format::Responses => format!("{}/responses", provider.base_url),
+        Format::Anthropic => format!("{}/v1/messages", provider.base_url),
+    };
+    add_cache_hints(&mut body, provider, model, caching);
+    Ok(UpstreamRequest {
+        format: provider_format,
+        url,
+        headers,
+        body,
+    })
+}
+
+/// The headers of an upstream call: the provider's key in its own header, Anthropic's
+/// version, and an Anthropic client's `anthropic-beta` when it goes to Anthropic.
+fn upstream_headers(
+    client: &ClientRequest<'_>,
+    provider: &ProviderConfig,
+) -> Vec<(&'static str, String)> {
     let mut headers: Vec<(&'static str, String)> =
         vec![("content-type", "application/json".into())];
     match provider.kind {
@@ -86,18 +107,7 @@ pub fn build(
             }
         }
     }
-    let url = match provider_format {
-        Format::OpenAi => format!("{}/chat/completions", provider.base_url),
-        Format::Responses => format!("{}/responses", provider.base_url),
-        Format::Anthropic => format!("{}/v1/messages", provider.base_url),
-    };
-    add_cache_hints(&mut body, provider, model, caching);
-    Ok(UpstreamRequest {
-        format: provider_format,
-        url,
-        headers,
-        body,
-    })
+    headers
 }
 
 /// The wire a request to `model` travels on: Anthropic's own, or for an OpenAI-kind

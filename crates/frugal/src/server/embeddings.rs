@@ -5,7 +5,7 @@
 //! model's catalogue price. Errors are in OpenAI's format.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -17,9 +17,12 @@ use super::headers::{self, AnswerInfo};
 use super::reply;
 use super::AppState;
 use crate::caller::Caller;
+use crate::catalog::ModelInfo;
+use crate::config::ProviderConfig;
 use crate::error::{GatewayError, Result};
 use crate::ledger::{Draft, Metered};
 use crate::pipeline::estimate::Estimate;
+use crate::pipeline::Plan;
 use crate::types::{ChatRequest, Format, Usage};
 
 const FORMAT: Format = Format::OpenAi;
@@ -35,7 +38,12 @@ pub async fn create(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
     let task = tokio::spawn(async move {
         let caller = Caller::identify(&h, app.limits.keys());
         let mut metered = Metered::new(&app.ledger, Draft::start(&rid, FORMAT, &caller));
-        let response = match handle(&app, &h, &caller, body, &rid, &mut metered).await {
+        let call = Call {
+            h: &h,
+            caller: &caller,
+            request_id: &rid,
+        };
+        let response = match handle(&app, &call, body, &mut metered).await {
             Ok(response) => response,
             Err(e) => {
                 metered.draft().error(&e);
@@ -54,17 +62,22 @@ pub async fn create(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
     }
 }
 
+/// Who asked, for one embeddings call.
+struct Call<'a> {
+    h: &'a HeaderMap,
+    caller: &'a Caller,
+    request_id: &'a str,
+}
+
 async fn handle(
     app: &Arc<AppState>,
-    h: &HeaderMap,
-    caller: &Caller,
+    call: &Call<'_>,
     body: Body,
-    request_id: &str,
     metered: &mut Metered,
 ) -> Result<Response> {
     let started = Instant::now();
-    caller.authorize(&app.config)?;
-    let (body, _held) = reply::read_json(app, h, body).await?;
+    call.caller.authorize(&app.config)?;
+    let (body, _held) = reply::read_json(app, call.h, body).await?;
     let (name, user) = parse(&body)?;
     let named = ChatRequest {
         model: name.clone(),
@@ -72,27 +85,8 @@ async fn handle(
         ..Default::default()
     };
     metered.draft().request(&named, false);
-    if app.pipeline.aliases().contains(&name) {
-        return Err(GatewayError::InvalidRequest(format!(
-            "embeddings need a named model: `{name}` routes chat requests, and vectors from \
-             different models cannot be compared, so frugal never chooses an embedding \
-             model; name one, e.g. text-embedding-3-small"
-        )));
-    }
-    let est = Estimate {
-        input_tokens: input_chars(body.get("input")).div_ceil(CHARS_PER_TOKEN),
-        output_tokens: 0,
-    };
-    let plan = crate::pipeline::select::explicit_plan(&app.config, &name, &est)?;
+    let (plan, model, provider) = plan(app, &name, &body)?;
     metered.draft().plan(&plan);
-    let model = app
-        .config
-        .model(&name)
-        .ok_or_else(|| GatewayError::UnknownModel(name.clone()))?;
-    let provider = app
-        .config
-        .provider_of(model)
-        .ok_or_else(|| GatewayError::Internal(format!("model {name} has no provider")))?;
     let called = Instant::now();
     let answer = app
         .upstreams
@@ -110,24 +104,51 @@ async fn handle(
     let draft = metered.draft();
     draft.served(&model.name, &[]);
     draft.usage(&app.config, &usage);
+    let request_id = call.request_id;
     tracing::info!(%request_id, model = %model.name, input_tokens = usage.input_tokens, "embedded");
     let mut resp = reply::json(&answer);
+    let overhead = started.elapsed().saturating_sub(upstream_time);
     let info = AnswerInfo {
         request_id,
         model: Some(&model.name),
         tier: Some(plan.tier),
         meter: draft.meter(),
         cost_estimated: false,
-        overhead_ms: started
-            .elapsed()
-            .saturating_sub(upstream_time)
-            .max(Duration::ZERO)
-            .as_secs_f64()
-            * 1e3,
+        overhead_ms: overhead.as_secs_f64() * 1e3,
         failed: &[],
     };
     headers::write(resp.headers_mut(), &info);
     Ok(resp)
+}
+
+/// The plan for a named embedding model, and the model and provider it names. A routing
+/// alias is refused: vectors from different models cannot be compared.
+fn plan<'a>(
+    app: &'a AppState,
+    name: &str,
+    body: &Value,
+) -> Result<(Plan, &'a ModelInfo, &'a ProviderConfig)> {
+    if app.pipeline.aliases().iter().any(|a| a == name) {
+        return Err(GatewayError::InvalidRequest(format!(
+            "embeddings need a named model: `{name}` routes chat requests, and vectors from \
+             different models cannot be compared, so frugal never chooses an embedding \
+             model; name one, e.g. text-embedding-3-small"
+        )));
+    }
+    let est = Estimate {
+        input_tokens: input_chars(body.get("input")).div_ceil(CHARS_PER_TOKEN),
+        output_tokens: 0,
+    };
+    let plan = crate::pipeline::select::explicit_plan(&app.config, name, &est)?;
+    let model = app
+        .config
+        .model(name)
+        .ok_or_else(|| GatewayError::UnknownModel(name.to_string()))?;
+    let provider = app
+        .config
+        .provider_of(model)
+        .ok_or_else(|| GatewayError::Internal(format!("model {name} has no provider")))?;
+    Ok((plan, model, provider))
 }
 
 /// The model name and `user` of an embeddings request, validated like OpenAI does.

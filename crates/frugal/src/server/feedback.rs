@@ -14,7 +14,7 @@ use serde_json::json;
 use super::AppState;
 use crate::caller::Caller;
 use crate::ledger::feedback::{about, parse_body, parse_header, FeedbackInput};
-use crate::ledger::{Ledger, Signal};
+use crate::ledger::{Ledger, Record, Signal};
 
 fn error(status: StatusCode, message: String, code: Option<&str>) -> Response {
     let kind = match status {
@@ -33,54 +33,13 @@ const FEEDBACK_MAX_BYTES: usize = 64 * 1024;
 
 /// Only the key that made a request may rate it.
 pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) -> Response {
-    let caller = Caller::identify(&h, app.limits.keys());
-    if caller.authorize(&app.config).is_err() {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "a recognised API key is required".into(),
-            Some("unauthorized"),
-        );
-    }
-    let limits = super::body::Limits {
-        max_bytes: FEEDBACK_MAX_BYTES,
-        timeout: app.config.server.body_timeout,
+    let (caller, input) = match accept(&app, &h, body).await {
+        Ok(accepted) => accepted,
+        Err(refusal) => return refusal,
     };
-    let body = match super::body::read(body, &h, limits, &app.bodies).await {
-        Ok((b, _held)) => b,
-        Err(e) => {
-            let status = e.status();
-            return error(status, e.to_string(), None);
-        }
-    };
-    let input = match parse_body(&body) {
-        Ok(i) => i,
-        Err(msg) => return error(StatusCode::BAD_REQUEST, msg, None),
-    };
-    if app.ledger.store().is_none() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the ledger is disabled ([ledger] enabled = false)".into(),
-            Some("ledger_disabled"),
-        );
-    }
-    let record = match app.ledger.lookup(&input.request_id).await {
-        // Someone else's request is reported exactly like a missing one: ids don't leak.
-        Ok(Some(r)) if caller.owns(&r.key_hash) => r,
-        Ok(_) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no request with id `{}` in the ledger", input.request_id),
-                Some("not_found"),
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "feedback lookup failed");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error".into(),
-                None,
-            );
-        }
+    let record = match owned_record(&app, &caller, &input.request_id).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal,
     };
     let id = input.request_id.clone();
     let score = input.score;
@@ -96,6 +55,64 @@ pub async fn submit(State(app): State<Arc<AppState>>, h: HeaderMap, body: Body) 
         Json(json!({ "object": "feedback", "request_id": id, "score": score, "recorded": true })),
     )
         .into_response()
+}
+
+/// The caller, authenticated first, and its rating, read within the size and time limits;
+/// or the refusal to send.
+async fn accept(
+    app: &AppState,
+    h: &HeaderMap,
+    body: Body,
+) -> std::result::Result<(Caller, FeedbackInput), Response> {
+    let caller = Caller::identify(h, app.limits.keys());
+    if caller.authorize(&app.config).is_err() {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "a recognised API key is required".into(),
+            Some("unauthorized"),
+        ));
+    }
+    let limits = super::body::Limits {
+        max_bytes: FEEDBACK_MAX_BYTES,
+        timeout: app.config.server.body_timeout,
+    };
+    let (body, _held) = super::body::read(body, h, limits, &app.bodies)
+        .await
+        .map_err(|e| error(e.status(), e.to_string(), None))?;
+    let input = parse_body(&body).map_err(|msg| error(StatusCode::BAD_REQUEST, msg, None))?;
+    if app.ledger.store().is_none() {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ledger is disabled ([ledger] enabled = false)".into(),
+            Some("ledger_disabled"),
+        ));
+    }
+    Ok((caller, input))
+}
+
+/// The ledger's record of `request_id`, when the caller's key made it. Someone else's
+/// request is reported exactly like a missing one: ids don't leak.
+async fn owned_record(
+    app: &AppState,
+    caller: &Caller,
+    request_id: &str,
+) -> std::result::Result<Record, Response> {
+    match app.ledger.lookup(request_id).await {
+        Ok(Some(r)) if caller.owns(&r.key_hash) => Ok(r),
+        Ok(_) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no request with id `{request_id}` in the ledger"),
+            Some("not_found"),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "feedback lookup failed");
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".into(),
+                None,
+            ))
+        }
+    }
 }
 
 /// `x-frugal-feedback: <request_id>=<score>` on any chat request that passed

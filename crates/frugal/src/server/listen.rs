@@ -16,6 +16,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -40,18 +41,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
-    let builder = Arc::new(builder);
+    let builder = connection_builder(&limits);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -89,6 +81,26 @@ pub async fn serve(
         });
     }
     drop(listener);
+    drain(graceful, grace).await;
+    Ok(())
+}
+
+/// HTTP/1 with the header read timeout, HTTP/2 with keep-alive pings.
+fn connection_builder(limits: &Limits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    builder
+}
+
+/// Lets in-flight requests finish, for at most `grace`.
+async fn drain(graceful: GracefulShutdown, grace: Duration) {
     tracing::info!("shutting down: finishing in-flight requests");
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
@@ -99,7 +111,6 @@ pub async fn serve(
             "connections still open after the grace period; closing them"
         );
     }
-    Ok(())
 }
 
 /// The answer to a connection over the cap: a complete HTTP/1.1 503 with frugal's JSON
