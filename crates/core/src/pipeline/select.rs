@@ -47,30 +47,68 @@ impl Requirements {
     }
 }
 
+/// Why a model cannot serve a request. Kept as data and put into words only when a
+/// request is refused, not for every unsuitable model of every request.
+#[derive(Debug, Clone, Copy)]
+enum Unfit<'a> {
+    Disabled,
+    NoApiKey { provider: &'a str, var: &'a str },
+    UnknownProvider(&'a str),
+    NoTools,
+    NoImages,
+    ContextWindow { prompt: u64, window: u64 },
+}
+
+impl std::fmt::Display for Unfit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unfit::Disabled => f.write_str("disabled"),
+            Unfit::NoApiKey { provider, var } => {
+                write!(f, "provider `{provider}` has no API key (set {var})")
+            }
+            Unfit::UnknownProvider(p) => write!(f, "unknown provider `{p}`"),
+            Unfit::NoTools => f.write_str("does not support tools"),
+            Unfit::NoImages => f.write_str("does not support images"),
+            Unfit::ContextWindow { prompt, window } => write!(
+                f,
+                "prompt of ~{prompt} tokens exceeds its {window}-token context window"
+            ),
+        }
+    }
+}
+
 /// Why a model cannot serve the request, or `None` when it can.
-fn unfit(cfg: &Config, m: &ModelInfo, r: &Requirements, est: &Estimate) -> Option<String> {
+fn unfit<'a>(
+    cfg: &'a Config,
+    m: &'a ModelInfo,
+    r: &Requirements,
+    est: &Estimate,
+) -> Option<Unfit<'a>> {
     if !m.enabled {
-        return Some("disabled".into());
+        return Some(Unfit::Disabled);
     }
     match cfg.provider_of(m) {
         Some(p) if p.usable() => {}
         Some(p) => {
             let var = p.api_key_env.as_deref().unwrap_or("its API key variable");
-            return Some(format!("provider `{}` has no API key (set {var})", p.name));
+            return Some(Unfit::NoApiKey {
+                provider: &p.name,
+                var,
+            });
         }
-        None => return Some(format!("unknown provider `{}`", m.provider)),
+        None => return Some(Unfit::UnknownProvider(&m.provider)),
     }
     if r.tools && !m.tools {
-        return Some("does not support tools".into());
+        return Some(Unfit::NoTools);
     }
     if r.vision && !m.vision {
-        return Some("does not support images".into());
+        return Some(Unfit::NoImages);
     }
     if est.input_tokens > m.context_window {
-        return Some(format!(
-            "prompt of ~{} tokens exceeds its {}-token context window",
-            est.input_tokens, m.context_window
-        ));
+        return Some(Unfit::ContextWindow {
+            prompt: est.input_tokens,
+            window: m.context_window,
+        });
     }
     None
 }
@@ -218,7 +256,7 @@ fn capable(cfg: &Config, tier: Tier, r: &Requirements, est: &Estimate) -> Result
         .filter(|t| *t >= tier)
         .chain(Tier::ALL.iter().rev().copied().filter(|t| *t < tier));
     let mut candidates: Vec<Candidate> = vec![];
-    let mut rejected: Vec<String> = vec![];
+    let mut rejected: Vec<(&str, Unfit<'_>)> = vec![];
     for t in order {
         let mut in_tier: Vec<Candidate> = vec![];
         let names = cfg
@@ -234,7 +272,7 @@ fn capable(cfg: &Config, tier: Tier, r: &Requirements, est: &Estimate) -> Result
             }
             match unfit(cfg, m, r, est) {
                 None => in_tier.push(candidate(m, t, est)),
-                Some(why) => rejected.push(format!("{name}: {why}")),
+                Some(why) => rejected.push((name, why)),
             }
         }
         in_tier.sort_by(|a, b| {
@@ -250,7 +288,11 @@ fn capable(cfg: &Config, tier: Tier, r: &Requirements, est: &Estimate) -> Result
             if rejected.is_empty() {
                 "no models configured".to_string()
             } else {
-                rejected.join("; ")
+                rejected
+                    .iter()
+                    .map(|(name, why)| format!("{name}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             }
         )));
     }
