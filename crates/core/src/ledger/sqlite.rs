@@ -57,29 +57,48 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut guard = conn
-                    .lock()
-                    .map_err(|_| anyhow!("sqlite connection poisoned"))?;
-                f(&mut guard)
-            })
-            .await
-            .map_err(|e| anyhow!("sqlite task: {e}"))?
-        })
+        run_blocking(&self.conn, f)
     }
 }
 
+/// Run `f` on a shared connection in the blocking pool (the ledger's store and the
+/// limits store each hold one connection to the ledger file).
+pub(crate) fn run_blocking<T, F>(
+    conn: &Arc<Mutex<Connection>>,
+    f: F,
+) -> BoxFuture<'static, Result<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+{
+    let conn = conn.clone();
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| anyhow!("sqlite connection poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| anyhow!("sqlite task: {e}"))?
+    })
+}
+
 fn open_blocking(path: &Path) -> Result<Connection> {
-    let mut conn = Connection::open(path)
+    let mut conn = connect(path)?;
+    migrate(&mut conn).with_context(|| format!("migrating the ledger {}", path.display()))?;
+    Ok(conn)
+}
+
+/// A connection to the ledger file, as every user of it opens one (not migrated).
+pub(crate) fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
         .with_context(|| format!("cannot open the ledger {}", path.display()))?;
     // WAL lets `frugal report` read while the server writes; NORMAL is durable across a
     // process crash (not a power cut) and much faster than FULL.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    migrate(&mut conn).with_context(|| format!("migrating the ledger {}", path.display()))?;
     Ok(conn)
 }
 

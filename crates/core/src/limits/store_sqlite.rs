@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use futures::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -23,16 +23,10 @@ fn sqlite(sql: &str) -> String {
 impl SqliteLimits {
     pub async fn open(path: &str) -> Result<SqliteLimits> {
         let path = path.to_string();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
-            let c = Connection::open(Path::new(&path))
-                .with_context(|| format!("cannot open the ledger {path}"))?;
-            c.pragma_update(None, "journal_mode", "WAL")?;
-            c.pragma_update(None, "synchronous", "NORMAL")?;
-            c.busy_timeout(std::time::Duration::from_secs(5))?;
-            Ok(c)
-        })
-        .await
-        .map_err(|e| anyhow!("sqlite open task: {e}"))??;
+        let conn =
+            tokio::task::spawn_blocking(move || crate::ledger::sqlite::connect(Path::new(&path)))
+                .await
+                .map_err(|e| anyhow!("sqlite open task: {e}"))??;
         Ok(SqliteLimits {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -43,17 +37,7 @@ impl SqliteLimits {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut guard = conn
-                    .lock()
-                    .map_err(|_| anyhow!("sqlite connection poisoned"))?;
-                f(&mut guard)
-            })
-            .await
-            .map_err(|e| anyhow!("sqlite task: {e}"))?
-        })
+        crate::ledger::sqlite::run_blocking(&self.conn, f)
     }
 }
 
