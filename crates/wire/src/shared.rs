@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use crate::types::ImageSource;
+use crate::error::Result;
+use crate::types::{ImageSource, ToolChoice};
 
 /// Image media types Anthropic accepts in a base64 source.
 pub(crate) const ANTHROPIC_IMAGE_TYPES: [&str; 4] =
@@ -35,6 +36,19 @@ pub(crate) fn split_base64_data_url(url: &str) -> Option<(&str, &str)> {
 /// The `data:` URL OpenAI expects for inline image bytes.
 pub(crate) fn data_url(media_type: &str, data: &str) -> String {
     format!("data:{media_type};base64,{data}")
+}
+
+/// The string form of an OpenAI `tool_choice` (Chat Completions and Responses alike).
+pub(crate) fn tool_choice_mode(top: &crate::check::Obj<'_>, s: &str) -> Result<ToolChoice> {
+    match s {
+        "auto" => Ok(ToolChoice::Auto),
+        "none" => Ok(ToolChoice::None),
+        "required" => Ok(ToolChoice::Required),
+        other => Err(top.err(
+            "tool_choice",
+            format!("unknown value `{other}`; expected none, auto or required"),
+        )),
+    }
 }
 
 /// OpenAI's tool-call `arguments` string as JSON. Unparseable text is kept as a JSON

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::check::{index, kind, Obj, Side};
 use crate::error::{Result, WireError};
-use crate::shared::{image_from_url, parse_arguments};
+use crate::shared::{image_from_url, parse_arguments, tool_choice_mode};
 use crate::types::{ChatRequest, Message, Part, Role, TextBlock, ToolChoice, ToolDef};
 
 const SIDE: Side = Side::Client;
@@ -376,15 +376,7 @@ fn parse_tools(tools: &[Value]) -> Result<Vec<ToolDef>> {
 fn parse_tool_choice(top: &Obj<'_>) -> Result<Option<ToolChoice>> {
     match top.get("tool_choice") {
         None => Ok(None),
-        Some(Value::String(s)) => match s.as_str() {
-            "auto" => Ok(Some(ToolChoice::Auto)),
-            "none" => Ok(Some(ToolChoice::None)),
-            "required" => Ok(Some(ToolChoice::Required)),
-            other => Err(top.err(
-                "tool_choice",
-                format!("unknown value `{other}`; expected none, auto or required"),
-            )),
-        },
+        Some(Value::String(s)) => tool_choice_mode(top, s).map(Some),
         Some(v @ Value::Object(_)) => {
             let o = Obj::new(v, "tool_choice", SIDE)?;
             match o.str("type")? {
