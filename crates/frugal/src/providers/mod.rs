@@ -133,9 +133,8 @@ impl Upstreams {
         upstream_time: &mut Duration,
     ) -> Attempt {
         let (model, provider) = (target.info, target.provider);
-        if let Some(left) = self.cooldowns.remaining(&model.name) {
-            let why = format!("cooling down for {} ms after retry-after", left.as_millis());
-            return Attempt::Failed(target.attempt(Some(429), why, Some(left)), None);
+        if let Some(cooling) = self.cooling(target) {
+            return Attempt::Failed(cooling, None);
         }
         let up = match body::build(client, provider, model, &self.config.compression) {
             Ok(up) => up,
@@ -154,26 +153,13 @@ impl Upstreams {
             self.complete(&up, provider, client.format).await
         };
         *upstream_time += started.elapsed();
-        match result {
+        match result.map_err(|f| self.failure(target, f)) {
             Ok(reply) => Attempt::Answered(reply),
-            Err(Failure::Rejected { status, message }) => {
-                Attempt::Rejected(GatewayError::UpstreamRejected {
-                    provider: provider.name.clone(),
-                    status,
-                    message,
-                })
-            }
-            Err(Failure::Retryable {
-                status,
-                reason,
-                retry_after,
-            }) => {
-                let failure = target.attempt(status, reason, retry_after);
-                tracing::warn!(provider = %provider.name, model = %model.name, ?status,
-                    reason = %failure.reason, "upstream attempt failed; trying next candidate");
-                if let Some(wait) = retry_after {
-                    self.cooldowns.set(&model.name, wait);
-                }
+            Err(Err(rejected)) => Attempt::Rejected(rejected),
+            Err(Ok(failure)) => {
+                tracing::warn!(provider = %provider.name, model = %model.name,
+                    status = ?failure.status, reason = %failure.reason,
+                    "upstream attempt failed; trying next candidate");
                 Attempt::Failed(failure, None)
             }
         }

@@ -43,9 +43,8 @@ impl Upstreams {
         logprobs: bool,
     ) -> Result<Called, CallFailed> {
         let target = self.target(model).map_err(CallFailed::Rejected)?;
-        if let Some(left) = self.cooldowns.remaining(&target.info.name) {
-            let why = format!("cooling down for {} ms after retry-after", left.as_millis());
-            return Err(target.failed(Some(429), why, Some(left)));
+        if let Some(cooling) = self.cooling(&target) {
+            return Err(CallFailed::Failed(cooling));
         }
         let mut up = match body::build(
             client,
@@ -107,24 +106,43 @@ impl Upstreams {
     /// Sends the request; a rejection is the client's, anything retryable is this
     /// model's failure (and a `retry-after` cools the model down).
     async fn post(&self, target: &Target<'_>, up: &UpstreamRequest) -> Result<Value, CallFailed> {
-        match self.post_json(up, target.provider).await {
-            Ok(json) => Ok(json),
-            Err(Failure::Rejected { status, message }) => {
-                Err(CallFailed::Rejected(GatewayError::UpstreamRejected {
-                    provider: target.provider.name.clone(),
-                    status,
-                    message,
-                }))
-            }
-            Err(Failure::Retryable {
+        self.post_json(up, target.provider)
+            .await
+            .map_err(|f| match self.failure(target, f) {
+                Ok(attempt) => CallFailed::Failed(attempt),
+                Err(rejected) => CallFailed::Rejected(rejected),
+            })
+    }
+
+    /// The model's failure while it cools down after a `retry-after`, if it does.
+    pub(super) fn cooling(&self, target: &Target<'_>) -> Option<AttemptError> {
+        let left = self.cooldowns.remaining(&target.info.name)?;
+        let why = format!("cooling down for {} ms after retry-after", left.as_millis());
+        Some(target.attempt(Some(429), why, Some(left)))
+    }
+
+    /// What a failed upstream call means: this model's failure (another may be tried; a
+    /// `retry-after` cools the model down), or the upstream refusing the request itself.
+    pub(super) fn failure(
+        &self,
+        target: &Target<'_>,
+        f: Failure,
+    ) -> Result<AttemptError, GatewayError> {
+        match f {
+            Failure::Rejected { status, message } => Err(GatewayError::UpstreamRejected {
+                provider: target.provider.name.clone(),
+                status,
+                message,
+            }),
+            Failure::Retryable {
                 status,
                 reason,
                 retry_after,
-            }) => {
+            } => {
                 if let Some(wait) = retry_after {
                     self.cooldowns.set(&target.info.name, wait);
                 }
-                Err(target.failed(status, reason, retry_after))
+                Ok(target.attempt(status, reason, retry_after))
             }
         }
     }
